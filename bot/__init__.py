@@ -1,0 +1,1 @@
+"""Trauma-informed practice micro-learning bot for Telegram."""

@@ -1,0 +1,50 @@
+"""Callback-data vocabulary: every button's payload is built and parsed here.
+
+Telegram allows at most 64 bytes of callback data, so payloads are short prefixes plus stable ids
+(lesson and card ids are limited to 40 characters by the content schema).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_CALLBACK_BYTES = 64
+SEP = ":"
+
+# Lesson actions (payload: lesson id, plus an answer index for ANSWER).
+LESSON_DONE = "ld"
+LESSON_REFLECT = "lr"
+LESSON_CHECK = "lc"
+LESSON_ANSWER = "la"
+LESSON_SKIP = "ls"
+LESSON_MOMENT = "lm"
+LESSON_SHOW = "lv"
+# Lookup cards (payload: card id) and menus (payload: menu name).
+CARD_SHOW = "cs"
+MENU_SHOW = "mn"
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """A parsed callback: an action prefix and its arguments."""
+
+    action: str
+    args: tuple[str, ...] = ()
+
+
+def encode(action: str, *args: str | int) -> str:
+    """Build callback data; raises ValueError when it would exceed Telegram's 64 bytes."""
+    data = SEP.join([action, *(str(a) for a in args)])
+    if len(data.encode("utf-8")) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data longer than {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Callback | None:
+    """Parse callback data; None when it is missing or malformed (a forged button)."""
+    if not data or len(data.encode("utf-8")) > MAX_CALLBACK_BYTES:
+        return None
+    action, *args = data.split(SEP)
+    if not action:
+        return None
+    return Callback(action, tuple(args))

@@ -1,0 +1,1 @@
+"""Thin async handlers: parse the update, call a service, render a view."""
