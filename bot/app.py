@@ -1,0 +1,101 @@
+"""Composition: settings -> engine -> content -> services -> Application, in one documented order.
+
+`python -m bot` (run and sandbox) and the tests all build the bot through `build_application`, so
+what the tests exercise is exactly what runs in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import BotCommand, Update
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
+
+from bot.clock import Clock
+from bot.commands import COMMANDS
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.context import SERVICES_KEY, BotContext, Services
+from bot.db import create_engine, create_sessions
+from bot.handlers import common
+
+log = logging.getLogger(__name__)
+
+BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[BotContext]
+]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What the composition root built: the Application plus the resources it owns."""
+
+    application: BotApplication
+    services: Services
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+def build_services(
+    settings: Settings, clock: Clock, content: Content, sessions: async_sessionmaker[AsyncSession]
+) -> Services:
+    """Build every service from its dependencies (no I/O happens here)."""
+    del sessions  # the database-backed services arrive with their features
+    return Services(settings=settings, clock=clock, content=content)
+
+
+def build_application(
+    settings: Settings,
+    clock: Clock,
+    *,
+    content: Content | None = None,
+    token: str | None = None,
+    application_class: type[BotApplication] | None = None,
+) -> Runtime:
+    """Wire the bot. Order: content -> engine/sessions -> services -> Application -> handlers."""
+    # 1. Content is validated data; a broken lesson stops start-up with every problem listed.
+    content = content or load_content(settings.lessons_dir, settings.support_file)
+    # 2. The database engine (lazy: it connects on first use; disposed in post_shutdown).
+    engine = create_engine(settings.database_url)
+    sessions = create_sessions(engine)
+    # 3. Services own transactions; handlers reach them through context.services.
+    services = build_services(settings, clock, content, sessions)
+
+    async def post_init(application: BotApplication) -> None:
+        await application.bot.set_my_commands(
+            [BotCommand(c.name, c.description) for c in COMMANDS]
+        )
+
+    async def post_shutdown(application: BotApplication) -> None:
+        await engine.dispose()
+
+    secret = token or (
+        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    )
+    if not secret:
+        raise ValueError("a bot token is needed to build the application")
+    builder = (
+        ApplicationBuilder()
+        .token(secret)
+        .base_url(settings.telegram_api_base_url)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(block=True))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if application_class is not None:
+        builder = builder.application_class(application_class)
+    application: BotApplication = builder.build()  # type: ignore[assignment]
+    application.bot_data[SERVICES_KEY] = services
+
+    # 4. Handlers, in precedence order (one group: the first match wins): always-available
+    #    first, then features, then the fallbacks for anything nobody handled.
+    application.add_handlers([*common.first_handlers(), *common.fallback_handlers()])
+    application.add_error_handler(common.error_handler)
+    return Runtime(application=application, services=services, engine=engine, sessions=sessions)
+
+
+ALLOWED_UPDATES = Update.ALL_TYPES

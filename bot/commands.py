@@ -1,0 +1,38 @@
+"""The command menu: every public command with its one-line description.
+
+One list drives Telegram's command menu (setMyCommands at start-up) and the /help screen, so the
+two cannot drift apart. Features add their commands here, in the order people should see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command as shown to people: name (no slash), description, and a help section."""
+
+    name: str
+    description: str
+    section: str
+
+
+LEARN = "Your course"
+LOOKUP = "Look things up"
+PRIVACY = "Your data"
+HELP = "Help"
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Start the course or see where you are", LEARN),
+    Command("help", "What this bot can do", HELP),
+    Command("support", "Support and urgent contacts, any time", HELP),
+)
+
+
+def sections() -> dict[str, list[Command]]:
+    """Commands grouped by help section, in first-seen order."""
+    grouped: dict[str, list[Command]] = {}
+    for command in COMMANDS:
+        grouped.setdefault(command.section, []).append(command)
+    return grouped

@@ -1,0 +1,80 @@
+"""Settings: one pydantic-settings class, read from the environment and an optional `.env`.
+
+Built once in `main()` and passed down; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads; see `.env.example` for the documented list."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = DEFAULT_API_BASE_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_telegram_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    lessons_dir: Path = Path("lessons")
+    support_file: Path | None = None
+    delivery_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    delivery_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
+    delivery_grace_hours: float = Field(default=12.0, ge=0, le=72)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("admin_telegram_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        """Accept comma-separated numeric ids; a username (or anything else) is an error."""
+        if isinstance(value, str):
+            ids: set[int] = set()
+            for part in filter(None, (p.strip() for p in value.split(","))):
+                if not part.lstrip("-").isdigit():
+                    raise ValueError("must be numeric Telegram ids separated by commas")
+                ids.add(int(part))
+            return frozenset(ids)
+        return value
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the variable and never shows the value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; turn a validation error into one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"{name}: {first['msg']}") from None

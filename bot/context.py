@@ -1,0 +1,32 @@
+"""The typed callback context: handlers reach services as `context.services`, never via globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from telegram.ext import CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.content import Content
+
+SERVICES_KEY = "services"
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything handlers and the scheduler may use, built once in the composition root."""
+
+    settings: Settings
+    clock: Clock
+    content: Content
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """CallbackContext with typed access to the application's services."""
+
+    @property
+    def services(self) -> Services:
+        """The services built in the composition root."""
+        return cast(Services, self.application.bot_data[SERVICES_KEY])

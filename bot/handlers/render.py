@@ -1,0 +1,56 @@
+"""Turn a view's Screen into Telegram calls: the one place views meet the telegram library."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.views import Button, Screen
+
+
+def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
+    """The screen's buttons as an inline keyboard (None when it has none)."""
+    if not screen.buttons:
+        return None
+    return InlineKeyboardMarkup([[_button(b) for b in row] for row in screen.buttons])
+
+
+def _button(button: Button) -> InlineKeyboardButton:
+    if button.url is not None:
+        return InlineKeyboardButton(button.text, url=button.url)
+    if button.switch_inline_query is not None:
+        return InlineKeyboardButton(button.text, switch_inline_query=button.switch_inline_query)
+    return InlineKeyboardButton(button.text, callback_data=button.data)
+
+
+async def reply(update: Update, screen: Screen) -> Message | None:
+    """Send the screen to the chat the update came from."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    return await chat.send_message(
+        screen.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(screen),
+        disable_web_page_preview=True,
+    )
+
+
+async def show(update: Update, screen: Screen) -> None:
+    """Answer a button press by editing its message in place (or replying when that fails)."""
+    query = update.callback_query
+    if query is None or query.message is None or not isinstance(query.message, Message):
+        await reply(update, screen)
+        return
+    try:
+        await query.message.edit_text(
+            screen.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(screen),
+            disable_web_page_preview=True,
+        )
+    except BadRequest as exc:
+        # Pressing the same button twice edits to identical content: nothing to do.
+        if "not modified" not in exc.message:
+            await reply(update, screen)

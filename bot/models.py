@@ -1,0 +1,165 @@
+"""SQLAlchemy tables. Telegram ids are BigInteger; every timestamp is an aware UTC datetime.
+
+Every table that refers to a learner does so through `learner_id` with ON DELETE CASCADE, so
+erasing the learner row erases everything about them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, BigIntPK, UTCDateTime
+
+LESSON_ID = String(40)
+
+
+class Learner(Base):
+    """A person who has talked to the bot and consented to it storing their settings."""
+
+    __tablename__ = "learners"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the learner's next free-text message means (e.g. a reflection for a lesson); None
+    # means free text is a search. Kept in the database so it survives restarts.
+    pending_action: Mapped[str | None] = mapped_column(String(64))
+    # The learner's own data key, wrapped (encrypted) by the master key; destroyed by /forget.
+    wrapped_data_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Subscription(Base):
+    """A learner's daily-lesson schedule and place in the course (one per learner)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_due", "state", "next_due_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), unique=True
+    )
+    # active | paused | stopped | inactive (Telegram refused delivery) | finished
+    state: Mapped[str] = mapped_column(String(16))
+    delivery_time: Mapped[time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # Bit 0 = Monday ... bit 6 = Sunday.
+    days: Mapped[int] = mapped_column(SmallInteger)
+    # None: the reflective prompt comes with the lesson; otherwise later that local day.
+    reflection_time: Mapped[time | None] = mapped_column(Time)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which pass through the course this is (/restart starts a new run; history is kept).
+    course_run: Mapped[int] = mapped_column(Integer, default=1)
+    # Consecutive delivered lessons left unopened (three pause the subscription kindly).
+    unopened_streak: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """The outbox: one row per (subscription, local date, kind), written by the tick."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "local_date", "kind"),
+        Index("ix_deliveries_ready", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    # lesson | reflection | reminder | nudge
+    kind: Mapped[str] = mapped_column(String(16))
+    local_date: Mapped[date] = mapped_column(Date)
+    lesson_id: Mapped[str | None] = mapped_column(LESSON_ID)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending | sending | sent | uncertain | failed | cancelled | skipped
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LessonProgress(Base):
+    """What happened to one lesson for one learner in one course run."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("learner_id", "lesson_id", "course_run"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(LESSON_ID)
+    course_run: Mapped[int] = mapped_column(Integer, default=1)
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CheckAnswer(Base):
+    """One answer to a knowledge check (the learner's own; never shown to team leads)."""
+
+    __tablename__ = "check_answers"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    lesson_id: Mapped[str] = mapped_column(LESSON_ID)
+    answer_index: Mapped[int] = mapped_column(SmallInteger)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    is_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Review(Base):
+    """Spaced review of a check answered wrongly: back after 2, 4, then 8 days."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("learner_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    lesson_id: Mapped[str] = mapped_column(LESSON_ID)
+    interval_days: Mapped[int] = mapped_column(SmallInteger)
+    due_on: Mapped[date] = mapped_column(Date)
+    right_streak: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class Reflection(Base):
+    """A learner's private reflection, encrypted at rest and bound to its row."""
+
+    __tablename__ = "reflections"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    lesson_id: Mapped[str | None] = mapped_column(LESSON_ID)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
