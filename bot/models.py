@@ -67,6 +67,9 @@ class Subscription(Base):
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last lesson delivered in this run; the next is the one after it in course order, so
+    # lessons added later slot in by id without shifting anyone's place.
+    last_lesson_id: Mapped[str | None] = mapped_column(LESSON_ID)
     # Which pass through the course this is (/restart starts a new run; history is kept).
     course_run: Mapped[int] = mapped_column(Integer, default=1)
     # Consecutive delivered lessons left unopened (three pause the subscription kindly).

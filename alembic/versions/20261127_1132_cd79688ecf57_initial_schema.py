@@ -1,8 +1,8 @@
 """Initial schema: learners, subscriptions, the delivery outbox, progress, checks, reviews, reflections.
 
-Revision ID: d8aa765b7dbb
+Revision ID: cd79688ecf57
 Revises: 
-Create Date: 2026-11-27 11:30:04.839936
+Create Date: 2026-11-27 11:32:45.332360
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'd8aa765b7dbb'
+revision: str = 'cd79688ecf57'
 down_revision: Union[str, Sequence[str], None] = None
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -94,6 +94,7 @@ def upgrade() -> None:
     sa.Column('reminders', sa.Boolean(), nullable=False),
     sa.Column('next_due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('paused_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_lesson_id', sa.String(length=40), nullable=True),
     sa.Column('course_run', sa.Integer(), nullable=False),
     sa.Column('unopened_streak', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
