@@ -22,6 +22,8 @@ LESSON_SHOW = "lv"
 # Lookup cards (payload: card id) and menus (payload: menu name).
 CARD_SHOW = "cs"
 MENU_SHOW = "mn"
+# The fuller version of a lookup card (payload: card id).
+CARD_MORE = "cm"
 
 
 @dataclass(frozen=True, slots=True)
