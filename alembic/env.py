@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from logging.config import fileConfig
 
+from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from alembic.autogenerate.api import AutogenContext
-
-from alembic import context
 from bot import models  # noqa: F401  (registers every table on Base.metadata)
 from bot.config import load_settings
 from bot.db import Base, UTCDateTime, create_engine

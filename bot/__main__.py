@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (long polling); the default")
-    sandbox = sub.add_parser("sandbox", help="chat with the bot locally, no Telegram account needed")
+    sandbox = sub.add_parser(
+        "sandbox", help="chat with the bot locally, no Telegram account needed"
+    )
     sandbox.add_argument("--user", type=int, default=1001, help="the simulated user's id")
     sub.add_parser("migrate", help="upgrade the database to the latest schema and exit")
     lessons = sub.add_parser("lessons", help="validate or preview the course content")
@@ -78,8 +80,11 @@ def _run(settings: Settings) -> int:
     try:
         runtime = build_application(settings, SystemClock())
     except ContentError as exc:
-        print(f"The course content has problems ({len(exc.problems)}); run: python -m bot lessons check",
-              file=sys.stderr)
+        problems = len(exc.problems)
+        print(
+            f"The course content has {problems} problem(s); see: python -m bot lessons check",
+            file=sys.stderr,
+        )
         return 1
     upgrade(settings.database_url)
     runtime.application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

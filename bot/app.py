@@ -7,7 +7,8 @@ what the tests exercise is exactly what runs in production.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 BotApplication = Application[
     ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], JobQueue[BotContext]
 ]
+# Work that normally runs on a timer; the sandbox and tests call it after moving a fake clock.
+ClockJob = Callable[[], Awaitable[object]]
 
 
 @dataclass(slots=True)
@@ -37,6 +40,7 @@ class Runtime:
     services: Services
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    clock_jobs: list[ClockJob] = field(default_factory=list)
 
 
 def build_services(
@@ -65,9 +69,7 @@ def build_application(
     services = build_services(settings, clock, content, sessions)
 
     async def post_init(application: BotApplication) -> None:
-        await application.bot.set_my_commands(
-            [BotCommand(c.name, c.description) for c in COMMANDS]
-        )
+        await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
 
     async def post_shutdown(application: BotApplication) -> None:
         await engine.dispose()

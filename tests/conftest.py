@@ -1,4 +1,4 @@
-"""Shared fixtures: real databases (SQLite always, PostgreSQL with TEST_DATABASE_URL) and a clock."""
+"""Shared fixtures: real databases (SQLite; PostgreSQL with TEST_DATABASE_URL) and a clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real databases for tests: a SQLite file per test always, PostgreSQL when TEST_DATABASE_URL is set.
+"""Real test databases: a SQLite file per test, PostgreSQL when TEST_DATABASE_URL is set.
 
 PostgreSQL tests run in a database created for this test session (and dropped after), so they
 never touch data in the database TEST_DATABASE_URL names.

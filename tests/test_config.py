@@ -49,7 +49,9 @@ def test_admin_ids_are_numeric(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TELEGRAM_API_BASE_URL", "ftp://x"),
     ],
 )
-def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as info:
         load_settings()

@@ -21,7 +21,7 @@ async def help_command(update: Update, context: BotContext) -> None:
 
 
 async def support(update: Update, context: BotContext) -> None:
-    """Show grounding and support contacts; needs nothing but the content (works if the DB is down)."""
+    """Show grounding and support contacts; needs only the content, so works if the DB is down."""
     await reply(update, views.support_screen(context.services.content.support))
 
 
