@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     delivery_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     delivery_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     delivery_grace_hours: float = Field(default=12.0, ge=0, le=72)
+    encryption_key: SecretStr | None = None
+    encryption_previous_key: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_telegram_ids", mode="before")
@@ -60,7 +62,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
-    @field_validator("telegram_bot_token", "support_file", mode="before")
+    @field_validator(
+        "telegram_bot_token",
+        "support_file",
+        "encryption_key",
+        "encryption_previous_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
