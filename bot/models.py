@@ -166,3 +166,12 @@ class Reflection(Base):
     lesson_id: Mapped[str | None] = mapped_column(LESSON_ID)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CardView(Base):
+    """How often a lookup card was shown, for "most used" in inline mode; nothing about who."""
+
+    __tablename__ = "card_views"
+
+    card_id: Mapped[str] = mapped_column(LESSON_ID, primary_key=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
