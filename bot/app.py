@@ -22,6 +22,7 @@ from bot.content import Content, load_content
 from bot.context import SERVICES_KEY, BotContext, Services
 from bot.db import create_engine, create_sessions
 from bot.handlers import common
+from bot.learners import LearnerService
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,12 @@ def build_services(
     settings: Settings, clock: Clock, content: Content, sessions: async_sessionmaker[AsyncSession]
 ) -> Services:
     """Build every service from its dependencies (no I/O happens here)."""
-    del sessions  # the database-backed services arrive with their features
-    return Services(settings=settings, clock=clock, content=content)
+    return Services(
+        settings=settings,
+        clock=clock,
+        content=content,
+        learners=LearnerService(sessions, clock),
+    )
 
 
 def build_application(

@@ -10,6 +10,7 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
+from bot.learners import LearnerService
 
 SERVICES_KEY = "services"
 
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     clock: Clock
     content: Content
+    learners: LearnerService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

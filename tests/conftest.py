@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from bot.clock import FakeClock
 from bot.db import create_engine
 from bot.migrations import upgrade
 from tests.databases import KINDS, create_pg_database, drop_pg_database, truncate_all
+from tests.harness import BotUnderTest, bot_under_test
 
 
 @pytest.fixture(scope="session")
@@ -42,21 +44,27 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def database_url(
-    db_kind: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[str]:
-    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL emptied."""
+def database_url(db_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a fresh SQLite file, or the session's PostgreSQL emptied.
+
+    Synchronous on purpose: it may run migrations (asyncio.run) and must not be inside a loop.
+    """
     if db_kind == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "bot.sqlite3"
         shutil.copyfile(template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
+        return f"sqlite+aiosqlite:///{path}"
     url: str = request.getfixturevalue("pg_migrated_url")
+    asyncio.run(_truncate(url))
+    return url
+
+
+async def _truncate(url: str) -> None:
     engine = create_engine(url)
-    await truncate_all(engine)
-    await engine.dispose()
-    yield url
+    try:
+        await truncate_all(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -71,3 +79,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 def clock() -> FakeClock:
     """A clock fixed at a Monday morning in London, moved only by the test."""
     return FakeClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def bot(database_url: str, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
+    """The real bot, polling the fake Bot API server, on the test database."""
+    async with bot_under_test(database_url, clock) as running_bot:
+        yield running_bot
+        assert running_bot.server.rejected == [], "the bot sent something Telegram would reject"

@@ -1,0 +1,86 @@
+"""Dialogue harness: the real Application, real HTTP, the fake Bot API server, a fake clock.
+
+A test reads as a conversation:
+
+    replies = await bot.send("/start")          # what the user types
+    assert "Welcome" in replies[0].text          # what the bot answers
+    await bot.press("Accept")                    # the user presses a button
+    await bot.advance(days=1)                    # time passes; due lessons are delivered
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.app import Runtime, build_application
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.fake_bot_api import FakeBotAPI, FakeMessage
+from bot.simulator import Simulator, TrackingApplication, running
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_TOKEN = "123456:TEST-TOKEN-not-real"
+USER = 1001
+
+
+@dataclass
+class BotUnderTest:
+    """A running bot and the people talking to it."""
+
+    sim: Simulator
+    server: FakeBotAPI
+    runtime: Runtime
+    clock: FakeClock
+
+    async def send(self, text: str, user: int = USER) -> list[FakeMessage]:
+        """The user sends text; returns what the bot showed in reply."""
+        return await self.sim.send(user, text)
+
+    async def press(
+        self, label: str, user: int = USER, message: FakeMessage | None = None
+    ) -> list[FakeMessage]:
+        """The user presses the newest button with this label."""
+        return await self.sim.press(user, label, message)
+
+    async def advance(self, **delta: float) -> list[FakeMessage]:
+        """Time passes (e.g. days=1); the engine delivers what is due. Returns new messages."""
+        before = self.sim.snapshot(USER)
+        self.clock.advance(timedelta(**delta))
+        await self.sim.run_clock_jobs()
+        return self.sim.changes_since(before, USER)
+
+    def messages(self, user: int = USER) -> list[FakeMessage]:
+        """Every bot message in the user's chat, oldest first."""
+        return self.server.messages(user)
+
+    def last(self, user: int = USER) -> FakeMessage:
+        """The bot's newest message to the user."""
+        return self.server.messages(user)[-1]
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: no .env, the shipped lessons, the given database."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "lessons_dir": ROOT / "lessons",
+        "telegram_bot_token": TEST_TOKEN,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@contextlib.asynccontextmanager
+async def bot_under_test(
+    database_url: str, clock: FakeClock, **overrides: Any
+) -> AsyncIterator[BotUnderTest]:
+    """Start the fake server and the real Application wired to it; stop both afterwards."""
+    async with FakeBotAPI() as server:
+        settings = test_settings(database_url, telegram_api_base_url=server.base_url, **overrides)
+        runtime = build_application(settings, clock, application_class=TrackingApplication)
+        async with running(runtime, server) as sim:
+            yield BotUnderTest(sim=sim, server=server, runtime=runtime, clock=clock)

@@ -1,0 +1,52 @@
+"""Dialogues for what works in every state: /help, /support, unknown input, errors."""
+
+from __future__ import annotations
+
+from telegram.ext import CommandHandler
+
+from bot.commands import COMMANDS
+from tests.harness import BotUnderTest
+
+
+async def test_help_lists_every_command(bot: BotUnderTest) -> None:
+    [reply] = await bot.send("/help")
+    assert reply.text is not None
+    for command in COMMANDS:
+        assert f"/{command.name}" in reply.text
+
+
+async def test_command_menu_is_set_at_start_up(bot: BotUnderTest) -> None:
+    names = [c.method for c in bot.server.requests]
+    assert "setMyCommands" in names
+
+
+async def test_support_shows_contacts(bot: BotUnderTest) -> None:
+    [reply] = await bot.send("/support")
+    assert reply.text is not None
+    assert "116 123" in reply.text and "85258" in reply.text and "999" in reply.text
+
+
+async def test_unknown_command_points_to_help(bot: BotUnderTest) -> None:
+    [reply] = await bot.send("/frobnicate")
+    assert reply.text is not None and "/help" in reply.text
+
+
+async def test_sticker_and_voice_get_a_kind_reply(bot: BotUnderTest) -> None:
+    for enqueue in (bot.server.send_sticker, bot.server.send_voice):
+        before = bot.sim.snapshot(1001)
+        update_id = enqueue(1001)
+        await bot.sim.application.wait_finished(update_id, 5)
+        [reply] = bot.sim.changes_since(before, 1001)
+        assert reply.text is not None and "text" in reply.text
+
+
+async def test_a_failing_update_gets_an_apology_and_the_next_is_handled(bot: BotUnderTest) -> None:
+    async def boom(update: object, context: object) -> None:
+        raise RuntimeError("secret detail that must not reach the user")
+
+    bot.runtime.application.add_handler(CommandHandler("boom", boom), group=-1)
+    [apology] = await bot.send("/boom")
+    assert apology.text is not None and "Sorry" in apology.text
+    assert "secret detail" not in apology.text
+    [reply] = await bot.send("/help")
+    assert reply.text is not None and "/support" in reply.text
