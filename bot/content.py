@@ -346,6 +346,19 @@ class Content:
         """0-based position of a lesson in the course; KeyError for an unknown id."""
         return self._positions[lesson_id]
 
+    def next_lesson_id(self, after: str | None) -> str | None:
+        """The lesson that follows `after` in course order (the first when None); None at the end.
+
+        A learner's place is the id of their last lesson, so lessons added later slot in by id.
+        An id no longer in the course restarts nobody: it counts as the end of the course.
+        """
+        if after is None:
+            return self.lessons[0].id if self.lessons else None
+        position = self._positions.get(after)
+        if position is None or position + 1 >= len(self.lessons):
+            return None
+        return self.lessons[position + 1].id
+
     def cards_in_menu(self, menu: str) -> list[Card]:
         """A menu's cards: its overview card, then the order its `related` gives, then the rest."""
         overview = self._cards.get(menu)
