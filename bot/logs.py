@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 # Minimum level per noisy library, whatever LOG_LEVEL is.
 LIBRARY_FLOORS = {
@@ -56,9 +57,11 @@ class LibraryFloorFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, *, secrets: list[str] | None = None) -> None:
-    """Install one stderr handler with the floor and redaction filters."""
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(
+    level: str, *, secrets: list[str] | None = None, stream: TextIO | None = None
+) -> None:
+    """Install one handler (stderr by default) with the floor and redaction filters."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     install_filters(handler, secrets or [])
     root = logging.getLogger()

@@ -1,0 +1,136 @@
+"""The command line as a new user meets it: sandbox, run without a token, SIGTERM, logging."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.fake_bot_api import FakeBotAPI
+from bot.logs import configure_logging
+from tests.harness import ROOT, bot_under_test
+
+CANARY_TOKEN = "424242:CANARY-TOKEN-must-never-be-logged"
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}",
+        "LESSONS_DIR": str(ROOT / "lessons"),
+    }
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    tmp_path: Path, *args: str, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        env=cli_env(tmp_path, **env),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_subcommands(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("run", "sandbox", "migrate", "lessons"):
+        assert command in result.stdout
+
+
+def test_sandbox_is_scriptable(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "sandbox", stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    assert "bot> " in result.stdout
+    assert "/support" in result.stdout
+
+
+def test_run_without_a_token_says_so_and_opens_the_sandbox(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "run", stdin="/support\n:now\n")
+    assert result.returncode == 0, result.stderr
+    assert "No TELEGRAM_BOT_TOKEN set: starting the local sandbox instead." in result.stderr
+    assert "116 123" in result.stdout
+    assert "clock:" in result.stdout
+
+
+def test_migrate_creates_the_schema(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cli.sqlite3").exists()
+
+
+async def test_run_keeps_pending_updates_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async with FakeBotAPI() as server:
+        waiting = server.send_text(1001, "/help")  # sent while the bot was down
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=cli_env(
+                tmp_path,
+                TELEGRAM_BOT_TOKEN=CANARY_TOKEN,
+                TELEGRAM_API_BASE_URL=server.base_url,
+                LOG_LEVEL="DEBUG",
+            ),
+            cwd=str(tmp_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await server.wait_until(lambda: bool(server.messages(1001)), timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+        assert waiting == 1
+        assert "/support" in (server.messages(1001)[0].text or "")
+        assert process.returncode == 0, stderr.decode()
+        assert CANARY_TOKEN.split(":")[1] not in (stdout + stderr).decode()
+
+
+@pytest.fixture
+def captured_debug_log() -> Iterator[io.StringIO]:
+    """Route all logging at DEBUG through the bot's own filters into a buffer."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging("DEBUG", secrets=[CANARY_TOKEN], stream=buffer)
+    try:
+        yield buffer
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
+
+
+async def test_nothing_personal_or_secret_reaches_the_log(
+    database_url: str, clock: FakeClock, captured_debug_log: io.StringIO
+) -> None:
+    canaries = ["CANARY-TOKEN", "canary-reflection-text", "canary-start-payload"]
+    async with bot_under_test(database_url, clock, telegram_bot_token=CANARY_TOKEN) as bot:
+        await bot.send("/start canary-start-payload")
+        await bot.send("canary-reflection-text about my shift")
+        await bot.send("/help")
+    log = captured_debug_log.getvalue()
+    assert "DEBUG" in log or "INFO" in log  # logging was on
+    for canary in canaries:
+        assert canary not in log
