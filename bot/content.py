@@ -230,6 +230,19 @@ class Check(_Model):
                 f"{correct} is not an answer: exactly one answer is correct, given as its 0-based"
                 f" index, 0 to {len(answers) - 1}"
             )
+        # Feedback opens with its verdict, which catches `correct` pointing at the wrong answer.
+        for index, answer in enumerate(answers or []):
+            says_yes = answer.feedback.casefold().startswith("yes")
+            if index == correct and not says_yes:
+                raise ValueError(
+                    f"answer {index} is marked correct but its feedback does not start with"
+                    " 'Yes': does `correct` point at the right answer?"
+                )
+            if index != correct and says_yes:
+                raise ValueError(
+                    f"answer {index}'s feedback starts with 'Yes' but the correct answer is"
+                    f" {correct}: does `correct` point at the right answer?"
+                )
         return correct
 
 

@@ -161,14 +161,13 @@ def lesson_answer_screen(lesson: Lesson, choice: int) -> Screen:
     """Feedback on the chosen answer (0-based); a gentle "try again" when it is not the one."""
     check = lesson.check
     answer = check.answers[choice]
+    # Authored feedback opens with its own verdict ("Yes." / "Not quite."); echo the choice.
     if choice == check.correct:
-        text = f"<b>Yes, {_LETTERS[choice]} is right.</b>\n\n{answer.feedback}"
         first_row = (_lesson_button("Reflect", LESSON_REFLECT, lesson),)
     else:
-        text = f"<b>Not quite.</b>\n\n{answer.feedback}"
         first_row = (_lesson_button("Try again", LESSON_CHECK, lesson),)
     return Screen(
-        text,
+        f"<b>{_LETTERS[choice]}.</b> {answer.text}\n\n{answer.feedback}",
         (
             (*first_row, _lesson_button("Done", LESSON_DONE, lesson)),
             (_lesson_button("I need a moment", LESSON_MOMENT, lesson),),
@@ -213,7 +212,7 @@ def support_screen(support: Support) -> Screen:
     """For "I need a moment" and /support: grounding, what this bot is not, who to contact."""
     contacts = "\n".join(
         f"• <b>{escape(contact.name)}</b>: {contact.how}"
-        + (f" {contact.when}" if contact.when else "")
+        + (f" – {contact.when}" if contact.when else "")
         for contact in support.contacts
     )
     reviewed = support.last_reviewed
