@@ -175,3 +175,15 @@ class CardView(Base):
 
     card_id: Mapped[str] = mapped_column(LESSON_ID, primary_key=True)
     views: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already handled, so a redelivered update changes nothing.
+
+    Holds no personal data (just the id and when it was seen); old rows are pruned.
+    """
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
