@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
+import limits
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     delivery_grace_hours: float = Field(default=12.0, ge=0, le=72)
     encryption_key: SecretStr | None = None
     encryption_previous_key: SecretStr | None = None
+    flood_limit: str = "20/10 seconds"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_telegram_ids", mode="before")
@@ -46,6 +48,15 @@ class Settings(BaseSettings):
                     raise ValueError("must be numeric Telegram ids separated by commas")
                 ids.add(int(part))
             return frozenset(ids)
+        return value
+
+    @field_validator("flood_limit")
+    @classmethod
+    def _check_flood_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError("must look like '20/10 seconds' or '30 per minute'") from None
         return value
 
     @field_validator("telegram_api_base_url")

@@ -10,7 +10,11 @@ from telegram.ext import CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
+from bot.crypto import Keyring
+from bot.flood import FloodLimit
 from bot.learners import LearnerService
+from bot.lookup import Lookup
+from bot.updates import UpdateLog
 
 SERVICES_KEY = "services"
 
@@ -22,6 +26,10 @@ class Services:
     settings: Settings
     clock: Clock
     content: Content
+    lookup: Lookup
+    keyring: Keyring
+    updates: UpdateLog
+    flood: FloodLimit
     learners: LearnerService
 
 

@@ -23,7 +23,7 @@ from bot.callbacks import (
     encode,
 )
 from bot.commands import Command
-from bot.content import MENUS, Card, Content, Lesson, Support
+from bot.content import MENUS, Card, Content, Lesson, Support, html_to_text
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -219,4 +219,166 @@ def support_screen(support: Support) -> Screen:
     return Screen(
         f"<b>Take a moment</b>\n\n{support.grounding}\n\n{support.not_a_crisis_service}\n\n"
         f"{contacts}\n\n<i>Contacts last checked {reviewed.day} {reviewed:%B %Y}.</i>"
+    )
+
+
+# --- Workday lookups: menus, every card, search results, inline results (issue 6) ----------------
+# Menus come from the content: a menu's overview card (id == menu name) heads it, and its cards
+# follow in the order Content.cards_in_menu gives. Search hits arrive already resolved to cards
+# and lessons, so these functions stay pure.
+
+ALL_MENUS = "all"  # MENU_SHOW payload for the menu of every menu (/cards); not a menu name
+MAX_OTHER_MATCHES = 4
+MAX_INLINE_DESCRIPTION = 100
+_MAX_ECHO = 60  # how much of a person's query is echoed back
+
+
+def _menu_rows(content: Content) -> tuple[tuple[Button, ...], ...]:
+    """One button per menu that has cards, two to a row."""
+    buttons = [
+        Button(title, encode(MENU_SHOW, menu))
+        for menu, title in MENUS.items()
+        if content.cards_in_menu(menu)
+    ]
+    return tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+
+
+def _all_cards_row() -> tuple[Button, ...]:
+    return (Button("All cards", encode(MENU_SHOW, ALL_MENUS)),)
+
+
+def _echo(query: str) -> str:
+    """A person's words, shortened and escaped, to show what was searched for."""
+    query = " ".join(query.split())
+    if len(query) > _MAX_ECHO:
+        query = query[: _MAX_ECHO - 1].rstrip() + "…"
+    return escape(query)
+
+
+def menu_screen(menu: str, content: Content) -> Screen:
+    """A lookup menu: its overview card, a button per card in it, its lesson, and every card."""
+    overview = content.card(menu)
+    cards = [card for card in content.cards_in_menu(menu) if card is not overview]
+    if overview is None:
+        text = f"<b>{escape(MENUS.get(menu, 'Cards'))}</b>"
+        related: list[Card] = []
+    else:
+        text = f"<b>{escape(overview.title)}</b>\n\n{overview.summary}"
+        related = [
+            card
+            for card in map(content.card, overview.related)
+            if card is not None and card not in cards
+        ]
+    rows: list[tuple[Button, ...]] = []
+    if overview is not None and overview.more:
+        rows.append((Button("More detail", encode(CARD_MORE, overview.id)),))
+    rows += [(Button(card.title, encode(CARD_SHOW, card.id)),) for card in (*cards, *related)]
+    lessons = content.lessons_for_card(overview.id) if overview is not None else []
+    if lessons:
+        rows.append((Button("Related lesson", encode(LESSON_SHOW, lessons[0].id)),))
+    rows.append(_all_cards_row())
+    return Screen(text, tuple(rows))
+
+
+def cards_screen(content: Content, *, share: bool = False, note: str | None = None) -> Screen:
+    """/cards: every card listed by topic, a button per topic, and (optionally) a way to share."""
+    lines = [note, ""] if note else []
+    lines += ["<b>All cards</b>", "Choose a topic, or type a few words to search.", ""]
+    for menu, title in MENUS.items():
+        cards = content.cards_in_menu(menu)
+        if cards:
+            lines.append(f"<b>{escape(title)}</b>")
+            lines.append(" · ".join(escape(card.title) for card in cards))
+    rows = list(_menu_rows(content))
+    if share:
+        rows.append((Button("Share a card in another chat", switch_inline_query=""),))
+    return Screen("\n".join(lines).strip(), tuple(rows))
+
+
+def stage_hint_screen(content: Content) -> Screen:
+    """/stage without a stage it knows: the three stages, gently."""
+    stages = [card for card in content.cards_in_menu("stages") if card.id != "stages"]
+    return Screen(
+        "There are three stages of recovery. Type <code>/stage 1</code>, <code>/stage 2</code> or"
+        " <code>/stage 3</code>, or choose one below.",
+        (
+            *((Button(card.title, encode(CARD_SHOW, card.id)),) for card in stages),
+            (Button(MENUS["stages"], encode(MENU_SHOW, "stages")),),
+        ),
+    )
+
+
+def search_prompt_screen(content: Content) -> Screen:
+    """/search with no words: an example, and the topics to browse instead."""
+    return Screen(
+        "What would you like to look up? For example <code>/search stage 2</code>, or just type"
+        " a few words to me.",
+        _menu_rows(content),
+    )
+
+
+def no_match_screen(query: str, content: Content) -> Screen:
+    """Nothing matched: say so kindly, suggest other words, and offer the topics."""
+    return Screen(
+        f"I couldn't find a card for <i>{_echo(query)}</i>. Fewer or different words may help,"
+        " for example <i>stage 2</i>, <i>boundaries</i> or <i>listening</i>. Or choose a topic:"
+        "\n\n<i>If you need support yourself, /support is always here.</i>",
+        _menu_rows(content),
+    )
+
+
+def search_screen(
+    query: str, best: Card | None, others: Sequence[Card | Lesson], content: Content
+) -> Screen:
+    """Search results: the best card in full, then up to four more matches as buttons."""
+    others = list(others)[:MAX_OTHER_MATCHES]
+    other_rows = tuple(
+        (
+            Button(item.title, encode(CARD_SHOW, item.id))
+            if isinstance(item, Card)
+            else Button(f"Lesson: {item.title}", encode(LESSON_SHOW, item.id)),
+        )
+        for item in others
+    )
+    if best is None:
+        return Screen(
+            f"These lessons match <i>{_echo(query)}</i>:", (*other_rows, _all_cards_row())
+        )
+    shown = menu_screen(best.id, content) if best.id == best.menu else card_screen(best, content)
+    listed = {row[0].data for row in other_rows}
+    own_rows = tuple(row for row in shown.buttons if not (len(row) == 1 and row[0].data in listed))
+    text = shown.text
+    if other_rows:
+        text += "\n\n<i>Not quite it? Other matches are below.</i>"
+    return Screen(text, (*other_rows, *own_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCard:
+    """A card offered in inline mode: result id, title and description, and the text sent."""
+
+    id: str
+    title: str
+    description: str
+    text: str
+
+
+def inline_card(card: Card) -> InlineCard:
+    """A card as an inline-mode result that someone can send into any chat."""
+    summary = " ".join(html_to_text(card.summary).split())
+    if len(summary) > MAX_INLINE_DESCRIPTION:
+        summary = summary[: MAX_INLINE_DESCRIPTION - 1].rstrip() + "…"
+    return InlineCard(
+        id=card.id,
+        title=card.title,
+        description=summary,
+        text=f"<b>{escape(card.title)}</b>\n\n{card.summary}",
+    )
+
+
+def slow_down_screen() -> Screen:
+    """Told once to someone sending faster than the flood limit."""
+    return Screen(
+        "You're sending messages faster than I can keep up with, so I'll pause for a few "
+        "seconds. Nothing is lost. /support is always available."
     )

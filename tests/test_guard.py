@@ -1,0 +1,44 @@
+"""The guard: redelivered updates change nothing; a flooding person is told once, then ignored."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Update
+
+from bot.clock import FakeClock
+from tests.harness import bot_under_test
+
+
+async def test_a_redelivered_update_is_handled_once(database_url: str, clock: FakeClock) -> None:
+    async with bot_under_test(database_url, clock) as bot:
+        application = bot.sim.application
+        payload = {
+            "update_id": 777,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "chat": {"id": 1001, "type": "private"},
+                "from": {"id": 1001, "is_bot": False, "first_name": "Alex"},
+                "text": "/help",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+        for _ in range(2):  # e.g. a webhook retry after a crash
+            await application.process_update(Update.de_json(payload, application.bot))
+        assert len(bot.messages()) == 1
+
+
+async def test_flooding_is_answered_once_then_ignored_and_others_are_unaffected(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, flood_limit="5/1 second") as bot:
+        replies = [await bot.send("/help") for _ in range(8)]
+        assert [len(r) for r in replies[:5]] == [1] * 5
+        assert "faster than I can keep up" in (replies[5][0].text or "")
+        assert replies[6:] == [[], []]
+        [support] = await bot.send("/support")  # never limited
+        assert "116 123" in (support.text or "")
+        assert len(await bot.send("/help", user=2002)) == 1  # someone else
+        await asyncio.sleep(1.1)  # the person slows down
+        assert len(await bot.send("/help")) == 1
