@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
@@ -20,9 +22,13 @@ from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.context import SERVICES_KEY, BotContext, Services
-from bot.db import create_engine, create_sessions
-from bot.handlers import common
+from bot.crypto import Keyring, keyring_for
+from bot.db import create_engine, create_sessions, is_sqlite
+from bot.flood import FloodLimit
+from bot.handlers import common, guard, lookup
 from bot.learners import LearnerService
+from bot.lookup import Lookup
+from bot.updates import UpdateLog
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +53,27 @@ class Runtime:
 def build_services(
     settings: Settings, clock: Clock, content: Content, sessions: async_sessionmaker[AsyncSession]
 ) -> Services:
-    """Build every service from its dependencies (no I/O happens here)."""
+    """Build every service from its dependencies (only the key file is read here)."""
+    keyring = build_keyring(settings)
     return Services(
         settings=settings,
         clock=clock,
         content=content,
+        keyring=keyring,
+        updates=UpdateLog(sessions, clock),
+        flood=FloodLimit(settings.flood_limit),
+        lookup=Lookup(content, sessions),
         learners=LearnerService(sessions, clock),
     )
+
+
+def build_keyring(settings: Settings) -> Keyring:
+    """The master key: ENCRYPTION_KEY, else a key file beside the SQLite database."""
+    secret = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    previous = settings.encryption_previous_key
+    url = make_url(settings.database_url)
+    sqlite_path = Path(url.database or "") if is_sqlite(settings.database_url) else None
+    return keyring_for(secret, previous.get_secret_value() if previous else None, sqlite_path)
 
 
 def build_application(
@@ -100,7 +120,15 @@ def build_application(
 
     # 4. Handlers, in precedence order (one group: the first match wins): always-available
     #    first, then features, then the fallbacks for anything nobody handled.
-    application.add_handlers([*common.first_handlers(), *common.fallback_handlers()])
+    application.add_handlers(
+        [
+            *common.first_handlers(),
+            *lookup.handlers(),
+            *common.fallback_handlers(),
+        ]
+    )
+    for handler, group in guard.handlers():
+        application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
     return Runtime(application=application, services=services, engine=engine, sessions=sessions)
 

@@ -25,6 +25,7 @@ from bot.simulator import Simulator, TrackingApplication, running
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_TOKEN = "123456:TEST-TOKEN-not-real"
+TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24"  # 32 bytes, tests only
 USER = 1001
 
 
@@ -69,6 +70,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "lessons_dir": ROOT / "lessons",
         "telegram_bot_token": TEST_TOKEN,
+        "encryption_key": TEST_ENCRYPTION_KEY,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
