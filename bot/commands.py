@@ -25,6 +25,16 @@ HELP = "Help"
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Start the course or see where you are", LEARN),
+    Command("listen", "How to listen and respond when someone tells you", LOOKUP),
+    Command("stages", "The three stages of recovery", LOOKUP),
+    Command("stage", "One stage of recovery: /stage 1, /stage 2 or /stage 3", LOOKUP),
+    Command("triangle", "The recovery triangle, part by part", LOOKUP),
+    Command("attachment", "The four models of attachment", LOOKUP),
+    Command("resilience", "Resilience: what it is, its domains, how it is built", LOOKUP),
+    Command("questions", "Key questions to assess sources of resilience", LOOKUP),
+    Command("wellbeing", "Protecting staff wellbeing", LOOKUP),
+    Command("cards", "Every card, by topic", LOOKUP),
+    Command("search", "Search the cards and lessons: /search your words", LOOKUP),
     Command("help", "What this bot can do", HELP),
     Command("support", "Support and urgent contacts, any time", HELP),
 )

@@ -1,0 +1,285 @@
+"""Workday lookups: menu commands, /stage N, /cards, /search, card and menu buttons, inline mode.
+
+Nothing here needs the person to have subscribed: lookups read the content, and the only thing
+written is an anonymous per-card view count (see bot.lookup).
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.constants import InlineQueryLimit, ParseMode
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import views
+from bot.callbacks import CARD_MORE, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
+from bot.context import BotContext
+from bot.handlers.render import reply, show
+from bot.search import CARD
+
+# Commands that open a menu, by the menu they open (the command is the menu's name).
+MENU_COMMANDS = (
+    "listen",
+    "stages",
+    "triangle",
+    "attachment",
+    "resilience",
+    "questions",
+    "wellbeing",
+)
+STAGES = {
+    "1": "stage-1",
+    "2": "stage-2",
+    "3": "stage-3",
+    "one": "stage-1",
+    "two": "stage-2",
+    "three": "stage-3",
+    "i": "stage-1",
+    "ii": "stage-2",
+    "iii": "stage-3",
+}
+INLINE_RESULTS = 10  # well within Telegram's 50; a phone shows about five at once
+INLINE_CACHE_SECONDS = 300
+MOST_USED_CACHE_SECONDS = 60
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]+)")
+
+
+def _command(update: Update) -> str:
+    """The command a message starts with, lower case, without the slash or @botname."""
+    message = update.effective_message
+    match = _COMMAND.match(message.text or "") if message is not None else None
+    return match.group(1).lower() if match else ""
+
+
+def _argument(update: Update) -> str:
+    """Everything after the command in a message."""
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    return text.partition(" ")[2].strip()
+
+
+# --- Commands -------------------------------------------------------------------------------------
+
+
+async def open_menu(update: Update, context: BotContext) -> None:
+    """Show the menu a command names (/listen, /stages, /triangle ...)."""
+    menu = _command(update)
+    await reply(update, views.menu_screen(menu, context.services.content))
+    await context.services.lookup.record_view(menu)
+
+
+async def open_stage(update: Update, context: BotContext) -> None:
+    """Show one stage of recovery (/stage 2, also /stage2); a gentle hint for anything else."""
+    command = _command(update)
+    wanted = command.removeprefix("stage") or _argument(update).casefold().split(" ")[0]
+    content = context.services.content
+    card = content.card(STAGES.get(wanted, ""))
+    if card is None:
+        await reply(update, views.stage_hint_screen(content))
+        return
+    await reply(update, views.card_screen(card, content))
+    await context.services.lookup.record_view(card.id)
+
+
+async def list_cards(update: Update, context: BotContext) -> None:
+    """Show every card, by topic."""
+    share = bool(context.bot.supports_inline_queries)
+    await reply(update, views.cards_screen(context.services.content, share=share))
+
+
+async def search_command(update: Update, context: BotContext) -> None:
+    """Search for the words after /search."""
+    query = _argument(update)
+    if not query:
+        await reply(update, views.search_prompt_screen(context.services.content))
+        return
+    await _search(update, context, query)
+
+
+async def search_text(update: Update, context: BotContext) -> None:
+    """Search for free text that is not part of a flow (the free-text router calls this)."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    await _search(update, context, message.text)
+
+
+async def _search(update: Update, context: BotContext, query: str) -> None:
+    lookup = context.services.lookup
+    content = context.services.content
+    hits = lookup.search(query, limit=1 + views.MAX_OTHER_MATCHES + 1)
+    best = next((content.card(hit.id) for hit in hits if hit.kind == CARD), None)
+    others = [
+        item
+        for item in (
+            content.card(hit.id) if hit.kind == CARD else content.lesson(hit.id) for hit in hits
+        )
+        if item is not None and item is not best
+    ]
+    if best is None and not others:
+        await reply(update, views.no_match_screen(query, content))
+        return
+    await reply(update, views.search_screen(query, best, others, content))
+    if best is not None:
+        await lookup.record_view(best.id)
+
+
+# --- Buttons --------------------------------------------------------------------------------------
+
+
+def _payload(update: Update) -> str:
+    query = update.callback_query
+    callback = decode(query.data if query is not None else None)
+    return callback.args[0] if callback is not None and callback.args else ""
+
+
+async def show_card(update: Update, context: BotContext) -> None:
+    """Show the card a button names (an overview card shows as its menu)."""
+    await _answer(update)
+    content = context.services.content
+    card = content.card(_payload(update))
+    if card is None:
+        await show(update, _gone(context))
+        return
+    screen = (
+        views.menu_screen(card.id, content)
+        if card.id == card.menu
+        else views.card_screen(card, content)
+    )
+    await show(update, screen)
+    await context.services.lookup.record_view(card.id)
+
+
+async def show_card_more(update: Update, context: BotContext) -> None:
+    """Show the fuller version of a card."""
+    await _answer(update)
+    content = context.services.content
+    card = content.card(_payload(update))
+    if card is None:
+        await show(update, _gone(context))
+        return
+    await show(update, views.card_more_screen(card, content))
+    await context.services.lookup.record_view(card.id)
+
+
+async def show_menu(update: Update, context: BotContext) -> None:
+    """Show the menu a button names, or every card."""
+    await _answer(update)
+    content = context.services.content
+    menu = _payload(update)
+    if menu == views.ALL_MENUS:
+        share = bool(context.bot.supports_inline_queries)
+        await show(update, views.cards_screen(content, share=share))
+        return
+    if content.card(menu) is None:
+        await show(update, _gone(context))
+        return
+    await show(update, views.menu_screen(menu, content))
+    await context.services.lookup.record_view(menu)
+
+
+async def show_lesson(update: Update, context: BotContext) -> None:
+    """Send a card's related lesson as a new message, so the card stays where it was."""
+    await _answer(update)
+    content = context.services.content
+    lesson = content.lesson(_payload(update))
+    if lesson is None:
+        await show(update, _gone(context))
+        return
+    await reply(update, views.lesson_screen(lesson))
+
+
+async def _answer(update: Update) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+def _gone(context: BotContext) -> views.Screen:
+    """For a button whose card or lesson no longer exists (the content changed since)."""
+    return views.cards_screen(
+        context.services.content,
+        note="That has changed since the button was made. Here is everything there is now.",
+    )
+
+
+# --- Inline mode ----------------------------------------------------------------------------------
+
+
+async def answer_inline(update: Update, context: BotContext) -> None:
+    """Offer matching cards (the most used ones for an empty query) to send into any chat."""
+    query = update.inline_query
+    if query is None:
+        return
+    lookup = context.services.lookup
+    words = query.query.strip()
+    limit = min(INLINE_RESULTS, InlineQueryLimit.RESULTS)
+    cards = lookup.search_cards(words, limit) if words else await lookup.most_used(limit)
+    more = InlineKeyboardMarkup(
+        [[InlineKeyboardButton("More cards", url=f"https://t.me/{context.bot.username}")]]
+    )
+    results = [
+        InlineQueryResultArticle(
+            id=item.id,
+            title=item.title,
+            description=item.description,
+            input_message_content=InputTextMessageContent(
+                item.text,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            ),
+            reply_markup=more,
+        )
+        for item in map(views.inline_card, cards)
+    ]
+    await query.answer(
+        results,
+        cache_time=INLINE_CACHE_SECONDS if words else MOST_USED_CACHE_SECONDS,
+        is_personal=False,
+    )
+
+
+async def count_inline_choice(update: Update, context: BotContext) -> None:
+    """Count a card someone sent from inline mode (arrives only with /setinlinefeedback on)."""
+    chosen = update.chosen_inline_result
+    if chosen is not None:
+        await context.services.lookup.record_view(chosen.result_id)
+
+
+# --- Registration ---------------------------------------------------------------------------------
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """Lookup handlers in precedence order; the free-text search is last (see search_text)."""
+    return [
+        CommandHandler(list(MENU_COMMANDS), open_menu),
+        CommandHandler(["stage", "stage1", "stage2", "stage3"], open_stage),
+        CommandHandler("cards", list_cards),
+        CommandHandler("search", search_command),
+        CallbackQueryHandler(show_card, pattern=f"^{CARD_SHOW}{SEP}"),
+        CallbackQueryHandler(show_card_more, pattern=f"^{CARD_MORE}{SEP}"),
+        CallbackQueryHandler(show_menu, pattern=f"^{MENU_SHOW}{SEP}"),
+        CallbackQueryHandler(show_lesson, pattern=f"^{LESSON_SHOW}{SEP}"),
+        InlineQueryHandler(answer_inline),
+        ChosenInlineResultHandler(count_inline_choice),
+        # Until the free-text router exists: any private text that no flow claimed is a search.
+        MessageHandler(
+            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED,
+            search_text,
+        ),
+    ]
