@@ -7,6 +7,7 @@ dispatches to a subcommand. Exit codes: 0 success, 1 failed check, 2 bad configu
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -72,7 +73,7 @@ def _lessons(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    """Migrate, then poll Telegram until SIGINT/SIGTERM; pending updates are kept."""
+    """Migrate, then poll (or serve the webhook) until SIGINT/SIGTERM; pending updates are kept."""
     from bot.app import ALLOWED_UPDATES, build_application
     from bot.content import ContentError
     from bot.migrations import upgrade
@@ -87,6 +88,19 @@ def _run(settings: Settings) -> int:
         )
         return 1
     upgrade(settings.database_url)
+    if settings.telegram_webhook_url and settings.telegram_webhook_secret:
+        from bot.webhook import run_webhook
+
+        asyncio.run(
+            run_webhook(
+                runtime.application,
+                url=settings.telegram_webhook_url,
+                secret=settings.telegram_webhook_secret.get_secret_value(),
+                host=settings.webhook_listen,
+                port=settings.webhook_port,
+            )
+        )
+        return 0
     runtime.application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
     return 0
 

@@ -6,8 +6,9 @@ what the tests exercise is exactly what runs in production.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,24 @@ def build_application(
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES
+
+
+@contextlib.asynccontextmanager
+async def started(application: BotApplication) -> AsyncIterator[BotApplication]:
+    """Initialise and start the Application (with its post_* hooks) and stop it afterwards.
+
+    `run_polling` does this itself; webhook mode and the simulator use this instead.
+    """
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+    try:
+        yield application
+    finally:
+        await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
+        await application.shutdown()
+        if application.post_shutdown:
+            await application.post_shutdown(application)

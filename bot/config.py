@@ -5,15 +5,18 @@ Built once in `main()` and passed down; nothing reads the environment anywhere e
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
+# Telegram's allowed characters for a webhook secret token; we also insist on 32+ of them.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 
 
 class Settings(BaseSettings):
@@ -34,6 +37,10 @@ class Settings(BaseSettings):
     delivery_grace_hours: float = Field(default=12.0, ge=0, le=72)
     encryption_key: SecretStr | None = None
     encryption_previous_key: SecretStr | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 (inside a container; put a proxy in front)
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
     flood_limit: str = "20/10 seconds"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
@@ -49,6 +56,26 @@ class Settings(BaseSettings):
                 ids.add(int(part))
             return frozenset(ids)
         return value
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (Telegram only calls HTTPS webhooks)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 32-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET is required in webhook mode")
+        return self
 
     @field_validator("flood_limit")
     @classmethod
@@ -95,5 +122,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SettingsError(f"{name}: {first['msg']}") from None
+        if first["loc"]:
+            raise SettingsError(f"{str(first['loc'][0]).upper()}: {first['msg']}") from None
+        # A whole-model rule: its message names the variable itself.
+        raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None

@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import ALLOWED_UPDATES, BotApplication, ClockJob, Runtime
+from bot.app import ALLOWED_UPDATES, BotApplication, ClockJob, Runtime, started
 from bot.fake_bot_api import FakeBotAPI, FakeMessage
 
 
@@ -135,21 +135,12 @@ async def running(runtime: Runtime, server: FakeBotAPI) -> AsyncIterator[Simulat
     application = runtime.application
     if not isinstance(application, TrackingApplication):
         raise TypeError("build the runtime with application_class=TrackingApplication")
-    await application.initialize()
-    if application.post_init:
-        await application.post_init(application)
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(
-        poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
-    )
-    try:
-        yield Simulator(server, application, runtime.clock_jobs)
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        if application.post_stop:
-            await application.post_stop(application)
-        await application.shutdown()
-        if application.post_shutdown:
-            await application.post_shutdown(application)
+    async with started(application):
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
+        )
+        try:
+            yield Simulator(server, application, runtime.clock_jobs)
+        finally:
+            await application.updater.stop()

@@ -64,7 +64,7 @@ class BotUnderTest:
         return self.server.messages(user)[-1]
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for_test(database_url: str, **overrides: Any) -> Settings:
     """Settings for a test: no .env, the shipped lessons, the given database."""
     values: dict[str, Any] = {
         "database_url": database_url,
@@ -82,7 +82,7 @@ async def bot_under_test(
 ) -> AsyncIterator[BotUnderTest]:
     """Start the fake server and the real Application wired to it; stop both afterwards."""
     async with FakeBotAPI() as server:
-        settings = test_settings(database_url, telegram_api_base_url=server.base_url, **overrides)
+        settings = settings_for_test(database_url, telegram_api_base_url=server.base_url, **overrides)
         runtime = build_application(settings, clock, application_class=TrackingApplication)
         async with running(runtime, server) as sim:
             yield BotUnderTest(sim=sim, server=server, runtime=runtime, clock=clock)
