@@ -82,7 +82,9 @@ async def bot_under_test(
 ) -> AsyncIterator[BotUnderTest]:
     """Start the fake server and the real Application wired to it; stop both afterwards."""
     async with FakeBotAPI() as server:
-        settings = settings_for_test(database_url, telegram_api_base_url=server.base_url, **overrides)
+        settings = settings_for_test(
+            database_url, telegram_api_base_url=server.base_url, **overrides
+        )
         runtime = build_application(settings, clock, application_class=TrackingApplication)
         async with running(runtime, server) as sim:
             yield BotUnderTest(sim=sim, server=server, runtime=runtime, clock=clock)
