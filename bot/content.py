@@ -475,7 +475,7 @@ def _error_message(error: Any) -> str:
         return "unknown key"
     if kind == "missing":
         return "required field is missing"
-    if kind == "string_too_long" and isinstance(value, str):
+    if kind in ("string_too_long", "too_long") and isinstance(value, str):
         return f"is {len(value.strip())} characters; the limit is {ctx.get('max_length')}"
     if kind == "string_pattern_mismatch":
         return (
@@ -510,6 +510,7 @@ class _Loaded:
     """What could be parsed, file by file, and every problem found on the way."""
 
     problems: list[Problem]
+    root: Path
     course: Course | None = None
     course_file: str = ""
     lessons: dict[str, tuple[Lesson, str]] | None = None
@@ -526,7 +527,7 @@ def _yaml_files(folder: Path, shown_root: Path, problems: list[Problem]) -> list
 
 def _load(lessons_dir: Path, support_file: Path | None) -> _Loaded:
     problems: list[Problem] = []
-    loaded = _Loaded(problems, lessons={}, cards={})
+    loaded = _Loaded(problems, lessons_dir, lessons={}, cards={})
     assert loaded.lessons is not None and loaded.cards is not None
     if not lessons_dir.is_dir():
         problems.append(Problem(str(lessons_dir), "(folder)", "lessons folder not found"))
@@ -644,7 +645,7 @@ def _check_references(loaded: _Loaded) -> None:
         if overview is None or overview[0].menu != menu:
             problems.append(
                 Problem(
-                    f"{CARDS_DIR}/{menu}.yaml",
+                    _display(loaded.root / CARDS_DIR / f"{menu}.yaml", loaded.root),
                     "id",
                     f"menu {menu!r} has no overview card (a card with id {menu!r} in that menu)",
                 )
