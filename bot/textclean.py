@@ -78,4 +78,6 @@ def clean(text: str, *, max_chars: int = MAX_STORED_CHARS) -> CleanText:
     # NFC after removal: a removed control no longer separates characters that compose.
     text = unicodedata.normalize("NFC", text).strip()
     shortened = _cut(text, max_chars)
-    return CleanText(text=shortened, truncated=len(shortened) < len(text), original_length=len(text))
+    return CleanText(
+        text=shortened, truncated=len(shortened) < len(text), original_length=len(text)
+    )
