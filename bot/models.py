@@ -187,3 +187,95 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- Team leads and cohorts (issue 7) -------------------------------------------------------------
+# Lead rights and cohort ownership are keyed by numeric Telegram id (an admin's grant, not learner
+# data), so a lead need not take the course and a removed lead's cohorts wait for a handover.
+# Everything about a member hangs off `learners.id` with ON DELETE CASCADE.
+
+
+class Lead(Base):
+    """A team lead, made one by an admin; rights come from the numeric Telegram id only."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Cohort(Base):
+    """A team enrolled together: its lead, the schedule new members get, and its huddle day."""
+
+    __tablename__ = "cohorts"
+    __table_args__ = (Index("ix_cohorts_lead", "lead_telegram_id", "name_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    # The name case-folded, for finding the cohort a lead names in a command.
+    name_key: Mapped[str] = mapped_column(String(64))
+    lead_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    delivery_time: Mapped[time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    days: Mapped[int] = mapped_column(SmallInteger)  # bit 0 = Monday, as in subscriptions
+    starts_on: Mapped[date] = mapped_column(Date)
+    # Huddle settings: the weekday (0 = Monday) the lead gets the huddle card (None: off), and
+    # the cohort-local date of the last card sent (one a week).
+    huddle_day: Mapped[int | None] = mapped_column(SmallInteger)
+    huddle_sent_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Invite(Base):
+    """A cohort join link or a lead invitation; only the token's SHA-256 is stored."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # cohort | lead
+    cohort_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CohortMember(Base):
+    """A learner's membership of a cohort, under the name they chose to show their lead."""
+
+    __tablename__ = "cohort_members"
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "learner_id"),
+        UniqueConstraint("cohort_id", "name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    learner_id: Mapped[int] = mapped_column(
+        ForeignKey("learners.id", ondelete="CASCADE"), index=True
+    )
+    display_name: Mapped[str] = mapped_column(String(64))
+    name_key: Mapped[str] = mapped_column(String(64))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The member's consent to their lead seeing when they were last active, and so their name
+    # on the "not active for 7 days" list. Off unless they say yes.
+    show_activity: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CohortNudge(Base):
+    """The nudge log: when a lead nudged a cohort and how many were nudged (never who)."""
+
+    __tablename__ = "cohort_nudges"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    nudged: Mapped[int] = mapped_column(Integer)
