@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--user", type=int, default=1001, help="the simulated user's id")
     sub.add_parser("migrate", help="upgrade the database to the latest schema and exit")
+    keys = sub.add_parser("keys", help="encryption keys for learners' private reflections")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_sub.add_parser("new", help="print a new master key for ENCRYPTION_KEY")
+    keys_sub.add_parser(
+        "rotate",
+        help="re-wrap every data key under ENCRYPTION_KEY (old key: ENCRYPTION_PREVIOUS_KEY)",
+    )
     lessons = sub.add_parser("lessons", help="validate or preview the course content")
     lessons_sub = lessons.add_subparsers(dest="lessons_command", metavar="ACTION", required=True)
     lessons_sub.add_parser("check", help="validate every lesson, card and the support text")
@@ -48,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "run"
     if command == "lessons":
         return _lessons(settings, args)
+    if command == "keys":
+        return _keys(settings, args.keys_command)
     if command == "migrate":
         from bot.migrations import upgrade
 
@@ -72,14 +81,52 @@ def _lessons(settings: Settings, args: argparse.Namespace) -> int:
     return run_preview(settings.lessons_dir, args.item_id, sys.stdout)
 
 
+def _keys(settings: Settings, action: str) -> int:
+    from bot.crypto import MasterKeyError, new_master_key_text
+
+    if action == "new":
+        print(new_master_key_text())
+        return 0
+    try:
+        rotated = asyncio.run(_with_keys(settings, rotate=True))
+    except MasterKeyError as exc:
+        print(f"Encryption key problem: {exc}", file=sys.stderr)
+        return 2
+    print(f"Re-wrapped {rotated} data key(s) under the current ENCRYPTION_KEY.")
+    return 0
+
+
+async def _with_keys(settings: Settings, *, rotate: bool) -> int:
+    """Verify (and optionally rotate) the master key against the stored data keys."""
+    from bot.app import build_keyring
+    from bot.db import create_engine, create_sessions
+    from bot.keys import KeyService
+    from bot.migrations import upgrade
+
+    await asyncio.to_thread(upgrade, settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        keys = KeyService(create_sessions(engine), build_keyring(settings))
+        if rotate:
+            return await keys.rotate()
+        await keys.verify()
+        return 0
+    finally:
+        await engine.dispose()
+
+
 def _run(settings: Settings) -> int:
     """Migrate, then poll (or serve the webhook) until SIGINT/SIGTERM; pending updates are kept."""
     from bot.app import ALLOWED_UPDATES, build_application
     from bot.content import ContentError
-    from bot.migrations import upgrade
+    from bot.crypto import MasterKeyError
 
     try:
+        asyncio.run(_with_keys(settings, rotate=False))  # migrates, then fails closed on a bad key
         runtime = build_application(settings, SystemClock())
+    except MasterKeyError as exc:
+        print(f"Encryption key problem: {exc}", file=sys.stderr)
+        return 2
     except ContentError as exc:
         problems = len(exc.problems)
         print(
@@ -87,7 +134,6 @@ def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    upgrade(settings.database_url)
     if settings.telegram_webhook_url and settings.telegram_webhook_secret:
         from bot.webhook import run_webhook
 

@@ -1,0 +1,76 @@
+"""Master key: rotation re-wraps every data key; a wrong key fails closed before start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.crypto import Keyring, MasterKeyError, new_master_key_text, parse_master_key
+from bot.db import create_engine, create_sessions
+from bot.keys import KeyService
+from bot.models import Learner
+from tests.test_cli import run_cli
+
+
+async def add_learners(engine: AsyncEngine, keyring: Keyring, count: int) -> None:
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    async with engine.begin() as conn:
+        for learner_id in range(1, count + 1):
+            await conn.execute(
+                insert(Learner).values(
+                    id=learner_id,
+                    telegram_user_id=5000 + learner_id,
+                    chat_id=5000 + learner_id,
+                    created_at=now,
+                    wrapped_data_key=keyring.new_wrapped_key(learner_id),
+                )
+            )
+
+
+async def test_rotation_rewraps_every_data_key(engine: AsyncEngine) -> None:
+    old, new = (parse_master_key(new_master_key_text()) for _ in range(2))
+    await add_learners(engine, Keyring(old), 1203)  # more than one batch
+    sessions = create_sessions(engine)
+    with pytest.raises(MasterKeyError):
+        await KeyService(sessions, Keyring(new)).verify()
+    assert await KeyService(sessions, Keyring(new, old_keys=(old,))).rotate() == 1203
+    assert await KeyService(sessions, Keyring(new, old_keys=(old,))).rotate() == 0
+    await KeyService(sessions, Keyring(new)).verify()  # the old key is no longer needed
+
+
+def test_keys_new_prints_a_usable_key(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "keys", "new")
+    assert result.returncode == 0
+    assert len(parse_master_key(result.stdout.strip())) == 32
+
+
+def test_wrong_key_fails_closed_with_a_clear_message(tmp_path: Path) -> None:
+    first = new_master_key_text()
+    assert run_cli(tmp_path, "migrate", ENCRYPTION_KEY=first).returncode == 0
+
+    async def seed() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}")
+        await add_learners(engine, Keyring(parse_master_key(first)), 1)
+        await engine.dispose()
+
+    asyncio.run(seed())
+    result = run_cli(
+        tmp_path, "run", TELEGRAM_BOT_TOKEN="1:x", ENCRYPTION_KEY=new_master_key_text()
+    )
+    assert result.returncode == 2
+    assert "Encryption key problem" in result.stderr
+    assert "does not match" in result.stderr
+    rotated = run_cli(
+        tmp_path,
+        "keys",
+        "rotate",
+        ENCRYPTION_KEY=new_master_key_text(),
+        ENCRYPTION_PREVIOUS_KEY=first,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "Re-wrapped 1 data key(s)" in rotated.stdout
