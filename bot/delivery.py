@@ -271,7 +271,7 @@ class DeliveryService:
         self._clock = clock
         self._content = content
         self._grace = timedelta(hours=settings.delivery_grace_hours)
-        self._course = list(content.course.lessons)
+        self._course = [lesson.id for lesson in content.lessons]
         self._position = {lesson_id: index for index, lesson_id in enumerate(self._course)}
 
     # --- the tick --------------------------------------------------------------------------------
@@ -286,9 +286,6 @@ class DeliveryService:
                 return 0
             existing = await self._existing_rows(session, due, now)
             plan, slots = _Plan(), _Slots(now)
-            unknown_place = [sub for sub in due if not self._place_known(sub.last_lesson_id)]
-            if unknown_place:
-                await self._recover_places(session, unknown_place)
             for sub in due:
                 self._plan_one(sub, existing.get(sub.id, []), slots, plan)
             await self._write_plan(session, plan, now)
@@ -342,30 +339,6 @@ class DeliveryService:
                         rows[row[1]].append(_Row(*row))
         return rows
 
-    def _place_known(self, lesson_id: str | None) -> bool:
-        return lesson_id is None or lesson_id in self._position
-
-    async def _recover_places(self, session: AsyncSession, subs: list[_Due]) -> None:
-        """A learner's last lesson was removed from the course: resume at the first one not had."""
-        p = PROGRESS
-        for sub in subs:
-            had = set(
-                (
-                    await session.execute(
-                        select(p.c.lesson_id).where(
-                            p.c.learner_id == sub.learner_id, p.c.course_run == sub.course_run
-                        )
-                    )
-                ).scalars()
-            )
-            place: str | None = None
-            for lesson_id in self._course:
-                if lesson_id not in had:
-                    break
-                place = lesson_id
-            log.warning("subscription %s: last lesson is no longer in the course", sub.id)
-            sub.last_lesson_id = place
-
     def _plan_one(self, sub: _Due, rows: list[_Row], slots: _Slots, plan: _Plan) -> None:
         """Decide one claimed subscription: at most one lesson (and its reflection) per date."""
         try:
@@ -391,7 +364,7 @@ class DeliveryService:
             superseded: set[int] = set()
             place = self._supersede(sub, rows, day, superseded)
             plan.supersede.extend(superseded)
-            lesson_id = self._next_lesson(place)
+            lesson_id = self._content.next_lesson_id(place)
             if lesson_id is None:
                 in_flight = any(
                     row.status in (PENDING, SENDING) and row.id not in superseded for row in lessons
@@ -413,7 +386,8 @@ class DeliveryService:
     ) -> str | None:
         """Skip this learner's older still-pending rows; return their place in the course."""
         place = sub.last_lesson_id
-        index = self._position[place] if place is not None else -1
+        # A place no longer in the course counts as its end (as in Content.next_lesson_id).
+        index = -1 if place is None else self._position.get(place, len(self._course))
         for row in rows:
             if row.status != PENDING or row.local_date >= day:
                 continue
@@ -423,11 +397,9 @@ class DeliveryService:
                 position = self._position[row.lesson_id]
                 if position <= index:
                     index = position - 1
+        if index >= len(self._course):
+            return place
         return self._course[index] if index >= 0 else None
-
-    def _next_lesson(self, place: str | None) -> str | None:
-        index = self._position[place] + 1 if place is not None else 0
-        return self._course[index] if index < len(self._course) else None
 
     def _add_row(
         self,

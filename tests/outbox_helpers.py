@@ -87,15 +87,19 @@ async def seed_subscribers(
             ]
             await conn.execute(insert(LEARNERS), learners)
         ids = (
-            await conn.execute(
-                select(LEARNERS.c.id)
-                .where(
-                    LEARNERS.c.telegram_user_id >= chat_base,
-                    LEARNERS.c.telegram_user_id < chat_base + count,
+            (
+                await conn.execute(
+                    select(LEARNERS.c.id)
+                    .where(
+                        LEARNERS.c.telegram_user_id >= chat_base,
+                        LEARNERS.c.telegram_user_id < chat_base + count,
+                    )
+                    .order_by(LEARNERS.c.telegram_user_id)
                 )
-                .order_by(LEARNERS.c.telegram_user_id)
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for offset in range(0, count, batch):
             rows = [
                 {
@@ -117,16 +121,20 @@ async def seed_subscribers(
             ]
             await conn.execute(insert(SUBSCRIPTIONS), rows)
         sub_ids = (
-            await conn.execute(
-                select(SUBSCRIPTIONS.c.id)
-                .join(LEARNERS, LEARNERS.c.id == SUBSCRIPTIONS.c.learner_id)
-                .where(
-                    LEARNERS.c.telegram_user_id >= chat_base,
-                    LEARNERS.c.telegram_user_id < chat_base + count,
+            (
+                await conn.execute(
+                    select(SUBSCRIPTIONS.c.id)
+                    .join(LEARNERS, LEARNERS.c.id == SUBSCRIPTIONS.c.learner_id)
+                    .where(
+                        LEARNERS.c.telegram_user_id >= chat_base,
+                        LEARNERS.c.telegram_user_id < chat_base + count,
+                    )
+                    .order_by(LEARNERS.c.telegram_user_id)
                 )
-                .order_by(LEARNERS.c.telegram_user_id)
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return list(sub_ids)
 
 
