@@ -24,6 +24,16 @@ CARD_SHOW = "cs"
 MENU_SHOW = "mn"
 # The fuller version of a lookup card (payload: card id).
 CARD_MORE = "cm"
+# The learner's own data (issue 5): cancel a started reflection; reviews (REVIEW_ANSWER: lesson
+# id and answer index; NEXT and LATER: no payload); a journal page (payload: page number); /forget
+# (FORGET_CONFIRM: the minute the question was asked, so an old confirmation expires).
+REFLECT_CANCEL = "rc"
+REVIEW_NEXT = "rn"
+REVIEW_LATER = "rl"
+REVIEW_ANSWER = "ra"
+JOURNAL_PAGE = "jp"
+FORGET_CONFIRM = "fy"
+FORGET_KEEP = "fk"
 
 
 @dataclass(frozen=True, slots=True)
