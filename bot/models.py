@@ -216,6 +216,8 @@ class Cohort(Base):
     # The name case-folded, for finding the cohort a lead names in a command.
     name_key: Mapped[str] = mapped_column(String(64))
     lead_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    # How the lead is named on the join screen: as the lead gave it (first name by default).
+    lead_name: Mapped[str] = mapped_column(String(64))
     delivery_time: Mapped[time] = mapped_column(Time)
     timezone: Mapped[str] = mapped_column(String(64))
     days: Mapped[int] = mapped_column(SmallInteger)  # bit 0 = Monday, as in subscriptions

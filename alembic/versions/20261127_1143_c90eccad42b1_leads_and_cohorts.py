@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('name_key', sa.String(length=64), nullable=False),
     sa.Column('lead_telegram_id', sa.BigInteger(), nullable=False),
+    sa.Column('lead_name', sa.String(length=64), nullable=False),
     sa.Column('delivery_time', sa.Time(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('days', sa.SmallInteger(), nullable=False),
