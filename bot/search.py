@@ -323,17 +323,19 @@ class SearchIndex:
             max(weight * self._idf[term] for term, weight in options.items())
             for options in expanded
         ]
+        reachable = set().union(*query)
         for doc in scores:
             best = 0.0
             for name in self._documents[doc].names:
-                if not name:
+                if name.isdisjoint(reachable):
                     continue
                 matched = 0.0
                 unmatched = 0.0
                 for options, weight in zip(query, query_weights, strict=True):
                     found = max((options.get(t, 0.0) * self._idf[t] for t in name), default=0.0)
                     matched += found
-                    unmatched += weight - found if found == 0.0 else 0.0
+                    if found == 0.0:
+                        unmatched += weight
                 size = sum(self._idf[t] for t in name)
                 best = max(best, matched / (size + unmatched))
             if best > 0.0:
