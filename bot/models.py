@@ -56,7 +56,8 @@ class Subscription(Base):
     learner_id: Mapped[int] = mapped_column(
         ForeignKey("learners.id", ondelete="CASCADE"), unique=True
     )
-    # active | paused | stopped | inactive (Telegram refused delivery) | finished
+    # active | paused | stopped | inactive (Telegram refused delivery) | finished | setup
+    # (consented, schedule not yet confirmed: nothing is delivered; see bot.enrolment)
     state: Mapped[str] = mapped_column(String(16))
     delivery_time: Mapped[time] = mapped_column(Time)
     timezone: Mapped[str] = mapped_column(String(64))
