@@ -11,12 +11,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.content import MENUS, Content, load_content
+from bot import views
+from bot.content import MENUS, Content, load_content, screen_problems
 from bot.db import create_engine, create_sessions
 from bot.fake_bot_api import FakeMessage
 from bot.lookup import Lookup
 from bot.models import CardView
+from bot.search import CARD, build_index
 from tests.harness import USER, BotUnderTest
+from tests.test_search import TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content(ROOT / "lessons")
@@ -380,3 +383,30 @@ async def test_lookups_survive_a_database_that_is_down(content: Content) -> None
         await engine.dispose()
     assert [card.id for card in most] == ["listen", "stages", "stage-1"]
     assert lookup.search("stage 2")[0].id == "stage-2"
+
+
+# --- Every lookup screen, rendered from the shipped content, as Telegram would check it -----------
+
+
+def test_every_lookup_screen_is_valid_telegram() -> None:
+    screens = {f"menu {menu}": views.menu_screen(menu, CONTENT) for menu in MENUS}
+    screens["cards"] = views.cards_screen(CONTENT, note="A note.")
+    screens["stage hint"] = views.stage_hint_screen(CONTENT)
+    screens["search prompt"] = views.search_prompt_screen(CONTENT)
+    screens["no match"] = views.no_match_screen("<b>x</b> & " * 40, CONTENT)
+    index = build_index(CONTENT)
+    for query, _ in TABLE:
+        items = [
+            CONTENT.card(hit.id) if hit.kind == CARD else CONTENT.lesson(hit.id)
+            for hit in index.search(query, limit=6)
+        ]
+        found = [item for item in items if item is not None]
+        best = next((item for item in found if item in CONTENT.cards), None)
+        others = [item for item in found if item is not best]
+        screens[f"search {query!r}"] = views.search_screen(query, best, others, CONTENT)
+    for name, screen in screens.items():
+        assert screen_problems(screen, "lookup", name) == [], name
+    for card in CONTENT.cards:
+        item = views.inline_card(card)
+        assert len(item.text) <= 4096 and len(item.description) <= views.MAX_INLINE_DESCRIPTION
+        assert len(item.id.encode()) <= 64
