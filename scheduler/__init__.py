@@ -1,1 +1,1 @@
-"""The delivery engine: a repeating tick claims due subscriptions into an outbox; a sender drains it."""
+"""The delivery engine: a repeating tick claims who is due into an outbox; a sender drains it."""
