@@ -34,6 +34,13 @@ REVIEW_ANSWER = "ra"
 JOURNAL_PAGE = "jp"
 FORGET_CONFIRM = "fy"
 FORGET_KEEP = "fk"
+# Onboarding and the subscription (issue 5): ONBOARD (payload: yes | no | now | later | welcome);
+# SETTINGS (payload: a screen name, plus the chosen value: a time as HHMM, an IANA timezone, a
+# days bitmask, on | off); COURSE (payload: today | next | status | pause [days] | resume |
+# stop [keep | delete [yes]] | restart [yes]).
+ONBOARD = "ob"
+SETTINGS = "st"
+COURSE = "co"
 
 
 @dataclass(frozen=True, slots=True)
