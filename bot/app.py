@@ -25,11 +25,13 @@ from bot.content import Content, load_content
 from bot.context import SERVICES_KEY, BotContext, Services
 from bot.crypto import Keyring, keyring_for
 from bot.db import create_engine, create_sessions, is_sqlite
+from bot.delivery import DeliveryService
 from bot.flood import FloodLimit
 from bot.handlers import common, guard, lookup
 from bot.learners import LearnerService
 from bot.lookup import Lookup
 from bot.updates import UpdateLog
+from scheduler.engine import DeliveryEngine
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ def build_services(
         flood=FloodLimit(settings.flood_limit),
         lookup=Lookup(content, sessions),
         learners=LearnerService(sessions, clock),
+        delivery=DeliveryService(sessions, clock, content, settings),
     )
 
 
@@ -96,6 +99,10 @@ def build_application(
 
     async def post_init(application: BotApplication) -> None:
         await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        delivery.start(application.job_queue)
+
+    async def post_stop(application: BotApplication) -> None:
+        await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
 
     async def post_shutdown(application: BotApplication) -> None:
         await engine.dispose()
@@ -112,6 +119,7 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(block=True))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
     )
     if application_class is not None:
@@ -131,7 +139,15 @@ def build_application(
     for handler, group in guard.handlers():
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
-    return Runtime(application=application, services=services, engine=engine, sessions=sessions)
+    # 5. Scheduled lessons: a JobQueue tick (started in post_init) and a sender on this bot.
+    delivery = DeliveryEngine(services.delivery, application.bot, content, settings, clock)
+    return Runtime(
+        application=application,
+        services=services,
+        engine=engine,
+        sessions=sessions,
+        clock_jobs=[delivery.run_once],
+    )
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES

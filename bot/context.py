@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
 from bot.crypto import Keyring
+from bot.delivery import DeliveryService
 from bot.flood import FloodLimit
 from bot.learners import LearnerService
 from bot.lookup import Lookup
@@ -31,6 +32,7 @@ class Services:
     updates: UpdateLog
     flood: FloodLimit
     learners: LearnerService
+    delivery: DeliveryService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -263,7 +263,9 @@ class DeliveryEngine:
         self._stopping = True
         self._stop_seconds = grace_seconds
         if self._job is not None:
-            self._job.schedule_removal()
+            # Already gone when the Application stopped its JobQueue first (JobLookupError).
+            with contextlib.suppress(LookupError):
+                self._job.schedule_removal()
             self._job = None
         task = self._drain_task
         if task is not None and not task.done():
