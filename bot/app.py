@@ -27,9 +27,11 @@ from bot.crypto import Keyring, keyring_for
 from bot.db import create_engine, create_sessions, is_sqlite
 from bot.delivery import DeliveryService
 from bot.flood import FloodLimit
-from bot.handlers import common, guard, lookup
+from bot.handlers import common, guard, learning, lookup, privacy
 from bot.learners import LearnerService
+from bot.learning import LearningService
 from bot.lookup import Lookup
+from bot.privacy import PrivacyService
 from bot.updates import UpdateLog
 from scheduler.engine import DeliveryEngine
 
@@ -68,6 +70,8 @@ def build_services(
         lookup=Lookup(content, sessions),
         learners=LearnerService(sessions, clock),
         delivery=DeliveryService(sessions, clock, content, settings),
+        learning=LearningService(sessions, clock, content, keyring),
+        privacy=PrivacyService(sessions, clock, content, keyring),
     )
 
 
@@ -132,6 +136,8 @@ def build_application(
     application.add_handlers(
         [
             *common.first_handlers(),
+            *learning.handlers(),
+            *privacy.handlers(),
             *lookup.handlers(),
             *common.fallback_handlers(),
         ]

@@ -25,6 +25,8 @@ HELP = "Help"
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Start the course or see where you are", LEARN),
+    Command("progress", "Lessons done, your streak, checks mastered, next lesson", LEARN),
+    Command("journal", "Your private reflections, newest first", LEARN),
     Command("listen", "How to listen and respond when someone tells you", LOOKUP),
     Command("stages", "The three stages of recovery", LOOKUP),
     Command("stage", "One stage of recovery: /stage 1, /stage 2 or /stage 3", LOOKUP),
@@ -35,6 +37,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("wellbeing", "Protecting staff wellbeing", LOOKUP),
     Command("cards", "Every card, by topic", LOOKUP),
     Command("search", "Search the cards and lessons: /search your words", LOOKUP),
+    Command("mydata", "Everything stored about you, as a file", PRIVACY),
+    Command("forget", "Erase everything stored about you", PRIVACY),
     Command("help", "What this bot can do", HELP),
     Command("support", "Support and urgent contacts, any time", HELP),
 )

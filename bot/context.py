@@ -14,7 +14,9 @@ from bot.crypto import Keyring
 from bot.delivery import DeliveryService
 from bot.flood import FloodLimit
 from bot.learners import LearnerService
+from bot.learning import LearningService
 from bot.lookup import Lookup
+from bot.privacy import PrivacyService
 from bot.updates import UpdateLog
 
 SERVICES_KEY = "services"
@@ -33,6 +35,8 @@ class Services:
     flood: FloodLimit
     learners: LearnerService
     delivery: DeliveryService
+    learning: LearningService
+    privacy: PrivacyService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -1,0 +1,361 @@
+"""The daily lesson's buttons, reflections, reviews, /progress and /journal.
+
+Buttons on the lesson message itself answer with a new message, so the lesson stays readable;
+buttons on a follow-up screen (a check, feedback, a review) replace that screen in place. A
+button whose data is malformed (forged) is answered with nothing; one naming a lesson that is no
+longer in the course says so in a short notice.
+
+"I need a moment" replies before touching the database, so the support text arrives even when the
+database is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import CallbackQuery, Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import views, views_learning
+from bot.callbacks import (
+    JOURNAL_PAGE,
+    LESSON_ANSWER,
+    LESSON_CHECK,
+    LESSON_DONE,
+    LESSON_MOMENT,
+    LESSON_REFLECT,
+    LESSON_SKIP,
+    REFLECT_CANCEL,
+    REVIEW_ANSWER,
+    REVIEW_LATER,
+    REVIEW_NEXT,
+    SEP,
+    decode,
+)
+from bot.content import ID_PATTERN, Lesson
+from bot.context import BotContext
+from bot.handlers.lookup import search_text
+from bot.handlers.render import reply, show
+from bot.handlers.text import FlowStep, pending
+from bot.textclean import RejectedText
+
+log = logging.getLogger(__name__)
+
+REFLECT = "reflect"
+# A started reflection captures the learner's next text only for this long; after that the text
+# is a search again (someone who pressed Reflect and walked away is not surprised days later).
+REFLECTION_WINDOW_SECONDS = 12 * 3600
+MAX_JOURNAL_PAGE = 10_000
+_ID = re.compile(ID_PATTERN)
+_INDEX = re.compile(r"^[0-9]{1,2}$")
+
+
+# --- Parsing --------------------------------------------------------------------------------------
+
+
+def _query(update: Update) -> CallbackQuery | None:
+    return update.callback_query
+
+
+async def _refuse(query: CallbackQuery) -> None:
+    """Answer a malformed button with nothing at all."""
+    await query.answer()
+
+
+async def _lesson_and_args(
+    update: Update, context: BotContext, extra: int = 0
+) -> tuple[CallbackQuery, Lesson, tuple[str, ...]] | None:
+    """The pressed lesson button's lesson (and `extra` further arguments), or None when the
+    press was answered already (malformed: silently; an unknown lesson: with a notice)."""
+    query = _query(update)
+    if query is None:
+        return None
+    callback = decode(query.data)
+    if callback is None or len(callback.args) != 1 + extra or not _ID.match(callback.args[0]):
+        await _refuse(query)
+        return None
+    lesson = context.services.content.lesson(callback.args[0])
+    if lesson is None:
+        await query.answer(views_learning.LESSON_GONE)
+        return None
+    return query, lesson, callback.args[1:]
+
+
+def _choice(lesson: Lesson, raw: str) -> int | None:
+    if not _INDEX.match(raw):
+        return None
+    choice = int(raw)
+    return choice if choice < len(lesson.check.answers) else None
+
+
+def _on_lesson_message(query: CallbackQuery) -> bool:
+    """True when the press came from the lesson message itself (it carries a Skip button)."""
+    message = query.message
+    markup = message.reply_markup if isinstance(message, Message) else None
+    if markup is None:
+        return False
+    return any(
+        (button.callback_data or "").startswith(LESSON_SKIP + SEP)
+        for row in markup.inline_keyboard
+        for button in row
+        if isinstance(button.callback_data, str)
+    )
+
+
+async def _respond(update: Update, query: CallbackQuery, screen: views.Screen) -> None:
+    """A new message under the lesson; otherwise the follow-up screen is replaced."""
+    if _on_lesson_message(query):
+        await reply(update, screen)
+    else:
+        await show(update, screen)
+
+
+def _user_id(update: Update) -> int | None:
+    user = update.effective_user
+    return user.id if user is not None else None
+
+
+# --- Lesson buttons -------------------------------------------------------------------------------
+
+
+async def mark_done(update: Update, context: BotContext) -> None:
+    """Done: record it kindly, then offer the day's review questions."""
+    found = await _lesson_and_args(update, context)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, _ = found
+    await query.answer()
+    touch = await context.services.learning.mark_done(user_id, lesson.id)
+    await _respond(update, query, views_learning.done_screen(touch))
+
+
+async def skip_lesson(update: Update, context: BotContext) -> None:
+    """Skip: no reason asked, no penalty."""
+    found = await _lesson_and_args(update, context)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, _ = found
+    await query.answer()
+    touch = await context.services.learning.skip(user_id, lesson.id)
+    await _respond(update, query, views_learning.skip_screen(touch))
+
+
+async def take_a_moment(update: Update, context: BotContext) -> None:
+    """I need a moment: grounding and contacts first (no database), then put the lesson aside."""
+    query = _query(update)
+    if query is None:
+        return
+    await query.answer()
+    await reply(update, views_learning.moment_screen(context.services.content.support))
+    callback = decode(query.data)
+    lesson_id = callback.args[0] if callback is not None and callback.args else None
+    if lesson_id is None or context.services.content.lesson(lesson_id) is None:
+        lesson_id = None
+    user_id = _user_id(update)
+    if user_id is None:
+        return
+    try:
+        await context.services.learning.take_a_moment(user_id, lesson_id)
+    except Exception as exc:  # the support text is out; pausing the lesson is best effort
+        log.warning("could not put a lesson aside: %s", type(exc).__name__)
+
+
+async def start_reflection(update: Update, context: BotContext) -> None:
+    """Reflect: show the prompt; the learner's next text becomes their private reflection."""
+    found = await _lesson_and_args(update, context)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, _ = found
+    await query.answer()
+    stamp = int(context.services.clock.now().timestamp())
+    keeps = await context.services.learning.start_reflection(
+        user_id, lesson.id, pending(REFLECT, f"{lesson.id}{SEP}{stamp}")
+    )
+    await _respond(update, query, views_learning.reflect_screen(lesson, can_keep=keeps))
+
+
+async def cancel_reflection(update: Update, context: BotContext) -> None:
+    """Cancel a started reflection: nothing is saved."""
+    query = _query(update)
+    user_id = _user_id(update)
+    if query is None or user_id is None:
+        return
+    await query.answer()
+    await context.services.learning.stop_reflection(user_id)
+    await show(update, views_learning.reflection_cancelled_screen())
+
+
+async def save_reflection(update: Update, context: BotContext, argument: str) -> None:
+    """The text after Reflect: store it privately (the free-text router calls this)."""
+    message = update.effective_message
+    user_id = _user_id(update)
+    if message is None or message.text is None or user_id is None:
+        return
+    lesson_id, _, stamp = argument.partition(SEP)
+    now = context.services.clock.now().timestamp()
+    if not stamp.isdigit() or now - int(stamp) > REFLECTION_WINDOW_SECONDS:
+        # Too long ago to be the reply to the prompt: this text is a search after all.
+        await context.services.learning.stop_reflection(user_id)
+        await search_text(update, context)
+        return
+    try:
+        saved = await context.services.learning.save_reflection(
+            user_id, lesson_id or None, message.text
+        )
+    except RejectedText:
+        await reply(update, views_learning.reflection_refused_screen())
+        return
+    except ValueError:
+        await reply(update, views_learning.reflection_empty_screen())
+        return
+    if saved is None:  # the learner erased their data meanwhile
+        await search_text(update, context)
+        return
+    await reply(
+        update,
+        views_learning.reflection_saved_screen(
+            truncated=saved.truncated, kept_chars=saved.kept_chars
+        ),
+    )
+
+
+# --- Checks and reviews ---------------------------------------------------------------------------
+
+
+async def open_check(update: Update, context: BotContext) -> None:
+    """Quick check (and Try again): the question with a button per answer."""
+    found = await _lesson_and_args(update, context)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, _ = found
+    await query.answer()
+    await context.services.learning.open_lesson(user_id, lesson.id)
+    await _respond(update, query, views.lesson_check_screen(lesson))
+
+
+async def answer_check(update: Update, context: BotContext) -> None:
+    """An answer to a lesson's check: feedback for the choice; the answer is recorded."""
+    found = await _lesson_and_args(update, context, extra=1)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, (raw,) = found
+    choice = _choice(lesson, raw)
+    if choice is None:
+        await _refuse(query)
+        return
+    await query.answer()
+    result = await context.services.learning.answer_check(user_id, lesson.id, choice)
+    await _respond(update, query, views_learning.check_answer_screen(lesson, choice, result))
+
+
+async def next_review(update: Update, context: BotContext) -> None:
+    """Answer now / Next question: the next review question due today, if any."""
+    query = _query(update)
+    user_id = _user_id(update)
+    if query is None or user_id is None:
+        return
+    await query.answer()
+    question = await context.services.learning.next_review(user_id)
+    lesson = context.services.content.lesson(question.lesson_id) if question else None
+    if question is None or lesson is None:
+        await show(update, views_learning.no_reviews_screen())
+        return
+    await show(update, views_learning.review_question_screen(lesson, question.number, question.of))
+
+
+async def later_reviews(update: Update, context: BotContext) -> None:
+    """Not today / Not now: the reviews wait, nothing is recorded."""
+    query = _query(update)
+    if query is None:
+        return
+    await query.answer()
+    await show(update, views_learning.reviews_later_screen())
+
+
+async def answer_review(update: Update, context: BotContext) -> None:
+    """An answer to a review question: feedback, the review moved on, maybe the next one."""
+    found = await _lesson_and_args(update, context, extra=1)
+    user_id = _user_id(update)
+    if found is None or user_id is None:
+        return
+    query, lesson, (raw,) = found
+    choice = _choice(lesson, raw)
+    if choice is None:
+        await _refuse(query)
+        return
+    await query.answer()
+    result = await context.services.learning.answer_check(user_id, lesson.id, choice, review=True)
+    await show(update, views_learning.review_answer_screen(lesson, choice, result))
+
+
+# --- Commands -------------------------------------------------------------------------------------
+
+
+async def show_progress(update: Update, context: BotContext) -> None:
+    """/progress: lessons done, streak, checks mastered, reflections, next lesson."""
+    user_id = _user_id(update)
+    if user_id is None:
+        return
+    progress = await context.services.learning.progress(user_id)
+    await reply(update, views_learning.progress_screen(progress))
+
+
+async def show_journal(update: Update, context: BotContext) -> None:
+    """/journal: the learner's own reflections, newest first."""
+    user_id = _user_id(update)
+    if user_id is None:
+        return
+    page = await context.services.learning.journal(user_id)
+    await reply(update, views_learning.journal_screen(page, context.services.content))
+
+
+async def turn_journal_page(update: Update, context: BotContext) -> None:
+    """Newer / Older in the journal."""
+    query = _query(update)
+    user_id = _user_id(update)
+    if query is None or user_id is None:
+        return
+    callback = decode(query.data)
+    raw = callback.args[0] if callback is not None and len(callback.args) == 1 else ""
+    if not raw.isdigit() or int(raw) > MAX_JOURNAL_PAGE:
+        await _refuse(query)
+        return
+    await query.answer()
+    page = await context.services.learning.journal(user_id, int(raw))
+    await show(update, views_learning.journal_screen(page, context.services.content))
+
+
+# --- Registration ---------------------------------------------------------------------------------
+
+# The free-text router hands a learner's next text to these flows (see bot.handlers.text).
+TEXT_FLOWS: dict[str, FlowStep] = {REFLECT: save_reflection}
+
+
+def _button(prefix: str) -> str:
+    """A callback pattern for one prefix, with or without arguments."""
+    return f"^{re.escape(prefix)}(?:{re.escape(SEP)}|$)"
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """Lesson buttons, reviews, /progress and /journal."""
+    return [
+        CallbackQueryHandler(take_a_moment, pattern=_button(LESSON_MOMENT)),
+        CallbackQueryHandler(mark_done, pattern=_button(LESSON_DONE)),
+        CallbackQueryHandler(skip_lesson, pattern=_button(LESSON_SKIP)),
+        CallbackQueryHandler(start_reflection, pattern=_button(LESSON_REFLECT)),
+        CallbackQueryHandler(cancel_reflection, pattern=_button(REFLECT_CANCEL)),
+        CallbackQueryHandler(open_check, pattern=_button(LESSON_CHECK)),
+        CallbackQueryHandler(answer_check, pattern=_button(LESSON_ANSWER)),
+        CallbackQueryHandler(next_review, pattern=_button(REVIEW_NEXT)),
+        CallbackQueryHandler(later_reviews, pattern=_button(REVIEW_LATER)),
+        CallbackQueryHandler(answer_review, pattern=_button(REVIEW_ANSWER)),
+        CallbackQueryHandler(turn_journal_page, pattern=_button(JOURNAL_PAGE)),
+        CommandHandler("progress", show_progress),
+        CommandHandler("journal", show_journal),
+    ]

@@ -1,0 +1,95 @@
+"""/mydata (everything stored about the learner, as a JSON document) and /forget (erase it all)."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot import views_learning
+from bot.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP, decode
+from bot.context import BotContext
+from bot.handlers.render import reply, show
+
+# A confirmation pressed later than this is not acted on (an old message tapped by accident).
+CONFIRMATION_MINUTES = 60
+
+
+def _minute(context: BotContext) -> int:
+    return int(context.services.clock.now().timestamp() // 60)
+
+
+async def send_my_data(update: Update, context: BotContext) -> None:
+    """/mydata: send everything stored about the learner as a JSON document."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return
+    export = await context.services.privacy.export(user.id)
+    if export is None:
+        await reply(update, views_learning.mydata_nothing_screen())
+        return
+    await chat.send_document(
+        document=export.data,
+        filename=export.filename,
+        caption=views_learning.mydata_caption(export.taken_at),
+    )
+
+
+async def ask_to_forget(update: Update, context: BotContext) -> None:
+    """/forget: say what would be erased and ask for an explicit yes."""
+    user = update.effective_user
+    if user is None:
+        return
+    if await context.services.learners.find(user.id) is None:
+        await reply(update, views_learning.forget_nothing_screen())
+        return
+    await reply(update, views_learning.forget_confirm_screen(_minute(context)))
+
+
+async def forget(update: Update, context: BotContext) -> None:
+    """Yes, erase everything: crypto-shred and delete every row, then say what went."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    callback = decode(query.data)
+    raw = callback.args[0] if callback is not None and len(callback.args) == 1 else ""
+    asked = int(raw) if raw.isdigit() else None
+    age = _minute(context) - asked if asked is not None else -1
+    if age < 0:  # malformed or from the future: forged
+        await query.answer()
+        return
+    await query.answer()
+    if age > CONFIRMATION_MINUTES:
+        await show(update, views_learning.forget_expired_screen())
+        return
+    report = await context.services.privacy.forget(user.id)
+    if report is None:
+        await show(update, views_learning.forget_nothing_screen())
+        return
+    await show(update, views_learning.forget_done_screen(report.erased))
+
+
+async def keep_data(update: Update, context: BotContext) -> None:
+    """No, keep my data."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    await show(update, views_learning.forget_kept_screen())
+
+
+def _button(prefix: str) -> str:
+    return f"^{re.escape(prefix)}(?:{re.escape(SEP)}|$)"
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """/mydata, /forget and its confirmation buttons."""
+    return [
+        CommandHandler("mydata", send_my_data),
+        CommandHandler("forget", ask_to_forget),
+        CallbackQueryHandler(forget, pattern=_button(FORGET_CONFIRM)),
+        CallbackQueryHandler(keep_data, pattern=_button(FORGET_KEEP)),
+    ]

@@ -1,0 +1,250 @@
+"""The learner's data as a whole: export everything (/mydata) and erase everything (/forget).
+
+Which tables hold data about a learner is read from the schema, not listed by hand: every table
+with a foreign-key path to `learners` (directly, like `reflections.learner_id`, or through another
+table, like `deliveries` -> `subscriptions` -> `learners`). A table added later (cohort
+memberships, say) is therefore exported and erased with no change here; tests/test_privacy.py
+fails until a test row proves it for every such table.
+
+Erasure is a crypto-shred plus deletion, in one transaction: the learner's wrapped data key is
+destroyed first, so their reflections are unreadable even in a backup taken before, then every
+row on a path to the learner is deleted explicitly (not left to ON DELETE CASCADE, so the counts
+are exact and a missing cascade cannot leave rows behind). On SQLite the transaction turns on
+`secure_delete`, so the freed space is overwritten with zeros rather than left in the file.
+
+A service: each public method is one transaction and returns plain dataclasses. Nothing a person
+wrote is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.content import Content
+from bot.crypto import DecryptionError, Keyring
+from bot.db import Base
+from bot.learners import learner_by_telegram_id
+from bot.learning import read_reflection
+from bot.models import Learner, Reflection
+
+log = logging.getLogger(__name__)
+
+LEARNERS = "learners"
+# Friendlier names for the export's sections; any other table appears under its own name.
+SECTION_NAMES: dict[str, str] = {
+    "learners": "profile",
+    "subscriptions": "settings",
+    "lesson_progress": "lesson_progress",
+    "check_answers": "check_answers",
+    "reviews": "reviews",
+    "reflections": "reflections",
+    "deliveries": "messages_sent_to_you",
+}
+# Binary columns exported as a description instead of their bytes (keys, ciphertexts).
+_SECRET_COLUMNS = {("learners", "wrapped_data_key"), ("reflections", "ciphertext")}
+ABOUT = (
+    "Everything this bot stores about you. Reflections are decrypted for you here; in the"
+    " database they are encrypted with a key of your own. Team leads never see reflections."
+    " Times are in UTC. /forget erases all of it."
+)
+
+Chain = tuple[ForeignKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerTable:
+    """A table that holds data about a learner, and the foreign-key paths that lead to them."""
+
+    table: Table
+    chains: tuple[Chain, ...]
+
+    @property
+    def name(self) -> str:
+        """The table's name."""
+        return self.table.name
+
+
+@dataclass(frozen=True, slots=True)
+class DataExport:
+    """The /mydata document: a file name, UTF-8 JSON bytes, and rows per table."""
+
+    filename: str
+    data: bytes
+    rows: dict[str, int]
+    taken_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReport:
+    """What /forget erased: rows deleted per table (the learner row included)."""
+
+    erased: dict[str, int]
+
+
+def _chains(table: Table, seen: frozenset[str]) -> list[Chain]:
+    """Every acyclic foreign-key path from `table` to `learners`."""
+    if table.name == LEARNERS:
+        return [()]
+    found: list[Chain] = []
+    for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
+        target = fk.column.table
+        if target.name in seen:
+            continue
+        found += [(fk, *rest) for rest in _chains(target, seen | {target.name})]
+    return found
+
+
+def learner_tables(metadata: MetaData = Base.metadata) -> list[LearnerTable]:
+    """Every table with a foreign-key path to `learners` (and `learners` itself), parents first."""
+    result = []
+    for table in metadata.sorted_tables:
+        chains = _chains(table, frozenset({table.name}))
+        if chains:
+            result.append(LearnerTable(table, tuple(chains)))
+    return result
+
+
+def _owned_by(table: Table, chain: Chain, learner_id: int) -> ColumnElement[bool]:
+    """Rows of `table` that lead to the learner along one foreign-key path."""
+    if not chain:
+        return table.c.id == learner_id
+    fk, rest = chain[0], chain[1:]
+    target = fk.column.table
+    return fk.parent.in_(select(fk.column).where(_owned_by(target, rest, learner_id)))
+
+
+def owned_rows(item: LearnerTable, learner_id: int) -> ColumnElement[bool]:
+    """The condition selecting every row of this table that is about the learner."""
+    return or_(*(_owned_by(item.table, chain, learner_id) for chain in item.chains))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"({len(bytes(value))} bytes of binary data)"
+    return value
+
+
+class PrivacyService:
+    """Export and erase everything stored about a learner."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        content: Content,
+        keyring: Keyring,
+        metadata: MetaData = Base.metadata,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._content = content
+        self._keyring = keyring
+        self._tables = learner_tables(metadata)
+
+    @property
+    def tables(self) -> Sequence[LearnerTable]:
+        """The tables /mydata exports and /forget erases."""
+        return tuple(self._tables)
+
+    async def export(self, telegram_user_id: int) -> DataExport | None:
+        """Everything stored about the learner as a JSON document; None when nothing is."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            learner = await learner_by_telegram_id(session, telegram_user_id)
+            if learner is None:
+                return None
+            data_key = self._data_key(learner)
+            document: dict[str, Any] = {
+                "about": ABOUT,
+                "exported_at": now.isoformat(),
+                "course": self._content.course.title,
+            }
+            rows_per_table: dict[str, int] = {}
+            for item in self._tables:
+                rows = (
+                    await session.execute(
+                        select(item.table)
+                        .where(owned_rows(item, learner.id))
+                        .order_by(*item.table.primary_key.columns)
+                    )
+                ).mappings()
+                records = [self._record(item.table, dict(row), learner, data_key) for row in rows]
+                rows_per_table[item.name] = len(records)
+                section = SECTION_NAMES.get(item.name, item.name)
+                document[section] = records[0] if item.name == LEARNERS else records
+        data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        return DataExport(f"my-data-{now:%Y-%m-%d}.json", data, rows_per_table, now)
+
+    async def forget(self, telegram_user_id: int) -> ForgetReport | None:
+        """Crypto-shred the learner's data key and delete every row about them, in one go."""
+        async with self._sessions.begin() as session:
+            learner = await learner_by_telegram_id(session, telegram_user_id)
+            if learner is None:
+                return None
+            learner_id = learner.id
+            if session.get_bind().dialect.name == "sqlite":
+                # Overwrite freed space with zeros instead of leaving old rows in the file.
+                await session.execute(text("PRAGMA secure_delete = ON"))
+            learner.wrapped_data_key = None
+            await session.flush()
+            session.expunge(learner)
+            erased: dict[str, int] = {}
+            # Children before parents, so no foreign key is ever left dangling mid-transaction.
+            for item in reversed(self._tables):
+                result = await session.execute(
+                    delete(item.table)
+                    .where(owned_rows(item, learner_id))
+                    .execution_options(synchronize_session=False)
+                )
+                erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
+        log.info("a learner erased their data: %s", _counts(erased))
+        return ForgetReport(erased)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _data_key(self, learner: Learner) -> bytes | None:
+        if learner.wrapped_data_key is None:
+            return None
+        try:
+            return self._keyring.unwrap(learner.wrapped_data_key, learner.id)
+        except DecryptionError:
+            return None
+
+    def _record(
+        self, table: Table, row: dict[str, Any], learner: Learner, data_key: bytes | None
+    ) -> dict[str, object]:
+        record: dict[str, object] = {}
+        for column, value in row.items():
+            if (table.name, column) in _SECRET_COLUMNS:
+                continue
+            record[column] = _json_value(value)
+            if column == "lesson_id" and isinstance(value, str):
+                lesson = self._content.lesson(value)
+                record["lesson_title"] = lesson.title if lesson is not None else None
+        if table.name == Reflection.__tablename__:
+            text_ = read_reflection(data_key, learner.id, row["id"], row["ciphertext"])
+            record["text"] = text_
+            if text_ is None:
+                record["note"] = "this reflection could not be decrypted"
+        if table.name == LEARNERS:
+            record["has_encryption_key"] = learner.wrapped_data_key is not None
+        return record
+
+
+def _counts(erased: dict[str, int]) -> str:
+    """Counts only, never content: 'learners=1 reflections=3 ...'."""
+    return " ".join(f"{name}={count}" for name, count in sorted(erased.items()))

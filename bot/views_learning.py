@@ -1,0 +1,386 @@
+"""Pure views for the learner's own learning and data: lesson button replies, reflections,
+reviews, /progress, /journal, /mydata and /forget.
+
+Domain values in, Screens out; no telegram import. The tone is calm and free of guilt: no points,
+no comparisons, nothing about what was missed. Everything a person wrote is escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from bot.callbacks import (
+    FORGET_CONFIRM,
+    FORGET_KEEP,
+    JOURNAL_PAGE,
+    LESSON_MOMENT,
+    REFLECT_CANCEL,
+    REVIEW_ANSWER,
+    REVIEW_LATER,
+    REVIEW_NEXT,
+    encode,
+)
+from bot.content import Content, Lesson, Support
+from bot.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.views import Button, Screen, escape, lesson_answer_screen, support_screen
+
+_LETTERS = "ABCD"
+JOURNAL_ENTRY_CHARS = 600  # five entries and their headings stay well inside one message
+LESSON_GONE = "That lesson is no longer in the course. /today has your current lesson."
+
+
+def _moment(lesson: Lesson) -> Button:
+    return Button("I need a moment", encode(LESSON_MOMENT, lesson.id))
+
+
+def _when(moment: datetime) -> str:
+    """A local date and time people read easily: 'Tue 1 Dec 2026, 08:00'."""
+    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
+
+
+def _long_when(moment: datetime) -> str:
+    """'Tuesday 1 December at 08:00'."""
+    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M}"
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+# --- Lesson buttons -------------------------------------------------------------------------------
+
+
+def done_screen(touch: Touch) -> Screen:
+    """After Done: a kind word, and the day's review questions offered (never pushed)."""
+    if not touch.recorded:
+        return Screen(
+            "Thank you for reading it. If you would like a lesson each day and your progress"
+            " kept, /start sets that up."
+        )
+    text = (
+        "Already marked as done. Thank you."
+        if touch.already
+        else "Done. Thank you for making time for this today."
+    )
+    if not touch.reviews_waiting:
+        return Screen(text)
+    what = (
+        "two quick questions from earlier lessons"
+        if touch.reviews_waiting > 1
+        else "one quick question from an earlier lesson"
+    )
+    return Screen(
+        f"{text}\n\nIf you have a minute, there {'are' if touch.reviews_waiting > 1 else 'is'}"
+        f" {what}, to help what you learnt stick.",
+        (
+            (
+                Button("Answer now", encode(REVIEW_NEXT)),
+                Button("Not today", encode(REVIEW_LATER)),
+            ),
+        ),
+    )
+
+
+def skip_screen(touch: Touch) -> Screen:
+    """After Skip: no reason asked, no penalty."""
+    if touch.recorded and touch.already:
+        return Screen("That lesson is already marked. Nothing else is needed.")
+    return Screen(
+        "Skipped. No reason needed, and it makes no difference to your progress."
+        " Your next lesson comes as usual."
+    )
+
+
+def moment_screen(support: Support) -> Screen:
+    """'I need a moment': grounding and contacts, and the lesson put aside without a reminder.
+
+    Depends only on the content, so it can be shown when the database is unreachable.
+    """
+    base = support_screen(support)
+    return Screen(
+        base.text + "\n\n<i>This lesson can wait: there will be no reminder for it, and /today"
+        " brings it back whenever you are ready.</i>",
+        base.buttons,
+    )
+
+
+# --- Reflections ----------------------------------------------------------------------------------
+
+
+def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
+    """The reflective prompt; when it can be kept, the next message is saved privately."""
+    head = f"<b>Reflect: {escape(lesson.title)}</b>\n\n{lesson.reflect}\n\n"
+    if not can_keep:
+        return Screen(
+            head + "<i>Take a moment to think it over. To keep private reflections, start the"
+            " course with /start.</i>",
+            ((_moment(lesson),),),
+        )
+    return Screen(
+        head + "<i>Reply with a few lines when you are ready. Only you can see what you write: it"
+        " is stored encrypted, never shown to your team lead, and /journal shows it back to"
+        " you.</i>",
+        ((Button("Cancel", encode(REFLECT_CANCEL)), _moment(lesson)),),
+    )
+
+
+def reflection_saved_screen(*, truncated: bool, kept_chars: int) -> Screen:
+    """The one-line acknowledgement (plus a note when the text had to be shortened)."""
+    text = "Saved privately in your /journal. Thank you for taking the time."
+    if truncated:
+        text += (
+            f"\n\n<i>It was longer than I can keep, so I saved the first {kept_chars:,}"
+            " characters.</i>"
+        )
+    return Screen(text)
+
+
+def reflection_cancelled_screen() -> Screen:
+    """After Cancel on a reflection prompt."""
+    return Screen("No problem: nothing was saved. Type a few words any time to look something up.")
+
+
+def reflection_refused_screen() -> Screen:
+    """The text contained NUL: nothing was saved, the reflection is still open."""
+    return Screen(
+        "I couldn't save that: it contains a character that can't be stored. Please send it"
+        " again without it, or press Cancel.",
+        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+    )
+
+
+def reflection_empty_screen() -> Screen:
+    """Nothing was left of the text once cleaned: the reflection is still open."""
+    return Screen(
+        "There was nothing in that message I could save. Write a few words, or press Cancel.",
+        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+    )
+
+
+# --- Checks and reviews ---------------------------------------------------------------------------
+
+
+def _review_note(result: AnswerResult) -> str:
+    days = result.comes_back_in_days
+    if result.retired:
+        return "\n\n<i>That is twice in a row: this question won't come back.</i>"
+    if days is not None and (result.counted_as_review or not result.correct):
+        return (
+            f"\n\n<i>This question will come back in {_count(days, 'day', 'days')}:"
+            " a second look helps it stick.</i>"
+        )
+    return ""
+
+
+def check_answer_screen(lesson: Lesson, choice: int, result: AnswerResult) -> Screen:
+    """Feedback on a lesson's check, and when the question will come back (if it will)."""
+    base = lesson_answer_screen(lesson, choice)
+    return Screen(base.text + _review_note(result), base.buttons)
+
+
+def review_question_screen(lesson: Lesson, number: int, of: int) -> Screen:
+    """A review question from an earlier lesson, with lettered answers."""
+    check = lesson.check
+    answers = "\n".join(
+        f"<b>{_LETTERS[index]}.</b> {answer.text}" for index, answer in enumerate(check.answers)
+    )
+    counter = f" {number} of {of}" if of > 1 else ""
+    return Screen(
+        f"<b>Quick review{counter}</b>\n<i>From: {escape(lesson.title)}</i>\n\n"
+        f"{check.question}\n\n{answers}",
+        (
+            tuple(
+                Button(_LETTERS[index], encode(REVIEW_ANSWER, lesson.id, index))
+                for index in range(len(check.answers))
+            ),
+            (Button("Not now", encode(REVIEW_LATER)), _moment(lesson)),
+        ),
+    )
+
+
+def review_answer_screen(lesson: Lesson, choice: int, result: AnswerResult) -> Screen:
+    """Feedback on a review answer, then the next question or the end of today's reviews."""
+    answer = lesson.check.answers[choice]
+    text = f"<b>{_LETTERS[choice]}.</b> {answer.text}\n\n{answer.feedback}"
+    text += _review_note(result)
+    if result.reviews_left_today:
+        return Screen(text, ((Button("Next question", encode(REVIEW_NEXT)),),))
+    return Screen(text + "\n\nThat's all the review for today.")
+
+
+def no_reviews_screen() -> Screen:
+    """A review button pressed when nothing is waiting (e.g. on an old message)."""
+    return Screen("No review questions are waiting just now. They come with your daily lesson.")
+
+
+def reviews_later_screen() -> Screen:
+    """'Not today' / 'Not now': the reviews simply wait."""
+    return Screen("Of course. They will wait for another day.")
+
+
+# --- /progress ------------------------------------------------------------------------------------
+
+
+def progress_screen(progress: Progress | None) -> Screen:
+    """Lessons done, streak (rest days never count against it), checks, reflections, next lesson."""
+    if progress is None:
+        return Screen("You haven't started the course yet. /start sets up a short lesson each day.")
+    streak = (
+        f"{_count(progress.streak_days, 'day', 'days')} in a row"
+        if progress.streak_days
+        else "it starts with your next lesson"
+    )
+    lines = [
+        "<b>Your progress</b>",
+        "",
+        f"Lessons done: {progress.lessons_done} of {progress.lessons_total}",
+        f"Current streak: {streak} <i>(days without a lesson never count against it)</i>",
+        f"Checks mastered: {progress.checks_mastered}",
+        f"Reflections written: {progress.reflections}",
+    ]
+    if progress.reviews_waiting:
+        lines.append(
+            f"Review questions waiting: {progress.reviews_waiting}"
+            " <i>(they come with your daily lesson)</i>"
+        )
+    lines += ["", _schedule_line(progress)]
+    return Screen("\n".join(lines))
+
+
+def _schedule_line(progress: Progress) -> str:
+    zone = escape(progress.timezone)
+    if progress.state == "active" and progress.next_delivery is not None:
+        return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
+    if progress.state == "paused":
+        if progress.paused_until is not None:
+            return (
+                f"Lessons are paused until {_long_when(progress.paused_until)} ({zone})."
+                " /resume starts them again sooner."
+            )
+        return "Lessons are paused. /resume starts them again whenever you are ready."
+    if progress.state == "finished":
+        return "You have finished the course. Well done for seeing it through."
+    if progress.state in ("stopped", "inactive"):
+        return "Daily lessons are off. /start sets them up again whenever you like."
+    if progress.state is None:
+        return "You have no daily lessons set up. /start sets them up."
+    return "Your next lesson will come at your usual time."
+
+
+# --- /journal -------------------------------------------------------------------------------------
+
+
+def _shorten(text: str, limit: int) -> tuple[str, bool]:
+    if len(text) <= limit:
+        return text, False
+    return text[: limit - 1].rstrip() + "…", True
+
+
+def journal_screen(page: JournalPage, content: Content) -> Screen:
+    """One page of the learner's reflections, newest first, with Newer/Older buttons."""
+    if not page.total:
+        return Screen(
+            "<b>Your journal</b>\n\nNo reflections yet. When a lesson asks you to reflect, press"
+            " Reflect and reply: what you write is kept here, privately, for you alone."
+        )
+    heading = "<b>Your journal</b>"
+    if page.pages > 1:
+        heading += f" (page {page.page + 1} of {page.pages})"
+    parts = [heading + "\n<i>Only you can see these. /mydata downloads them all.</i>"]
+    shortened = False
+    for entry in page.entries:
+        lesson = content.lesson(entry.lesson_id) if entry.lesson_id else None
+        title = f" · {escape(lesson.title)}" if lesson is not None else ""
+        if entry.text is None:
+            body = "<i>This reflection could not be read.</i>"
+        else:
+            text, cut = _shorten(entry.text, JOURNAL_ENTRY_CHARS)
+            shortened = shortened or cut
+            body = escape(text)
+        parts.append(f"<b>{_when(entry.written)}</b>{title}\n{body}")
+    if shortened:
+        parts.append("<i>Long reflections are shortened here; /mydata has every word.</i>")
+    row: list[Button] = []
+    if page.page > 0:
+        row.append(Button("Newer", encode(JOURNAL_PAGE, page.page - 1)))
+    if page.page + 1 < page.pages:
+        row.append(Button("Older", encode(JOURNAL_PAGE, page.page + 1)))
+    return Screen("\n\n".join(parts), (tuple(row),) if row else ())
+
+
+# --- /mydata and /forget --------------------------------------------------------------------------
+
+# How erased rows are described, by table; a new table shows under its own name until added here.
+ERASED_LABELS: dict[str, tuple[str, str]] = {
+    "lesson_progress": ("lesson record", "lesson records"),
+    "check_answers": ("check answer", "check answers"),
+    "reviews": ("review question", "review questions"),
+    "reflections": ("reflection", "reflections"),
+    "deliveries": ("record of a message sent to you", "records of messages sent to you"),
+}
+_NOT_LISTED = frozenset({"learners", "subscriptions"})
+
+
+def mydata_caption(taken: datetime) -> str:
+    """The caption of the /mydata document."""
+    return (
+        f"Everything I store about you, as of {_when(taken)} UTC. Your reflections are in it,"
+        " readable: keep the file somewhere safe. /forget erases it all."
+    )
+
+
+def mydata_nothing_screen() -> Screen:
+    """/mydata for someone with no learner row."""
+    return Screen(
+        "I don't store anything about you: you haven't started the course, or your data was"
+        " erased. /start begins the course whenever you like."
+    )
+
+
+def forget_confirm_screen(asked_minute: int) -> Screen:
+    """/forget: what will go, and an explicit choice."""
+    return Screen(
+        "<b>Erase everything about you?</b>\n\nThis deletes your profile, settings, progress,"
+        " check answers and reflections, and destroys the key that encrypts your reflections."
+        " It cannot be undone.\n\nIf you would like a copy first, send /mydata.",
+        (
+            (Button("Yes, erase everything", encode(FORGET_CONFIRM, asked_minute)),),
+            (Button("No, keep my data", encode(FORGET_KEEP)),),
+        ),
+    )
+
+
+def forget_done_screen(erased: Mapping[str, int]) -> Screen:
+    """What was erased, table by table, and what happens now."""
+    lines = ["<b>Erased.</b>", "", "• your profile and settings"]
+    for table, count in erased.items():
+        if table in _NOT_LISTED or not count:
+            continue
+        one, many = ERASED_LABELS.get(table, (table.replace("_", " "), table.replace("_", " ")))
+        lines.append(f"• {_count(count, escape(one), escape(many))}")
+    lines.append("• the key that encrypted your reflections (destroyed)")
+    lines += [
+        "",
+        "Messages already in this chat stay in your Telegram app; you can delete them there."
+        " /start begins afresh whenever you like, and /support is always here.",
+    ]
+    return Screen("\n".join(lines))
+
+
+def forget_kept_screen() -> Screen:
+    """The learner chose to keep their data."""
+    return Screen("Nothing was erased. Your data stays as it is.")
+
+
+def forget_nothing_screen() -> Screen:
+    """/forget (or its confirmation) when nothing is stored."""
+    return Screen("There is nothing to erase: I don't store anything about you.")
+
+
+def forget_expired_screen() -> Screen:
+    """A confirmation pressed long after it was asked."""
+    return Screen(
+        "That confirmation is from a while ago, so I haven't acted on it. Send /forget again"
+        " if you still want to erase your data."
+    )
