@@ -12,6 +12,7 @@ This module never imports telegram.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -19,11 +20,19 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.content import MENUS, Card, Content
+from bot.content import MENUS, Card, Content, Lesson
 from bot.models import CardView
 from bot.search import CARD, Hit, SearchIndex, build_index
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a search found: the best card (shown in full) and other matches (as buttons)."""
+
+    best: Card | None
+    others: list[Card | Lesson]
 
 
 class Lookup:
@@ -42,6 +51,16 @@ class Lookup:
     def search(self, query: str, limit: int = 5) -> list[Hit]:
         """Cards and lessons matching the query, best first (empty when nothing matches)."""
         return self.index.search(query, limit)
+
+    def find(self, query: str, others: int) -> Found:
+        """The best matching card and up to `others` more cards or lessons, best first."""
+        items: list[Card | Lesson] = []
+        for hit in self.index.search(query, limit=others + 2):
+            item = self.content.card(hit.id) if hit.kind == CARD else self.content.lesson(hit.id)
+            if item is not None:
+                items.append(item)
+        best = next((item for item in items if isinstance(item, Card)), None)
+        return Found(best, [item for item in items if item is not best][:others])
 
     def search_cards(self, query: str, limit: int) -> list[Card]:
         """Only the cards matching the query, best first."""

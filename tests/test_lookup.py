@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot import views
 from bot.content import MENUS, Content, load_content, screen_problems
@@ -17,7 +17,6 @@ from bot.db import create_engine, create_sessions
 from bot.fake_bot_api import FakeMessage
 from bot.lookup import Lookup
 from bot.models import CardView
-from bot.search import CARD, build_index
 from tests.harness import USER, BotUnderTest
 from tests.test_search import TABLE
 
@@ -394,16 +393,10 @@ def test_every_lookup_screen_is_valid_telegram() -> None:
     screens["stage hint"] = views.stage_hint_screen(CONTENT)
     screens["search prompt"] = views.search_prompt_screen(CONTENT)
     screens["no match"] = views.no_match_screen("<b>x</b> & " * 40, CONTENT)
-    index = build_index(CONTENT)
+    lookup = Lookup(CONTENT, async_sessionmaker())  # search needs no database
     for query, _ in TABLE:
-        items = [
-            CONTENT.card(hit.id) if hit.kind == CARD else CONTENT.lesson(hit.id)
-            for hit in index.search(query, limit=6)
-        ]
-        found = [item for item in items if item is not None]
-        best = next((item for item in found if item in CONTENT.cards), None)
-        others = [item for item in found if item is not best]
-        screens[f"search {query!r}"] = views.search_screen(query, best, others, CONTENT)
+        found = lookup.find(query, others=views.MAX_OTHER_MATCHES)
+        screens[f"search {query!r}"] = views.search_screen(query, found.best, found.others, CONTENT)
     for name, screen in screens.items():
         assert screen_problems(screen, "lookup", name) == [], name
     for card in CONTENT.cards:

@@ -31,7 +31,6 @@ from bot import views
 from bot.callbacks import CARD_MORE, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
 from bot.context import BotContext
 from bot.handlers.render import reply, show
-from bot.search import CARD
 
 # Commands that open a menu, by the menu they open (the command is the menu's name).
 MENU_COMMANDS = (
@@ -70,8 +69,8 @@ def _command(update: Update) -> str:
 def _argument(update: Update) -> str:
     """Everything after the command in a message."""
     message = update.effective_message
-    text = (message.text or "") if message is not None else ""
-    return text.partition(" ")[2].strip()
+    parts = (message.text or "").split(maxsplit=1) if message is not None else []
+    return parts[1].strip() if len(parts) > 1 else ""
 
 
 # --- Commands -------------------------------------------------------------------------------------
@@ -122,22 +121,14 @@ async def search_text(update: Update, context: BotContext) -> None:
 
 async def _search(update: Update, context: BotContext, query: str) -> None:
     lookup = context.services.lookup
-    content = context.services.content
-    hits = lookup.search(query, limit=1 + views.MAX_OTHER_MATCHES + 1)
-    best = next((content.card(hit.id) for hit in hits if hit.kind == CARD), None)
-    others = [
-        item
-        for item in (
-            content.card(hit.id) if hit.kind == CARD else content.lesson(hit.id) for hit in hits
-        )
-        if item is not None and item is not best
-    ]
-    if best is None and not others:
-        await reply(update, views.no_match_screen(query, content))
+    found = lookup.find(query, others=views.MAX_OTHER_MATCHES)
+    if found.best is None and not found.others:
+        await reply(update, views.no_match_screen(query, context.services.content))
         return
-    await reply(update, views.search_screen(query, best, others, content))
-    if best is not None:
-        await lookup.record_view(best.id)
+    screen = views.search_screen(query, found.best, found.others, context.services.content)
+    await reply(update, screen)
+    if found.best is not None:
+        await lookup.record_view(found.best.id)
 
 
 # --- Buttons --------------------------------------------------------------------------------------
