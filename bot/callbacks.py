@@ -41,6 +41,24 @@ FORGET_KEEP = "fk"
 ONBOARD = "ob"
 SETTINGS = "st"
 COURSE = "co"
+# Team leads and cohorts (issue 7). A member's side: JOIN and LEAD_ACCEPT (payload: the invite
+# token, checked again on press), DECLINE and NAME_CANCEL (none), SHOW_ACTIVITY (membership id,
+# 1 | 0), LEAVE_ASK and LEAVE (cohort id). A lead's side, every press re-checked for role and
+# ownership: OPEN and ARCHIVE (cohort id), REMOVE_ASK and REMOVE (cohort id, membership id),
+# LEAD_REMOVE (the lead's Telegram id), TEAM_CANCEL (none).
+TEAM_JOIN = "tj"
+TEAM_DECLINE = "tn"
+TEAM_NAME_CANCEL = "tc"
+TEAM_SHOW_ACTIVITY = "ty"
+TEAM_LEAVE_ASK = "tq"
+TEAM_LEAVE = "tx"
+LEAD_ACCEPT = "ta"
+TEAM_OPEN = "to"
+TEAM_ARCHIVE = "tz"
+TEAM_REMOVE_ASK = "tm"
+TEAM_REMOVE = "tr"
+LEAD_REMOVE = "tl"
+TEAM_CANCEL = "tk"
 
 
 @dataclass(frozen=True, slots=True)
