@@ -1093,15 +1093,20 @@ class CohortService:
     async def _enrol(
         self, session: AsyncSession, learner: Learner, cohort: Cohort, now: datetime
     ) -> tuple[Subscription, bool]:
-        """Put the learner on the cohort's schedule; an existing subscriber keeps their place."""
+        """Start lessons on the cohort's schedule; an existing subscriber keeps everything.
+
+        Someone already learning keeps their progress, their own lesson time and their state
+        (a pause they chose is theirs); only a newcomer, or someone who never finished setting
+        up, takes the cohort's schedule, from the cohort's start date.
+        """
         subscription: Subscription | None = await session.scalar(
             select(Subscription).where(Subscription.learner_id == learner.id)
         )
-        kept = subscription is not None
+        if subscription is not None and subscription.state != "setup":
+            return subscription, True
         if subscription is None:
             subscription = Subscription(
                 learner_id=learner.id,
-                state="active",
                 reflection_time=None,
                 reminders=True,
                 last_lesson_id=None,
@@ -1110,21 +1115,17 @@ class CohortService:
                 created_at=now,
             )
             session.add(subscription)
+        subscription.state = "active"
         subscription.delivery_time = cohort.delivery_time
         subscription.timezone = cohort.timezone
         subscription.days = cohort.days
+        subscription.paused_until = None
         subscription.updated_at = now
-        if subscription.state in ("stopped", "inactive"):
-            subscription.state = "active"
         await session.flush()
-        if subscription.state == "active":
-            # New members start on the cohort's start date; existing ones carry straight on.
-            start = now
-            if not kept:
-                opening = local_instant(cohort.starts_on, time(0), cohort.timezone)
-                start = max(now, opening - timedelta(microseconds=1))
-            subscription.next_due_at = await next_due_for(session, subscription, start)
-        return subscription, kept
+        opening = local_instant(cohort.starts_on, time(0), cohort.timezone)
+        start = max(now, opening - timedelta(microseconds=1))
+        subscription.next_due_at = await next_due_for(session, subscription, start)
+        return subscription, False
 
     async def set_show_activity(self, telegram_user_id: int, member_id: int, show: bool) -> bool:
         """The member's own choice about showing their lead when they were last active."""

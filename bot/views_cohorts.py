@@ -1,0 +1,635 @@
+"""Pure views for team leads and cohort members: plain results in, (HTML text, buttons) out.
+
+Everything a person typed (cohort names, member and lead names) is escaped here, always. Lead
+screens show what `bot.cohorts` gives them and nothing else: names members chose, counts and
+dates; never reflections, check answers or journal text. Captions stay under Telegram's 1,024
+characters (names are length-limited where they are stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+
+from bot.callbacks import (
+    LEAD_ACCEPT,
+    LEAD_REMOVE,
+    TEAM_ARCHIVE,
+    TEAM_CANCEL,
+    TEAM_DECLINE,
+    TEAM_JOIN,
+    TEAM_LEAVE,
+    TEAM_LEAVE_ASK,
+    TEAM_NAME_CANCEL,
+    TEAM_OPEN,
+    TEAM_REMOVE,
+    TEAM_REMOVE_ASK,
+    TEAM_SHOW_ACTIVITY,
+    encode,
+)
+from bot.cohorts import (
+    MAX_DISPLAY_NAME,
+    CohortInfo,
+    CohortInvitePreview,
+    Dashboard,
+    HuddleCard,
+    InviteLink,
+    Joined,
+    LeadInvitePreview,
+    MemberRef,
+    Membership,
+    NudgeResult,
+)
+from bot.content import Lesson
+from bot.roles import Handover, LeadInfo, LeadInvite, invite_payload
+from bot.schedule import DAY_NAMES, format_days, zone
+from bot.views import Button, Screen, escape
+
+MAX_LISTED_NAMES = 30
+_DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def deep_link(bot_username: str, token: str) -> str:
+    """The t.me link that opens the bot with an invite (payload within 64 characters)."""
+    return f"https://t.me/{bot_username}?start={invite_payload(token)}"
+
+
+def _day(day: date) -> str:
+    return f"{DAY_NAMES[day.weekday()]} {day.day} {day:%b %Y}"
+
+
+def _when(instant: datetime, timezone: str) -> str:
+    local = instant.astimezone(zone(timezone))
+    return f"{_day(local.date())} at {local:%H:%M}"
+
+
+def _schedule(at: time, timezone: str, days: int) -> str:
+    return f"{at:%H:%M} ({escape(timezone)}), {format_days(days)}"
+
+
+# --- shared ---------------------------------------------------------------------------------------
+
+
+def not_available_screen() -> Screen:
+    """The one neutral refusal: it does not say what exists or who may do it."""
+    return Screen("Sorry, that isn't available.")
+
+
+def cancelled_screen() -> Screen:
+    """A confirmation was cancelled: nothing changed."""
+    return Screen("Cancelled. Nothing has changed.")
+
+
+def lead_help_screen(*, admin: bool) -> Screen:
+    """How leading cohorts works, for leads (and admins) only."""
+    lines = [
+        "<b>Leading a cohort</b>",
+        "",
+        "/cohort new <i>name</i> – start a cohort; you get an invite link and a QR code",
+        "/cohorts – your cohorts",
+        "/cohort <i>name</i> – how the cohort is getting on, with a chart",
+        "/cohort invite <i>name</i> – a fresh link (the old one stops working);"
+        " add <code>uses 20</code> or <code>days 14</code> to limit it",
+        "/cohort export <i>name</i> – the roster as a CSV file",
+        "/cohort nudge <i>name</i> – a gentle reminder to anyone away for 7 days (once a week)",
+        "/cohort remove <i>name</i> – take someone out of the cohort",
+        "/cohort archive <i>name</i> – close the cohort",
+        "/cohort settings <i>name</i> – schedule for new members, start date, huddle day",
+        "",
+        "You see names as members gave them, lessons done and, if they agree, when they were"
+        " last active. Never reflections, check answers or journal entries.",
+    ]
+    if admin:
+        lines += [
+            "",
+            "<b>Admins</b>",
+            "/lead invite – a one-time link that makes someone a team lead (7 days)",
+            "/lead add <i>numeric id</i> – make someone a team lead",
+            "/lead list – leads and their cohorts",
+            "/lead remove <i>numeric id</i> – remove a lead (their cohorts wait for a handover)",
+            "/lead handover <i>from id</i> <i>to id</i> – give a lead's cohorts to another lead",
+        ]
+    return Screen("\n".join(lines))
+
+
+# --- the lead: cohorts ----------------------------------------------------------------------------
+
+
+def cohort_name_problem_screen(reason: str) -> Screen:
+    """Why a cohort name cannot be used."""
+    texts = {
+        "empty": "Please give the cohort a name, for example <code>/cohort new Night team</code>.",
+        "long": "That name is a little long. Please use 48 characters or fewer.",
+        "reserved": "Please choose a name that doesn't start with a /cohort word such as"
+        " <i>new</i>, <i>invite</i> or <i>export</i>.",
+        "taken": "You already have a cohort with that name. Please choose another.",
+    }
+    return Screen(texts.get(reason, texts["empty"]))
+
+
+def invite_caption(
+    cohort: CohortInfo, link: InviteLink, url: str, *, created: bool = False
+) -> Screen:
+    """The caption under the QR code: the link, how long it works, what to do next."""
+    head = (
+        f"<b>{escape(cohort.name)}</b> is ready."
+        if created
+        else f"A new invite link for <b>{escape(cohort.name)}</b>. Earlier links no longer work."
+    )
+    limit = f", for up to {link.max_uses} people" if link.max_uses else ""
+    until = _day(link.expires_at.astimezone(zone(cohort.timezone)).date())
+    schedule = _schedule(cohort.delivery_time, cohort.timezone, cohort.days)
+    return Screen(
+        f"{head}\n\nShare this link or the QR code with your team:\n{url}\n\n"
+        f"It works until {until}{limit}. Lessons for new members: {schedule}.\n"
+        f"How it's going: /cohort {escape(cohort.name)}"
+    )
+
+
+def cohorts_screen(cohorts: Sequence[CohortInfo]) -> Screen:
+    """/cohorts: the lead's cohorts, a button each."""
+    if not cohorts:
+        return Screen(
+            "You have no cohorts yet. Start one with <code>/cohort new Night team</code>."
+            " /lead shows everything a lead can do."
+        )
+    lines = ["<b>Your cohorts</b>", ""]
+    for cohort in cohorts:
+        link = "no live invite link"
+        if cohort.invite_expires_at is not None:
+            expires = cohort.invite_expires_at.astimezone(zone(cohort.timezone)).date()
+            link = f"link works until {_day(expires)}"
+        lines.append(f"• <b>{escape(cohort.name)}</b>: {cohort.members} joined; {link}")
+    return Screen(
+        "\n".join(lines),
+        tuple((Button(cohort.name, encode(TEAM_OPEN, cohort.id)),) for cohort in cohorts),
+    )
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "0%"
+
+
+def dashboard_screen(dashboard: Dashboard) -> Screen:
+    """The cohort at a glance; groups under five get counts only."""
+    d = dashboard
+    name = escape(d.cohort.name)
+    lines = [
+        f"<b>{name}</b>",
+        f"{d.joined} joined · {d.active} active in the last 7 days",
+        f"Lessons completed together: {d.lessons_done}",
+    ]
+    if d.small:
+        lines += [
+            "",
+            "<i>With fewer than 5 members only these counts are shown, so no one can be picked"
+            " out.</i>",
+        ]
+    else:
+        lines += ["", "<b>Lessons done</b> (members)"]
+        lines += [f"{escape(label)}: {count}" for label, count in d.distribution]
+        median = f"{d.median_done:g}" if d.median_done is not None else "–"
+        lines += ["", f"Median lessons done: {median} of {d.course_length}"]
+        mastery = (
+            f"{d.mastery_percent}% of answered checks right on average"
+            if d.mastery_percent is not None
+            else "no checks answered yet"
+        )
+        lines.append(f"Knowledge checks: {mastery}")
+        lines.append("")
+        if d.inactive_names:
+            shown = d.inactive_names[:MAX_LISTED_NAMES]
+            more = len(d.inactive_names) - len(shown)
+            lines.append("<b>Not active for 7 days</b> (members who agreed to show this)")
+            lines.append(
+                ", ".join(escape(n) for n in shown) + (f" and {more} more" if more else "")
+            )
+            lines.append(f"A gentle reminder: /cohort nudge {name}")
+        else:
+            lines.append("No one who shares their activity has been away for 7 days.")
+    lines += ["", f"/cohort export {name} · /cohort invite {name}"]
+    return Screen("\n".join(lines))
+
+
+def chart_caption(dashboard: Dashboard) -> Screen:
+    """Caption for the progress chart."""
+    if dashboard.small:
+        return Screen(f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed each week.")
+    return Screen(
+        f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed each week, and the share of"
+        " members who completed each lesson."
+    )
+
+
+def export_caption(cohort_name: str, rows: int) -> Screen:
+    """Caption for the CSV roster."""
+    return Screen(
+        f"<b>{escape(cohort_name)}</b>: {rows} member{'s' if rows != 1 else ''}. Names as members"
+        ' gave them; "last active" only for members who agreed to share it.'
+    )
+
+
+def export_filename(cohort_name: str, today: date) -> str:
+    """A safe file name for the roster (ASCII letters, digits and dashes only)."""
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in cohort_name.lower())
+    slug = "-".join(filter(None, slug.split("-")))[:30] or "cohort"
+    return f"{slug}-{today.isoformat()}.csv"
+
+
+def nudge_result_screen(cohort_name: str, result: NudgeResult, timezone: str) -> Screen:
+    """What the lead learns from a nudge: how many, never who."""
+    name = escape(cohort_name)
+    if not result.sent and result.next_allowed_at is not None:
+        return Screen(
+            f"<b>{name}</b> had a nudge this week. The next one can go from"
+            f" {_when(result.next_allowed_at, timezone)}."
+        )
+    if not result.sent:
+        return Screen(f"No one in <b>{name}</b> has been away for 7 days: no nudge needed.")
+    people = "person" if result.nudged == 1 else "people"
+    return Screen(
+        f"A gentle nudge is on its way to {result.nudged} {people} in <b>{name}</b>, at a"
+        " sensible time of day for each of them. You won't be told who, or who opens it."
+    )
+
+
+def nudge_screen() -> Screen:
+    """The pre-written nudge a member receives (sent by the delivery engine)."""
+    return Screen(
+        "Hello from your team's trauma-informed practice course. No pressure at all: whenever"
+        " suits you, /today has a short lesson waiting, about two minutes.\n\n"
+        "If now isn't a good time, /pause takes a break for as long as you need."
+        " /support is here any time."
+    )
+
+
+def roster_screen(cohort: CohortInfo, members: Sequence[MemberRef]) -> Screen:
+    """Choose a member to remove."""
+    if not members:
+        return Screen(f"No one has joined <b>{escape(cohort.name)}</b> yet.")
+    return Screen(
+        f"Who should leave <b>{escape(cohort.name)}</b>? You'll be asked to confirm.",
+        (
+            *((Button(m.display_name, encode(TEAM_REMOVE_ASK, cohort.id, m.id)),) for m in members),
+            (Button("Cancel", encode(TEAM_CANCEL)),),
+        ),
+    )
+
+
+def remove_confirm_screen(cohort: CohortInfo, member: MemberRef) -> Screen:
+    """Are you sure?"""
+    return Screen(
+        f"Remove <b>{escape(member.display_name)}</b> from <b>{escape(cohort.name)}</b>?\n\n"
+        "Their own lessons carry on; you will no longer see their name or progress.",
+        (
+            (
+                Button("Yes, remove", encode(TEAM_REMOVE, cohort.id, member.id)),
+                Button("Cancel", encode(TEAM_CANCEL)),
+            ),
+        ),
+    )
+
+
+def removed_screen(cohort_name: str, member_name: str) -> Screen:
+    """Done."""
+    return Screen(f"{escape(member_name)} is no longer in <b>{escape(cohort_name)}</b>.")
+
+
+def archive_confirm_screen(cohort: CohortInfo) -> Screen:
+    """Are you sure?"""
+    return Screen(
+        f"Archive <b>{escape(cohort.name)}</b>?\n\nIts invite links stop working and its"
+        f" {cohort.members} member{'s' if cohort.members != 1 else ''} stop being part of it;"
+        " everyone keeps their own lessons and progress. You will no longer see this cohort.",
+        (
+            (
+                Button("Yes, archive", encode(TEAM_ARCHIVE, cohort.id)),
+                Button("Cancel", encode(TEAM_CANCEL)),
+            ),
+        ),
+    )
+
+
+def archived_screen(cohort_name: str) -> Screen:
+    """Done."""
+    return Screen(f"<b>{escape(cohort_name)}</b> is archived.")
+
+
+def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
+    """A cohort's settings and how to change each."""
+    name = escape(cohort.name)
+    huddle = f"{_DAY_FULL[cohort.huddle_day]}s at 09:00" if cohort.huddle_day is not None else "off"
+    lines = [note, ""] if note else []
+    lines += [
+        f"<b>{name}</b> settings",
+        "",
+        f"Lessons for new members: {_schedule(cohort.delivery_time, cohort.timezone, cohort.days)}",
+        f"Starts: {_day(cohort.starts_on)}",
+        f"Huddle card: {huddle}",
+        f"Your name on the invite screen: {escape(cohort.lead_name)}",
+        "",
+        "To change one:",
+        f"/cohort time {name} 07:30",
+        f"/cohort days {name} weekdays",
+        f"/cohort timezone {name} Europe/London",
+        f"/cohort start {name} 2027-01-04",
+        f"/cohort huddle {name} friday (or off)",
+        f"/cohort myname {name} Sam",
+        "",
+        "<i>Members who have already joined keep their own times; they can change them in"
+        " /settings.</i>",
+    ]
+    return Screen("\n".join(lines))
+
+
+def setting_problem_screen(what: str) -> Screen:
+    """A setting value could not be read."""
+    examples = {
+        "time": "a time such as <code>07:30</code> or <code>7pm</code>",
+        "days": "days such as <code>weekdays</code>, <code>every day</code> or <code>Mon Wed"
+        " Fri</code>",
+        "timezone": "a timezone such as <code>Europe/London</code>",
+        "start": "a date such as <code>2027-01-04</code>, today or later",
+        "huddle": "a day such as <code>friday</code>, or <code>off</code>",
+        "myname": "a name of up to 48 characters",
+        "invite": "<code>uses 20</code> and/or <code>days 14</code> (up to 365 days)",
+    }
+    return Screen(f"I couldn't read that. Please give {examples.get(what, 'a value')}.")
+
+
+def huddle_screen(card: HuddleCard, lesson: Lesson) -> Screen:
+    """The weekly huddle card: one question for team supervision, from the lesson's prompt."""
+    return Screen(
+        f"<b>Huddle card: {escape(card.cohort_name)}</b>\n"
+        f"<i>{card.reached} of {card.members} have reached lesson {card.lesson_position},"
+        f" {escape(lesson.title)}.</i>\n\n"
+        f"<b>The lesson in a line</b>\n{lesson.takeaway}\n\n"
+        f"<b>A question to talk over together</b>\n{lesson.reflect}\n\n"
+        "<i>Invite, never require: people share only what they choose, and personal stories stay"
+        " in the room. /support is there for anyone who needs it.</i>"
+    )
+
+
+# --- admins: leads --------------------------------------------------------------------------------
+
+
+def lead_invite_created_screen(invite: LeadInvite, url: str) -> Screen:
+    """A one-time lead invitation link for an admin to pass on."""
+    return Screen(
+        "A one-time link that makes whoever opens it first a team lead:\n"
+        f"{url}\n\nIt works once, until {_day(invite.expires_at.date())} (UTC). Send it only to"
+        " the person you mean."
+    )
+
+
+def lead_added_screen(telegram_user_id: int, added: bool) -> Screen:
+    """/lead add result."""
+    if added:
+        return Screen(
+            f"{telegram_user_id} is now a team lead. /lead in their chat shows what they can do."
+        )
+    return Screen(f"{telegram_user_id} is already a team lead.")
+
+
+def lead_usage_screen() -> Screen:
+    """A /lead subcommand without what it needs."""
+    return Screen(
+        "Please give a numeric Telegram id, for example <code>/lead add 123456789</code>."
+        " /lead shows every lead command."
+    )
+
+
+def leads_screen(leads: Sequence[LeadInfo]) -> Screen:
+    """/lead list."""
+    if not leads:
+        return Screen("There are no team leads yet. /lead invite makes a one-time link.")
+    lines = ["<b>Team leads</b>", ""]
+    waiting: list[str] = []
+    for lead in leads:
+        cohorts = ", ".join(escape(name) for name in lead.cohorts) or "no cohorts"
+        if lead.is_lead:
+            lines.append(f"• <code>{lead.telegram_user_id}</code>: {cohorts}")
+        else:
+            waiting.append(f"• from <code>{lead.telegram_user_id}</code>: {cohorts}")
+    if waiting:
+        lines += ["", "<b>Cohorts waiting for a new lead</b>", *waiting]
+        lines.append("Hand them over with /lead handover <i>from id</i> <i>to id</i>.")
+    return Screen("\n".join(lines))
+
+
+def lead_remove_confirm_screen(lead: LeadInfo) -> Screen:
+    """Are you sure?"""
+    cohorts = ", ".join(escape(name) for name in lead.cohorts) or "no cohorts"
+    return Screen(
+        f"Remove <code>{lead.telegram_user_id}</code> as a team lead? They lose access at once."
+        f"\n\nThey lead: {cohorts}. Those cohorts stay as they are until you hand them to"
+        " another lead.",
+        (
+            (
+                Button("Yes, remove", encode(LEAD_REMOVE, lead.telegram_user_id)),
+                Button("Cancel", encode(TEAM_CANCEL)),
+            ),
+        ),
+    )
+
+
+def lead_removed_screen(lead: LeadInfo) -> Screen:
+    """Done; what happens to their cohorts."""
+    text = f"<code>{lead.telegram_user_id}</code> is no longer a team lead."
+    if lead.cohorts:
+        text += (
+            f"\n\nTheir cohorts ({', '.join(escape(n) for n in lead.cohorts)}) wait for a new"
+            f" lead: /lead handover {lead.telegram_user_id} <i>new lead's id</i>"
+        )
+    return Screen(text)
+
+
+def handover_screen(handover: Handover) -> Screen:
+    """Done."""
+    names = ", ".join(escape(n) for n in handover.cohorts)
+    return Screen(f"<code>{handover.to_id}</code> now leads: {names}.")
+
+
+# --- members: joining and leaving -----------------------------------------------------------------
+
+
+def join_screen(preview: CohortInvitePreview) -> Screen:
+    """The consent screen: the cohort, its lead, and exactly what the lead will see."""
+    cohort, lead = escape(preview.cohort_name), escape(preview.lead_name)
+    if preview.already_member:
+        return Screen(f"You're already part of <b>{cohort}</b>. /leave if you want to leave it.")
+    if preview.subscribed:
+        lessons = (
+            "You keep your progress and your own lesson times (change them any time in /settings)."
+        )
+    else:
+        lessons = (
+            "You'll get one short lesson at"
+            f" {_schedule(preview.delivery_time, preview.timezone, preview.days)}, starting"
+            f" {_day(preview.starts_on)} (change your own time any time in /settings)."
+        )
+    return Screen(
+        f"<b>Join {cohort}?</b>\n\n{lead} has invited you to take this trauma-informed practice"
+        f" course together as a team. {lessons}\n\n"
+        f"<b>What {lead} will see</b>\n"
+        "• the name you choose to give (next step)\n"
+        "• when you joined and how many lessons you have done\n"
+        "• when you were last active, only if you agree to it after joining\n\n"
+        f"<b>What {lead} will never see</b>\n"
+        "• your reflections, your journal, or your answers to the knowledge checks\n\n"
+        "This bot keeps your settings and progress so it can send your lessons; /mydata shows"
+        " everything it stores and /forget erases it. You can /leave the cohort at any time.",
+        (
+            (
+                Button("Join", encode(TEAM_JOIN, preview.token)),
+                Button("No thanks", encode(TEAM_DECLINE)),
+            ),
+        ),
+    )
+
+
+def lead_invitation_screen(preview: LeadInvitePreview) -> Screen:
+    """Someone opened a lead invitation."""
+    if preview.already_lead:
+        return Screen("You're already a team lead. /lead shows what you can do.")
+    return Screen(
+        "<b>Become a team lead?</b>\n\nYou've been invited to lead cohorts: invite your team,"
+        " see how the team is getting on (in aggregate, and each member's lessons done under"
+        " the name they give), send an occasional gentle nudge and get a weekly huddle card."
+        " You will never see anyone's reflections, journal or check answers.",
+        (
+            (
+                Button("Accept", encode(LEAD_ACCEPT, preview.token)),
+                Button("No thanks", encode(TEAM_DECLINE)),
+            ),
+        ),
+    )
+
+
+def lead_accepted_screen() -> Screen:
+    """The invitation worked."""
+    return Screen("You're now a team lead. " + lead_help_screen(admin=False).text)
+
+
+def bad_invite_screen(*, throttled: bool) -> Screen:
+    """A link that doesn't work: clear, and revealing nothing about any cohort."""
+    if throttled:
+        return Screen(
+            "Several links in a row haven't worked, so I've stopped checking them for a little"
+            " while. Please ask your team lead for a fresh link and try again later."
+        )
+    return Screen(
+        "Sorry, this invite link doesn't work. It may have expired, been replaced or already"
+        " been used. Please ask your team lead for a fresh one. /start shows what this bot does."
+    )
+
+
+def declined_screen() -> Screen:
+    """No thanks: nothing was stored."""
+    return Screen(
+        "No problem: nothing has been stored. The link works again if you change your"
+        " mind, while it lasts."
+    )
+
+
+def name_prompt_screen(cohort_name: str) -> Screen:
+    """Ask for the name the lead will see."""
+    return Screen(
+        f"What name should <b>{escape(cohort_name)}</b>'s lead see for you? A first name or"
+        f" initials is fine (up to {MAX_DISPLAY_NAME} characters). Type it as your next message.",
+        ((Button("Cancel", encode(TEAM_NAME_CANCEL)),),),
+    )
+
+
+def name_rejected_screen(reason: str) -> Screen:
+    """The name cannot be used."""
+    if reason == "taken":
+        return Screen(
+            "Someone in this cohort already uses that name. Please try another, for example"
+            " with an initial."
+        )
+    return Screen("Please type a name with at least one letter or number.")
+
+
+def join_cancelled_screen() -> Screen:
+    """The person stopped joining."""
+    return Screen("Okay, you haven't joined. Nothing about this has been kept.")
+
+
+def already_member_screen(cohort_name: str) -> Screen:
+    """Pressed Join again."""
+    return Screen(f"You're already part of <b>{escape(cohort_name)}</b>.")
+
+
+def joined_screen(joined: Joined, now: datetime) -> Screen:
+    """Welcome to the cohort, when lessons come, and one choice about last-active visibility."""
+    name = escape(joined.display_name)
+    lines = [f"You've joined <b>{escape(joined.cohort_name)}</b> as <b>{name}</b>."]
+    if joined.shortened:
+        lines.append(
+            f"<i>(Names can be up to {MAX_DISPLAY_NAME} characters, so I shortened it.)</i>"
+        )
+    if joined.kept_progress:
+        lines.append("Your progress and lesson times stay as they were.")
+    if joined.state == "active" and joined.next_due_at is not None:
+        if joined.next_due_at <= now:
+            lines.append("Your next lesson is on its way.")
+        else:
+            lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone)}.")
+    elif joined.state == "paused":
+        lines.append("Your lessons are paused; /resume whenever you're ready.")
+    elif joined.state in ("stopped", "inactive"):
+        lines.append("Your lessons are stopped; /resume starts them again.")
+    lines += [
+        "",
+        f"One choice: may {escape(joined.lead_name)} see when you were last active? That lets"
+        " them check in kindly if you've been away for a week or more. Either answer is fine;"
+        " you can change it by pressing the other button later.",
+    ]
+    return Screen(
+        "\n".join(lines),
+        (
+            (
+                Button("Yes, show it", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 1)),
+                Button("No, keep it private", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 0)),
+            ),
+        ),
+    )
+
+
+def activity_choice_screen(show: bool) -> Screen:
+    """The choice is saved."""
+    if show:
+        return Screen("Saved: your lead can see when you were last active. /leave any time.")
+    return Screen("Saved: your lead won't see when you were last active. /leave any time.")
+
+
+def leave_screen(memberships: Sequence[Membership]) -> Screen:
+    """/leave: nothing to leave, or which cohort."""
+    if not memberships:
+        return Screen("You're not part of a team cohort.")
+    return Screen(
+        "Which cohort would you like to leave? You'll be asked to confirm.",
+        tuple((Button(m.cohort_name, encode(TEAM_LEAVE_ASK, m.cohort_id)),) for m in memberships),
+    )
+
+
+def leave_confirm_screen(membership: Membership) -> Screen:
+    """Are you sure?"""
+    return Screen(
+        f"Leave <b>{escape(membership.cohort_name)}</b>? Your lessons carry on as they are;"
+        f" {escape(membership.lead_name)} will no longer see your name or progress.",
+        (
+            (
+                Button("Leave", encode(TEAM_LEAVE, membership.cohort_id)),
+                Button("Stay", encode(TEAM_CANCEL)),
+            ),
+        ),
+    )
+
+
+def left_screen(cohort_name: str | None) -> Screen:
+    """Done (or it had already happened)."""
+    if cohort_name is None:
+        return Screen("You're not part of that cohort any more.")
+    return Screen(f"You've left <b>{escape(cohort_name)}</b>. Your lessons carry on as before.")
