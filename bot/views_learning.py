@@ -23,6 +23,7 @@ from bot.callbacks import (
 )
 from bot.content import Content, Lesson, Support
 from bot.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.textclean import MAX_STORED_CHARS
 from bot.views import Button, Screen, escape, lesson_answer_screen, support_screen
 
 _LETTERS = "ABCD"
@@ -125,12 +126,12 @@ def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
     )
 
 
-def reflection_saved_screen(*, truncated: bool, kept_chars: int) -> Screen:
+def reflection_saved_screen(*, truncated: bool) -> Screen:
     """The one-line acknowledgement (plus a note when the text had to be shortened)."""
     text = "Saved privately in your /journal. Thank you for taking the time."
     if truncated:
         text += (
-            f"\n\n<i>It was longer than I can keep, so I saved the first {kept_chars:,}"
+            f"\n\n<i>It was longer than I can keep, so I saved the first {MAX_STORED_CHARS:,}"
             " characters.</i>"
         )
     return Screen(text)

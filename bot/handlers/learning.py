@@ -217,9 +217,7 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
         return
     await reply(
         update,
-        views_learning.reflection_saved_screen(
-            truncated=saved.truncated, kept_chars=saved.kept_chars
-        ),
+        views_learning.reflection_saved_screen(truncated=saved.truncated),
     )
 
 
