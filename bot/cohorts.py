@@ -44,7 +44,6 @@ from bot.models import (
     CohortNudge,
     Delivery,
     Invite,
-    Lead,
     Learner,
     LessonProgress,
     Subscription,
@@ -617,6 +616,8 @@ class CohortService:
             if change.days is not None:
                 cohort.days = change.days
             if change.starts_on is not None:
+                if change.starts_on < local_date(self._clock.now(), cohort.timezone):
+                    raise ValueError("the start date has passed")
                 cohort.starts_on = change.starts_on
             if change.huddle_off:
                 cohort.huddle_day = None
@@ -1272,39 +1273,3 @@ class CohortService:
             members=len(learners),
             reached=sum(1 for value in reached if value >= position),
         )
-
-    # --- the member's own data (for /mydata) -----------------------------------------------------
-
-    async def data_for(self, telegram_user_id: int) -> dict[str, Any]:
-        """Everything this feature stores about a person, as JSON-ready values."""
-        memberships = await self.memberships(telegram_user_id)
-        async with self._sessions.begin() as session:
-            lead: Lead | None = await session.scalar(
-                select(Lead).where(Lead.telegram_user_id == telegram_user_id)
-            )
-            led = list(
-                await session.scalars(
-                    select(Cohort.name)
-                    .where(
-                        Cohort.lead_telegram_id == telegram_user_id, Cohort.archived_at.is_(None)
-                    )
-                    .order_by(Cohort.name_key)
-                )
-            )
-        return {
-            "cohort_memberships": [
-                {
-                    "cohort": m.cohort_name,
-                    "lead": m.lead_name,
-                    "display_name": m.display_name,
-                    "joined_at": m.joined_at.isoformat(),
-                    "lead_sees_last_active": m.show_activity,
-                }
-                for m in memberships
-            ],
-            "team_lead": {
-                "is_lead": lead is not None,
-                "since": lead.added_at.isoformat() if lead is not None else None,
-                "cohorts_led": led,
-            },
-        }

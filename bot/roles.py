@@ -33,6 +33,10 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,60}")
 COHORT_INVITE = "cohort"
 LEAD_INVITE = "lead"
 LEAD_INVITE_DAYS = 7
+# Roles, as LeadService.role reports them.
+ADMIN = "admin"
+LEAD = "lead"
+NONE = "none"
 
 
 def mint_token() -> str:
@@ -254,6 +258,13 @@ class LeadService:
         self._clock = clock
         self._access = access
         self._throttle = throttle
+
+    async def role(self, telegram_user_id: int) -> str:
+        """ADMIN, LEAD or NONE, read now (for choosing which help to show)."""
+        if self._access.is_admin(telegram_user_id):
+            return ADMIN
+        async with self._sessions.begin() as session:
+            return LEAD if await self._access.is_lead(session, telegram_user_id) else NONE
 
     async def invite(self, caller: int) -> LeadInvite:
         """A one-time lead invitation link, valid for seven days."""
