@@ -26,7 +26,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, or_, select, text
+from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -50,6 +50,17 @@ SECTION_NAMES: dict[str, str] = {
     "reflections": "reflections",
     "deliveries": "messages_sent_to_you",
 }
+# Tables that name a person by Telegram id rather than through `learners` (team-lead rights are an
+# admin's grant, keyed by Telegram id). ERASE: /forget deletes the row. KEEP: the row belongs to a
+# team as well (a cohort the person leads), so it is exported and reported but kept for the team
+# until an admin hands it over. tests/test_privacy.py fails for any Telegram-id column that is
+# neither on a path to `learners` nor listed here.
+ERASE, KEEP = "erase", "keep"
+PERSON_ID_COLUMNS: dict[tuple[str, str], str] = {
+    ("leads", "telegram_user_id"): ERASE,
+    ("cohorts", "lead_telegram_id"): KEEP,
+}
+SECTION_NAMES_BY_ID: dict[str, str] = {"leads": "team_lead", "cohorts": "cohorts_you_lead"}
 # Binary columns exported as a description instead of their bytes (keys, ciphertexts).
 _SECRET_COLUMNS = {("learners", "wrapped_data_key"), ("reflections", "ciphertext")}
 ABOUT = (
@@ -86,9 +97,33 @@ class DataExport:
 
 @dataclass(frozen=True, slots=True)
 class ForgetReport:
-    """What /forget erased: rows deleted per table (the learner row included)."""
+    """What /forget erased (rows per table, the learner row included) and what it kept."""
 
     erased: dict[str, int]
+    kept: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonTable:
+    """A table that names a person by Telegram id in `column`, and what /forget does with it."""
+
+    table: Table
+    column: str
+    policy: str
+
+    @property
+    def name(self) -> str:
+        """The table's name."""
+        return self.table.name
+
+
+def person_tables(metadata: MetaData = Base.metadata) -> list[PersonTable]:
+    """The PERSON_ID_COLUMNS that exist in this schema."""
+    return [
+        PersonTable(metadata.tables[table], column, policy)
+        for (table, column), policy in PERSON_ID_COLUMNS.items()
+        if table in metadata.tables and column in metadata.tables[table].c
+    ]
 
 
 def _chains(table: Table, seen: frozenset[str]) -> list[Chain]:
@@ -139,7 +174,7 @@ def _json_value(value: object) -> object:
 
 
 class PrivacyService:
-    """Export and erase everything stored about a learner."""
+    """Export and erase everything stored about a person."""
 
     def __init__(
         self,
@@ -154,67 +189,124 @@ class PrivacyService:
         self._content = content
         self._keyring = keyring
         self._tables = learner_tables(metadata)
+        self._people = person_tables(metadata)
 
     @property
     def tables(self) -> Sequence[LearnerTable]:
-        """The tables /mydata exports and /forget erases."""
+        """The tables on a path to `learners`: /mydata exports them, /forget erases them."""
         return tuple(self._tables)
 
+    @property
+    def person_tables(self) -> Sequence[PersonTable]:
+        """The tables that name a person by Telegram id."""
+        return tuple(self._people)
+
+    async def holds_anything(self, telegram_user_id: int) -> bool:
+        """True when anything at all is stored about this person."""
+        async with self._sessions.begin() as session:
+            if await learner_by_telegram_id(session, telegram_user_id) is not None:
+                return True
+            return any(
+                [await self._person_count(session, p, telegram_user_id) for p in self._people]
+            )
+
     async def export(self, telegram_user_id: int) -> DataExport | None:
-        """Everything stored about the learner as a JSON document; None when nothing is."""
+        """Everything stored about the person as a JSON document; None when nothing is."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner = await learner_by_telegram_id(session, telegram_user_id)
-            if learner is None:
-                return None
-            data_key = self._data_key(learner)
             document: dict[str, Any] = {
                 "about": ABOUT,
                 "exported_at": now.isoformat(),
                 "course": self._content.course.title,
             }
             rows_per_table: dict[str, int] = {}
-            for item in self._tables:
+            if learner is not None:
+                data_key = self._data_key(learner)
+                for item in self._tables:
+                    rows = (
+                        await session.execute(
+                            select(item.table)
+                            .where(owned_rows(item, learner.id))
+                            .order_by(*item.table.primary_key.columns)
+                        )
+                    ).mappings()
+                    records = [
+                        self._record(item.table, dict(row), learner, data_key) for row in rows
+                    ]
+                    rows_per_table[item.name] = len(records)
+                    section = SECTION_NAMES.get(item.name, item.name)
+                    document[section] = records[0] if item.name == LEARNERS else records
+            for person in self._people:
                 rows = (
                     await session.execute(
-                        select(item.table)
-                        .where(owned_rows(item, learner.id))
-                        .order_by(*item.table.primary_key.columns)
+                        select(person.table)
+                        .where(person.table.c[person.column] == telegram_user_id)
+                        .order_by(*person.table.primary_key.columns)
                     )
                 ).mappings()
-                records = [self._record(item.table, dict(row), learner, data_key) for row in rows]
-                rows_per_table[item.name] = len(records)
-                section = SECTION_NAMES.get(item.name, item.name)
-                document[section] = records[0] if item.name == LEARNERS else records
+                records = [self._record(person.table, dict(row), None, None) for row in rows]
+                rows_per_table[person.name] = rows_per_table.get(person.name, 0) + len(records)
+                if records:
+                    document[SECTION_NAMES_BY_ID.get(person.name, person.name)] = records
+        if not any(rows_per_table.values()):
+            return None
         data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         return DataExport(f"my-data-{now:%Y-%m-%d}.json", data, rows_per_table, now)
 
     async def forget(self, telegram_user_id: int) -> ForgetReport | None:
-        """Crypto-shred the learner's data key and delete every row about them, in one go."""
+        """Crypto-shred the person's data key and delete every row about them, in one go.
+
+        None when nothing was stored about them.
+        """
+        erased: dict[str, int] = {}
+        kept: dict[str, int] = {}
         async with self._sessions.begin() as session:
-            learner = await learner_by_telegram_id(session, telegram_user_id)
-            if learner is None:
-                return None
-            learner_id = learner.id
             if session.get_bind().dialect.name == "sqlite":
                 # Overwrite freed space with zeros instead of leaving old rows in the file.
                 await session.execute(text("PRAGMA secure_delete = ON"))
-            learner.wrapped_data_key = None
-            await session.flush()
-            session.expunge(learner)
-            erased: dict[str, int] = {}
-            # Children before parents, so no foreign key is ever left dangling mid-transaction.
-            for item in reversed(self._tables):
+            for person in self._people:
+                column = person.table.c[person.column]
+                if person.policy == KEEP:
+                    kept[person.name] = await self._person_count(session, person, telegram_user_id)
+                    continue
                 result = await session.execute(
-                    delete(item.table)
-                    .where(owned_rows(item, learner_id))
-                    .execution_options(synchronize_session=False)
+                    delete(person.table).where(column == telegram_user_id)
                 )
-                erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
-        log.info("a learner erased their data: %s", _counts(erased))
-        return ForgetReport(erased)
+                erased[person.name] = int(getattr(result, "rowcount", 0) or 0)
+            learner = await learner_by_telegram_id(session, telegram_user_id)
+            if learner is not None:
+                learner_id = learner.id
+                learner.wrapped_data_key = None  # the crypto-shred: first, and flushed
+                await session.flush()
+                session.expunge(learner)
+                # Children before parents, so no foreign key is left dangling on the way.
+                for item in reversed(self._tables):
+                    result = await session.execute(
+                        delete(item.table)
+                        .where(owned_rows(item, learner_id))
+                        .execution_options(synchronize_session=False)
+                    )
+                    erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
+            if not any(erased.values()) and not any(kept.values()):
+                return None
+        log.info("a person erased their data: %s", _counts(erased))
+        return ForgetReport(erased, kept)
 
     # --- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _person_count(
+        session: AsyncSession, person: PersonTable, telegram_user_id: int
+    ) -> int:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(person.table)
+                .where(person.table.c[person.column] == telegram_user_id)
+            )
+            or 0
+        )
 
     def _data_key(self, learner: Learner) -> bytes | None:
         if learner.wrapped_data_key is None:
@@ -225,7 +317,11 @@ class PrivacyService:
             return None
 
     def _record(
-        self, table: Table, row: dict[str, Any], learner: Learner, data_key: bytes | None
+        self,
+        table: Table,
+        row: dict[str, Any],
+        learner: Learner | None,
+        data_key: bytes | None,
     ) -> dict[str, object]:
         record: dict[str, object] = {}
         for column, value in row.items():
@@ -235,12 +331,12 @@ class PrivacyService:
             if column == "lesson_id" and isinstance(value, str):
                 lesson = self._content.lesson(value)
                 record["lesson_title"] = lesson.title if lesson is not None else None
-        if table.name == Reflection.__tablename__:
+        if learner is not None and table.name == Reflection.__tablename__:
             text_ = read_reflection(data_key, learner.id, row["id"], row["ciphertext"])
             record["text"] = text_
             if text_ is None:
                 record["note"] = "this reflection could not be decrypted"
-        if table.name == LEARNERS:
+        if learner is not None and table.name == LEARNERS:
             record["has_encryption_key"] = learner.wrapped_data_key is not None
         return record
 

@@ -319,6 +319,8 @@ ERASED_LABELS: dict[str, tuple[str, str]] = {
     "reviews": ("review question", "review questions"),
     "reflections": ("reflection", "reflections"),
     "deliveries": ("record of a message sent to you", "records of messages sent to you"),
+    "cohort_members": ("cohort membership", "cohort memberships"),
+    "leads": ("team-lead role", "team-lead roles"),
 }
 _NOT_LISTED = frozenset({"learners", "subscriptions"})
 
@@ -352,15 +354,22 @@ def forget_confirm_screen(asked_minute: int) -> Screen:
     )
 
 
-def forget_done_screen(erased: Mapping[str, int]) -> Screen:
-    """What was erased, table by table, and what happens now."""
-    lines = ["<b>Erased.</b>", "", "• your profile and settings"]
-    for table, count in erased.items():
-        if table in _NOT_LISTED or not count:
+def forget_done_screen(erased: Mapping[str, int], kept: Mapping[str, int]) -> Screen:
+    """What was erased, table by table, what was kept for a team, and what happens now."""
+    lines = ["<b>Erased.</b>", ""]
+    if erased.get("learners"):
+        lines.append("• your profile and settings")
+    for table, number in erased.items():
+        if table in _NOT_LISTED or not number:
             continue
         one, many = ERASED_LABELS.get(table, (table.replace("_", " "), table.replace("_", " ")))
-        lines.append(f"• {_count(count, escape(one), escape(many))}")
-    lines.append("• the key that encrypted your reflections (destroyed)")
+        lines.append(f"• {_count(number, escape(one), escape(many))}")
+    if erased.get("learners"):
+        lines.append("• the key that encrypted your reflections (destroyed)")
+    led = kept.get("cohorts", 0)
+    if led:
+        which = "The cohort you lead stays" if led == 1 else f"The {led} cohorts you lead stay"
+        lines += ["", f"{which} for your team; an admin can hand them over to another lead."]
     lines += [
         "",
         "Messages already in this chat stay in your Telegram app; you can delete them there."

@@ -42,7 +42,7 @@ async def ask_to_forget(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is None:
         return
-    if await context.services.learners.find(user.id) is None:
+    if not await context.services.privacy.holds_anything(user.id):
         await reply(update, views_learning.forget_nothing_screen())
         return
     await reply(update, views_learning.forget_confirm_screen(_minute(context)))
@@ -69,7 +69,7 @@ async def forget(update: Update, context: BotContext) -> None:
     if report is None:
         await show(update, views_learning.forget_nothing_screen())
         return
-    await show(update, views_learning.forget_done_screen(report.erased))
+    await show(update, views_learning.forget_done_screen(report.erased, report.kept))
 
 
 async def keep_data(update: Update, context: BotContext) -> None:

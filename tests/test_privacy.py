@@ -1,0 +1,347 @@
+"""/mydata and /forget: everything about a person exported, everything erased, nobody else touched.
+
+The schema is introspected, so a table added later that refers to a learner fails
+`test_every_table_about_a_learner_has_a_test_row` until a row for it is added to `populate`
+below, which then proves /mydata exports it and /forget erases it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import Base
+from bot.fake_bot_api import FakeMessage
+from bot.models import (
+    CheckAnswer,
+    Cohort,
+    CohortMember,
+    Delivery,
+    Lead,
+    Learner,
+    LessonProgress,
+    Reflection,
+    Review,
+    Subscription,
+)
+from bot.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
+from bot.schedule import WEEKDAYS
+from tests.factories import make_learner
+from tests.harness import USER, BotUnderTest
+
+OTHER = 2002
+LESSON = "welcome"
+CANARY = "canary-reflection: a hard conversation on shift"
+NAME = "Canary Sam"
+# The tables `populate` writes a row to for a learner (add a table here when you add it there).
+POPULATED = {
+    "learners",
+    "subscriptions",
+    "deliveries",
+    "lesson_progress",
+    "check_answers",
+    "reviews",
+    "reflections",
+    "cohort_members",
+}
+# Columns that would name a person by Telegram id outside the path to `learners`.
+_PERSON_COLUMN_NAMES = ("telegram_user_id", "telegram_id", "chat_id", "user_id")
+
+
+def text_of(message: FakeMessage) -> str:
+    return message.plain_text or message.text or message.caption or ""
+
+
+async def make_cohort(bot: BotUnderTest, lead: int) -> int:
+    now = bot.clock.now()
+    async with bot.runtime.sessions.begin() as session:
+        cohort = Cohort(
+            name="Night team",
+            name_key="night team",
+            lead_telegram_id=lead,
+            lead_name="Lead Canary",
+            delivery_time=time(8),
+            timezone="Europe/London",
+            days=WEEKDAYS,
+            starts_on=date(2026, 12, 1),
+            created_at=now,
+        )
+        session.add(cohort)
+        await session.flush()
+        return cohort.id
+
+
+async def populate(bot: BotUnderTest, user: int, cohort_id: int) -> int:
+    """A learner with a row in every table about a learner; returns the learner id."""
+    learner_id = await make_learner(bot, user)
+    now = bot.clock.now()
+    async with bot.runtime.sessions.begin() as session:
+        sub = await session.scalar(
+            select(Subscription).where(Subscription.learner_id == learner_id)
+        )
+        assert sub is not None
+        session.add_all(
+            [
+                Delivery(
+                    subscription_id=sub.id,
+                    chat_id=user,
+                    kind="lesson",
+                    local_date=date(2026, 11, 30),
+                    lesson_id=LESSON,
+                    due_at=now,
+                    status="sent",
+                    attempts=1,
+                    created_at=now,
+                    sent_at=now,
+                ),
+                LessonProgress(
+                    learner_id=learner_id, lesson_id=LESSON, course_run=1, delivered_at=now
+                ),
+                CheckAnswer(
+                    learner_id=learner_id,
+                    lesson_id=LESSON,
+                    answer_index=1,
+                    correct=False,
+                    is_review=False,
+                    answered_at=now,
+                ),
+                Review(
+                    learner_id=learner_id,
+                    lesson_id=LESSON,
+                    interval_days=2,
+                    due_on=date(2026, 12, 2),
+                    right_streak=0,
+                ),
+                CohortMember(
+                    cohort_id=cohort_id,
+                    learner_id=learner_id,
+                    display_name=f"{NAME} {user}",
+                    name_key=f"canary sam {user}",
+                    joined_at=now,
+                ),
+            ]
+        )
+    learning = bot.runtime.services.learning
+    await learning.start_reflection(user, LESSON, "reflect:x")
+    saved = await learning.save_reflection(user, LESSON, f"{CANARY} ({user})")
+    assert saved is not None
+    return learner_id
+
+
+def checkpointed_bytes(path: Path) -> bytes:
+    """The SQLite database file after a checkpoint, plus whatever is left in its WAL."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def rows_about(session: AsyncSession, learner_id: int) -> dict[str, int]:
+    counts = {}
+    for item in learner_tables():
+        query = select(func.count()).select_from(item.table).where(owned_rows(item, learner_id))
+        counts[item.name] = int(await session.scalar(query) or 0)
+    return counts
+
+
+async def my_data(bot: BotUnderTest, user: int = USER) -> dict[str, Any]:
+    [message] = await bot.send("/mydata", user=user)
+    assert message.document is not None and message.document.data is not None
+    assert message.document.filename is not None
+    assert message.document.filename.endswith(".json")
+    return dict(json.loads(message.document.data.decode("utf-8")))
+
+
+# --- The schema guard -----------------------------------------------------------------------------
+
+
+def test_every_table_about_a_learner_has_a_test_row() -> None:
+    linked = {item.name for item in learner_tables(Base.metadata)}
+    missing = linked - POPULATED
+    assert not missing, (
+        f"{sorted(missing)} refer to learners: add a row to tests/test_privacy.py::populate so"
+        " /mydata and /forget are proven for them"
+    )
+
+
+def test_no_table_names_a_person_outside_the_erasure_paths() -> None:
+    linked = {item.name for item in learner_tables(Base.metadata)}
+    unaccounted = [
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.sorted_tables
+        if table.name not in linked
+        for column in table.columns
+        if column.name.endswith(_PERSON_COLUMN_NAMES)
+        and (table.name, column.name) not in PERSON_ID_COLUMNS
+    ]
+    assert not unaccounted, (
+        f"{unaccounted} identify a person but are neither on a foreign-key path to learners nor"
+        " in bot.privacy.PERSON_ID_COLUMNS: /mydata and /forget would miss them"
+    )
+
+
+# --- /mydata --------------------------------------------------------------------------------------
+
+
+async def test_mydata_sends_everything_about_the_learner_and_nothing_about_others(
+    bot: BotUnderTest,
+) -> None:
+    cohort = await make_cohort(bot, lead=9999)
+    await populate(bot, USER, cohort)
+    await populate(bot, OTHER, cohort)
+    document = await my_data(bot)
+    for section in (
+        "settings",
+        "messages_sent_to_you",
+        "lesson_progress",
+        "check_answers",
+        "reviews",
+        "reflections",
+        "cohort_members",
+    ):
+        assert len(document[section]) == 1, section
+    assert document["profile"]["telegram_user_id"] == USER
+    assert document["profile"]["has_encryption_key"] is True
+    assert "wrapped_data_key" not in document["profile"]
+    [reflection] = document["reflections"]
+    assert reflection["text"] == f"{CANARY} ({USER})" and "ciphertext" not in reflection
+    lesson = bot.runtime.services.content.lesson(LESSON)
+    assert lesson is not None and reflection["lesson_title"] == lesson.title
+    assert document["cohort_members"][0]["display_name"] == f"{NAME} {USER}"
+    assert str(OTHER) not in json.dumps(document)
+    assert "Everything I store about you" in text_of(bot.last())
+
+
+async def test_mydata_with_nothing_stored_says_so(bot: BotUnderTest) -> None:
+    [reply] = await bot.send("/mydata")
+    assert reply.document is None and "don't store anything" in text_of(reply)
+
+
+# --- /forget --------------------------------------------------------------------------------------
+
+
+async def test_forget_asks_then_erases_every_row_and_says_what(bot: BotUnderTest) -> None:
+    cohort = await make_cohort(bot, lead=9999)
+    mine = await populate(bot, USER, cohort)
+    theirs = await populate(bot, OTHER, cohort)
+    async with bot.runtime.sessions.begin() as session:
+        before_theirs = await rows_about(session, theirs)
+    [question] = await bot.send("/forget")
+    assert "cannot be undone" in text_of(question) and "/mydata" in text_of(question)
+    async with bot.runtime.sessions.begin() as session:
+        assert all((await rows_about(session, mine)).values())  # asking erased nothing
+    [done] = await bot.press("Yes, erase everything", message=question)
+    assert done.message_id == question.message_id and not done.buttons
+    text = text_of(done)
+    for said in (
+        "your profile and settings",
+        "1 reflection",
+        "1 check answer",
+        "1 lesson record",
+        "1 review question",
+        "1 cohort membership",
+        "key that encrypted your reflections",
+    ):
+        assert said in text, said
+    async with bot.runtime.sessions.begin() as session:
+        assert not any((await rows_about(session, mine)).values())
+        assert await rows_about(session, theirs) == before_theirs
+        assert await session.scalar(select(func.count()).select_from(Cohort)) == 1
+    # Afterwards: nothing held, support still there, old buttons kind.
+    [reply] = await bot.send("/mydata")
+    assert "don't store anything" in text_of(reply)
+    [reply] = await bot.send("/progress")
+    assert "/start" in text_of(reply)
+    [reply] = await bot.send("/support")
+    assert "116 123" in text_of(reply)
+    [again] = await bot.send("/forget")
+    assert "nothing to erase" in text_of(again)
+
+
+async def test_keep_my_data_erases_nothing(bot: BotUnderTest) -> None:
+    learner_id = await populate(bot, USER, await make_cohort(bot, lead=9999))
+    [question] = await bot.send("/forget")
+    [kept] = await bot.press("No, keep my data", message=question)
+    assert "Nothing was erased" in text_of(kept)
+    async with bot.runtime.sessions.begin() as session:
+        assert all((await rows_about(session, learner_id)).values())
+
+
+async def test_an_old_confirmation_is_not_acted_on(bot: BotUnderTest) -> None:
+    learner_id = await make_learner(bot)
+    [question] = await bot.send("/forget")
+    await bot.advance(hours=2)
+    [reply] = await bot.press("Yes, erase everything", message=question)
+    assert "Send /forget again" in text_of(reply)
+    async with bot.runtime.sessions.begin() as session:
+        assert await session.get(Learner, learner_id) is not None
+
+
+async def test_a_lead_is_told_their_cohorts_stay_for_the_team(bot: BotUnderTest) -> None:
+    cohort = await make_cohort(bot, lead=USER)
+    await populate(bot, USER, cohort)
+    async with bot.runtime.sessions.begin() as session:
+        session.add(Lead(telegram_user_id=USER, added_at=bot.clock.now()))
+    document = await my_data(bot)
+    assert document["team_lead"][0]["telegram_user_id"] == USER
+    assert document["cohorts_you_lead"][0]["name"] == "Night team"
+    [question] = await bot.send("/forget")
+    [done] = await bot.press("Yes, erase everything", message=question)
+    assert "team-lead role" in text_of(done)
+    assert "The cohort you lead stays for your team" in text_of(done)
+    async with bot.runtime.sessions.begin() as session:
+        assert await session.scalar(select(func.count()).select_from(Lead)) == 0
+        assert await session.scalar(select(func.count()).select_from(Cohort)) == 1
+
+
+async def test_after_forget_a_fresh_start_gets_a_fresh_key(bot: BotUnderTest) -> None:
+    await populate(bot, USER, await make_cohort(bot, lead=9999))
+    async with bot.runtime.sessions.begin() as session:
+        old_key = await session.scalar(select(Learner.wrapped_data_key))
+    [question] = await bot.send("/forget")
+    await bot.press("Yes, erase everything", message=question)
+    await make_learner(bot)  # as /start would after consent
+    learning = bot.runtime.services.learning
+    await learning.start_reflection(USER, LESSON, "reflect:x")
+    assert await learning.save_reflection(USER, LESSON, "A new beginning") is not None
+    page = await learning.journal(USER)
+    assert [entry.text for entry in page.entries] == ["A new beginning"]
+    async with bot.runtime.sessions.begin() as session:
+        assert await session.scalar(select(Learner.wrapped_data_key)) != old_key
+
+
+async def test_forget_leaves_no_copy_of_the_key_or_reflections_in_the_sqlite_file(
+    bot: BotUnderTest, db_kind: str
+) -> None:
+    if db_kind != "sqlite":
+        return  # PostgreSQL keeps dead tuples until VACUUM; see docs/learning.md
+    await populate(bot, USER, await make_cohort(bot, lead=9999))
+    async with bot.runtime.sessions.begin() as session:
+        key = await session.scalar(select(Learner.wrapped_data_key))
+        ciphertext = await session.scalar(select(Reflection.ciphertext))
+    assert key and ciphertext
+    [question] = await bot.send("/forget")
+    await bot.press("Yes, erase everything", message=question)
+    path = Path(str(make_url(bot.runtime.services.settings.database_url).database))
+    stored = checkpointed_bytes(path)
+    assert key not in stored and ciphertext not in stored
+    assert ciphertext[-16:] not in stored  # not even the authentication tag
+
+
+async def test_forget_after_the_course_was_delivered_by_the_engine(bot: BotUnderTest) -> None:
+    await make_learner(bot, next_due_at=bot.clock.now() + timedelta(minutes=5))
+    await bot.advance(minutes=5)
+    await bot.advance(days=1)
+    [question] = await bot.send("/forget")
+    [done] = await bot.press("Yes, erase everything", message=question)
+    assert "records of messages sent to you" in text_of(done) or "message sent" in text_of(done)
+    async with bot.runtime.sessions.begin() as session:
+        for model in (Learner, Subscription, Delivery, LessonProgress):
+            assert await session.scalar(select(func.count()).select_from(model)) == 0
