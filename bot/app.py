@@ -19,6 +19,7 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 
 from bot.clock import Clock
+from bot.cohorts import CohortService
 from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import Content, load_content
@@ -27,13 +28,16 @@ from bot.crypto import Keyring, keyring_for
 from bot.db import create_engine, create_sessions, is_sqlite
 from bot.delivery import DeliveryService
 from bot.flood import FloodLimit
+from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, privacy
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
 from bot.privacy import PrivacyService
+from bot.roles import Access, InviteThrottle, LeadService
 from bot.updates import UpdateLog
 from scheduler.engine import DeliveryEngine
+from scheduler.sender import LessonRenderer
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ def build_services(
 ) -> Services:
     """Build every service from its dependencies (only the key file is read here)."""
     keyring = build_keyring(settings)
+    access, throttle = Access(settings.admin_telegram_ids), InviteThrottle(clock)
     return Services(
         settings=settings,
         clock=clock,
@@ -72,6 +77,8 @@ def build_services(
         delivery=DeliveryService(sessions, clock, content, settings),
         learning=LearningService(sessions, clock, content, keyring),
         privacy=PrivacyService(sessions, clock, content, keyring),
+        cohorts=CohortService(sessions, clock, content, access, throttle),
+        leads=LeadService(sessions, clock, access, throttle),
     )
 
 
@@ -104,6 +111,7 @@ def build_application(
     async def post_init(application: BotApplication) -> None:
         await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
         delivery.start(application.job_queue)
+        huddles.start(application.job_queue)
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
@@ -138,6 +146,7 @@ def build_application(
             *common.first_handlers(),
             *learning.handlers(),
             *privacy.handlers(),
+            *cohort_handlers.handlers(),
             *lookup.handlers(),
             *common.fallback_handlers(),
         ]
@@ -146,13 +155,22 @@ def build_application(
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
     # 5. Scheduled lessons: a JobQueue tick (started in post_init) and a sender on this bot.
-    delivery = DeliveryEngine(services.delivery, application.bot, content, settings, clock)
+    delivery = DeliveryEngine(
+        services.delivery,
+        application.bot,
+        content,
+        settings,
+        clock,
+        render=cohort_handlers.with_nudges(LessonRenderer(content)),
+    )
+    # 6. The weekly huddle card for team leads: its own JobQueue tick.
+    huddles = cohort_handlers.Huddles(services.cohorts, content, application.bot)
     return Runtime(
         application=application,
         services=services,
         engine=engine,
         sessions=sessions,
-        clock_jobs=[delivery.run_once],
+        clock_jobs=[delivery.run_once, huddles.run_once],
     )
 
 

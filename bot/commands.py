@@ -27,6 +27,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", "Start the course or see where you are", LEARN),
     Command("progress", "Lessons done, your streak, checks mastered, next lesson", LEARN),
     Command("journal", "Your private reflections, newest first", LEARN),
+    Command("leave", "Leave a team cohort you joined", LEARN),
     Command("listen", "How to listen and respond when someone tells you", LOOKUP),
     Command("stages", "The three stages of recovery", LOOKUP),
     Command("stage", "One stage of recovery: /stage 1, /stage 2 or /stage 3", LOOKUP),

@@ -8,6 +8,7 @@ from typing import Any, cast
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.clock import Clock
+from bot.cohorts import CohortService
 from bot.config import Settings
 from bot.content import Content
 from bot.crypto import Keyring
@@ -17,6 +18,7 @@ from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
 from bot.privacy import PrivacyService
+from bot.roles import LeadService
 from bot.updates import UpdateLog
 
 SERVICES_KEY = "services"
@@ -37,6 +39,8 @@ class Services:
     delivery: DeliveryService
     learning: LearningService
     privacy: PrivacyService
+    cohorts: CohortService
+    leads: LeadService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -1,0 +1,655 @@
+"""Team leads and cohorts: thin verbs over CohortService and LeadService.
+
+Commands: /lead (admins manage leads; leads get their help), /cohorts, /cohort ... (leads), and
+/leave (members). Buttons: the TEAM_* and LEAD_* callbacks. An invite link's `/start` payload is
+handed here by the /start handler (`open_invite`); the name a joining member types arrives
+through the free-text router as the PENDING_NAME flow (TEXT_FLOWS).
+
+Every lead and admin verb lets the service check the caller's role and cohort ownership, on
+every call; a refusal of any kind gets the same neutral reply. Nothing a person typed, and no
+payload, is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQueue
+
+from bot import charts
+from bot import views_cohorts as vc
+from bot.callbacks import (
+    LEAD_ACCEPT,
+    LEAD_REMOVE,
+    TEAM_ARCHIVE,
+    TEAM_CANCEL,
+    TEAM_DECLINE,
+    TEAM_JOIN,
+    TEAM_LEAVE,
+    TEAM_LEAVE_ASK,
+    TEAM_NAME_CANCEL,
+    TEAM_OPEN,
+    TEAM_REMOVE,
+    TEAM_REMOVE_ASK,
+    TEAM_SHOW_ACTIVITY,
+    Callback,
+    decode,
+)
+from bot.cohorts import (
+    NUDGE,
+    PENDING_NAME,
+    AlreadyMember,
+    CohortChange,
+    CohortInfo,
+    CohortInvitePreview,
+    CohortNameProblem,
+    CohortService,
+    InviteRefused,
+    Joined,
+    LeadInvitePreview,
+    NamePrompt,
+    NameRejected,
+    roster_csv,
+)
+from bot.content import Content
+from bot.context import BotContext
+from bot.delivery import OutboxItem
+from bot.handlers.render import keyboard, reply, show
+from bot.handlers.text import FlowStep
+from bot.roles import ADMIN, NONE, NotAvailable, looks_like_invite
+from bot.schedule import local_date, parse_days, weekdays_of
+from bot.timeparse import match_timezone, parse_time
+from bot.views import Screen
+from scheduler.sender import Rendered, Renderer
+
+log = logging.getLogger(__name__)
+
+HUDDLE_TICK_SECONDS = 300.0
+_ID = re.compile(r"-?\d{1,19}")
+# /cohort subcommands that name a cohort after them.
+_ON_A_COHORT = frozenset(
+    {
+        "show",
+        "invite",
+        "export",
+        "nudge",
+        "remove",
+        "archive",
+        "settings",
+        "time",
+        "days",
+        "timezone",
+        "start",
+        "huddle",
+        "myname",
+    }
+)
+
+
+def _user(update: Update) -> int | None:
+    return update.effective_user.id if update.effective_user is not None else None
+
+
+def _chat(update: Update) -> int | None:
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+def _argument(update: Update) -> str:
+    """Everything after the command, on one line."""
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    return " ".join(text.partition(" ")[2].split())
+
+
+def _number(text: str) -> int | None:
+    return int(text) if _ID.fullmatch(text) else None
+
+
+async def _photo(update: Update, context: BotContext, png: bytes, caption: Screen) -> None:
+    chat = _chat(update)
+    if chat is not None:
+        await context.bot.send_photo(
+            chat, png, caption=caption.text, parse_mode=ParseMode.HTML, filename="image.png"
+        )
+
+
+async def _not_available(update: Update) -> None:
+    if update.callback_query is not None:
+        await show(update, vc.not_available_screen())
+    else:
+        await reply(update, vc.not_available_screen())
+
+
+# --- /lead (admins; leads get their help) ---------------------------------------------------------
+
+
+async def lead(update: Update, context: BotContext) -> None:
+    """Admins: invite, add, list, remove and hand over leads. Leads: what they can do."""
+    user = _user(update)
+    if user is None:
+        return
+    leads = context.services.leads
+    words = _argument(update).split()
+    verb, rest = (words[0].lower(), words[1:]) if words else ("", [])
+    try:
+        if verb in ("", "help"):
+            role = await leads.role(user)
+            if role == NONE:
+                raise NotAvailable
+            await reply(update, vc.lead_help_screen(admin=role == ADMIN))
+        elif verb == "invite" and not rest:
+            invite = await leads.invite(user)
+            url = vc.deep_link(context.bot.username, invite.token)
+            await reply(update, vc.lead_invite_created_screen(invite, url))
+        elif verb == "list" and not rest:
+            await reply(update, vc.leads_screen(await leads.leads(user)))
+        elif verb in ("add", "remove", "handover"):
+            await _lead_change(update, context, user, verb, rest)
+        else:
+            raise NotAvailable
+    except NotAvailable:
+        await _not_available(update)
+
+
+async def _lead_change(
+    update: Update, context: BotContext, user: int, verb: str, rest: list[str]
+) -> None:
+    leads = context.services.leads
+    ids = [_number(word) for word in rest]
+    wanted = 2 if verb == "handover" else 1
+    if len(ids) != wanted or any(i is None or i <= 0 for i in ids):
+        # Only an admin learns the usage; anyone else gets the neutral reply.
+        leads_role = await leads.role(user)
+        if leads_role != ADMIN:
+            raise NotAvailable
+        await reply(update, vc.lead_usage_screen())
+        return
+    numbers = [i for i in ids if i is not None]
+    if verb == "add":
+        await reply(update, vc.lead_added_screen(numbers[0], await leads.add(user, numbers[0])))
+    elif verb == "remove":
+        await reply(update, vc.lead_remove_confirm_screen(await leads.lead(user, numbers[0])))
+    else:
+        await reply(update, vc.handover_screen(await leads.handover(user, *numbers)))
+
+
+# --- /cohorts and /cohort (leads) -----------------------------------------------------------------
+
+
+async def cohorts(update: Update, context: BotContext) -> None:
+    """The lead's cohorts, a button each."""
+    user = _user(update)
+    if user is None:
+        return
+    try:
+        await reply(update, vc.cohorts_screen(await context.services.cohorts.mine(user)))
+    except NotAvailable:
+        await _not_available(update)
+
+
+async def cohort(update: Update, context: BotContext) -> None:
+    """/cohort new|invite|export|nudge|remove|archive|settings|... <name>, or /cohort <name>."""
+    user = _user(update)
+    if user is None:
+        return
+    text = _argument(update)
+    verb, _, rest = text.partition(" ")
+    verb = verb.lower()
+    service = context.services.cohorts
+    try:
+        if verb in ("", "help"):
+            role = await context.services.leads.role(user)
+            if role == NONE:
+                raise NotAvailable
+            await reply(update, vc.lead_help_screen(admin=role == ADMIN))
+        elif verb == "new":
+            await _create(update, context, user, rest)
+        elif verb in _ON_A_COHORT:
+            info, tail = await service.resolve(user, rest)
+            await _ON_COHORT[verb](update, context, user, info, tail)
+        else:
+            info, tail = await service.resolve(user, text)
+            if tail:
+                raise NotAvailable
+            await _dashboard(update, context, user, info.id)
+    except NotAvailable:
+        await _not_available(update)
+
+
+CohortVerb = Callable[[Update, BotContext, int, CohortInfo, str], Awaitable[None]]
+
+
+async def _create(update: Update, context: BotContext, user: int, name: str) -> None:
+    lead_name = update.effective_user.first_name if update.effective_user is not None else ""
+    try:
+        created = await context.services.cohorts.create(user, name, lead_name)
+    except CohortNameProblem as problem:
+        await reply(update, vc.cohort_name_problem_screen(problem.reason))
+        return
+    url = vc.deep_link(context.bot.username, created.invite.token)
+    png = await asyncio.to_thread(charts.qr_png, url)
+    await _photo(
+        update, context, png, vc.invite_caption(created.cohort, created.invite, url, created=True)
+    )
+
+
+async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: int) -> None:
+    dashboard = await context.services.cohorts.dashboard(user, cohort_id)
+    await reply(update, vc.dashboard_screen(dashboard))
+    members = dashboard.joined if not dashboard.small else 0
+    png = await asyncio.to_thread(
+        charts.progress_chart, dashboard.weekly, dashboard.per_lesson, members
+    )
+    await _photo(update, context, png, vc.chart_caption(dashboard))
+
+
+async def _show(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    if tail:
+        raise NotAvailable
+    await _dashboard(update, context, user, info.id)
+
+
+async def _invite(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    options = tail.lower().split()
+    limits: dict[str, int] = {}
+    while len(options) >= 2 and options[0] in ("uses", "days") and options[1].isdigit():
+        limits[options[0]] = int(options[1])
+        options = options[2:]
+    try:
+        if options:
+            raise ValueError(tail)
+        link = await context.services.cohorts.rotate_invite(
+            user, info.id, days=limits.get("days"), max_uses=limits.get("uses")
+        )
+    except ValueError:
+        await reply(update, vc.setting_problem_screen("invite"))
+        return
+    url = vc.deep_link(context.bot.username, link.token)
+    png = await asyncio.to_thread(charts.qr_png, url)
+    await _photo(update, context, png, vc.invite_caption(info, link, url))
+
+
+async def _export(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    if tail:
+        raise NotAvailable
+    name, rows = await context.services.cohorts.roster(user, info.id)
+    chat = _chat(update)
+    if chat is None:
+        return
+    today = local_date(context.services.clock.now(), info.timezone)
+    await context.bot.send_document(
+        chat,
+        roster_csv(rows),
+        filename=vc.export_filename(name, today),
+        caption=vc.export_caption(name, len(rows)).text,
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def _nudge(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    if tail:
+        raise NotAvailable
+    result = await context.services.cohorts.nudge(user, info.id)
+    await reply(update, vc.nudge_result_screen(info.name, result, info.timezone))
+
+
+async def _remove(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    service = context.services.cohorts
+    if not tail:
+        await reply(update, vc.roster_screen(info, await service.members(user, info.id)))
+        return
+    member = await service.member(user, info.id, tail)
+    await reply(update, vc.remove_confirm_screen(info, member))
+
+
+async def _archive(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    if tail:
+        raise NotAvailable
+    await reply(update, vc.archive_confirm_screen(info))
+
+
+async def _settings(
+    update: Update, context: BotContext, user: int, info: CohortInfo, tail: str
+) -> None:
+    if tail:
+        raise NotAvailable
+    await reply(update, vc.settings_screen(info))
+
+
+def _change_for(setting: str, value: str, today: date) -> CohortChange | None:
+    """Read one setting's value; None when it cannot be read."""
+    try:
+        if setting == "time":
+            at = parse_time(value)
+            return CohortChange(delivery_time=at) if at is not None else None
+        if setting == "days":
+            return CohortChange(days=parse_days(value))
+        if setting == "timezone":
+            found = match_timezone(value).zone
+            return CohortChange(timezone=found) if found else None
+        if setting == "start":
+            day = date.fromisoformat(value)
+            return CohortChange(starts_on=day) if day >= today else None
+        if setting == "huddle":
+            if value.lower() == "off":
+                return CohortChange(huddle_off=True)
+            days = weekdays_of(parse_days(value))
+            return CohortChange(huddle_day=days[0]) if len(days) == 1 else None
+        if setting == "myname":
+            return CohortChange(lead_name=value) if value.strip() else None
+    except ValueError:
+        return None
+    return None
+
+
+async def _set(update: Update, context: BotContext, user: int, info: CohortInfo, tail: str) -> None:
+    message = update.effective_message
+    setting = (message.text or "").split()[1].lower() if message is not None else ""
+    today = local_date(context.services.clock.now(), info.timezone)
+    change = _change_for(setting, tail, today)
+    if change is None:
+        await reply(update, vc.setting_problem_screen(setting))
+        return
+    try:
+        changed = await context.services.cohorts.change(user, info.id, change)
+    except ValueError:
+        await reply(update, vc.setting_problem_screen(setting))
+        return
+    await reply(update, vc.settings_screen(changed, note="Saved."))
+
+
+_ON_COHORT: dict[str, CohortVerb] = {
+    "show": _show,
+    "invite": _invite,
+    "export": _export,
+    "nudge": _nudge,
+    "remove": _remove,
+    "archive": _archive,
+    "settings": _settings,
+    "time": _set,
+    "days": _set,
+    "timezone": _set,
+    "start": _set,
+    "huddle": _set,
+    "myname": _set,
+}
+
+
+# --- joining (members) ----------------------------------------------------------------------------
+
+
+def is_invite(payload: str | None) -> bool:
+    """True for an invite link's /start payload (the /start handler then calls open_invite)."""
+    return looks_like_invite(payload)
+
+
+async def open_invite(update: Update, context: BotContext, payload: str) -> None:
+    """Someone opened an invite link: the consent screen, or a clear refusal."""
+    user = _user(update)
+    if user is None:
+        return
+    preview = await context.services.cohorts.preview(user, payload)
+    if isinstance(preview, CohortInvitePreview):
+        await reply(update, vc.join_screen(preview))
+    elif isinstance(preview, LeadInvitePreview):
+        await reply(update, vc.lead_invitation_screen(preview))
+    else:
+        await reply(update, vc.bad_invite_screen(throttled=preview.throttled))
+
+
+async def receive_name(update: Update, context: BotContext, argument: str) -> None:
+    """The joining member typed the name their lead will see."""
+    user, message = _user(update), update.effective_message
+    invite_id = _number(argument)
+    if user is None or message is None:
+        return
+    service = context.services.cohorts
+    if invite_id is None:
+        await service.cancel_join(user)
+        await reply(update, vc.bad_invite_screen(throttled=False))
+        return
+    result = await service.join(user, invite_id, message.text or "")
+    if isinstance(result, Joined):
+        await reply(update, vc.joined_screen(result, context.services.clock.now()))
+    elif isinstance(result, NameRejected):
+        await reply(update, vc.name_rejected_screen(result.reason))
+    else:
+        await reply(update, vc.bad_invite_screen(throttled=result.throttled))
+
+
+TEXT_FLOWS: dict[str, FlowStep] = {PENDING_NAME: receive_name}
+
+
+async def leave(update: Update, context: BotContext) -> None:
+    """Leave a cohort: which one, then confirm."""
+    user = _user(update)
+    if user is None:
+        return
+    memberships = await context.services.cohorts.memberships(user)
+    if len(memberships) == 1:
+        await reply(update, vc.leave_confirm_screen(memberships[0]))
+    else:
+        await reply(update, vc.leave_screen(memberships))
+
+
+# --- buttons --------------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: BotContext) -> None:
+    """Every TEAM_* / LEAD_* button; a forged or malformed one gets the neutral reply."""
+    query = update.callback_query
+    user = _user(update)
+    callback = decode(query.data if query is not None else None)
+    if query is None or user is None or callback is None:
+        return
+    await query.answer()
+    handler = _BUTTONS.get(callback.action)
+    try:
+        if handler is None:
+            raise NotAvailable
+        await handler(update, context, user, callback)
+    except NotAvailable:
+        await _not_available(update)
+
+
+ButtonVerb = Callable[[Update, BotContext, int, Callback], Awaitable[None]]
+
+
+def _ints(callback: Callback, count: int) -> list[int]:
+    numbers = [_number(arg) for arg in callback.args]
+    if len(numbers) != count or any(n is None for n in numbers):
+        raise NotAvailable
+    return [n for n in numbers if n is not None]
+
+
+def _token(callback: Callback) -> str:
+    if len(callback.args) != 1:
+        raise NotAvailable
+    return callback.args[0]
+
+
+async def _join_pressed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    chat = _chat(update)
+    if chat is None:
+        return
+    result = await context.services.cohorts.accept(user, chat, _token(cb))
+    if isinstance(result, NamePrompt):
+        await show(update, vc.name_prompt_screen(result.cohort_name))
+    elif isinstance(result, AlreadyMember):
+        await show(update, vc.already_member_screen(result.cohort_name))
+    elif isinstance(result, InviteRefused):
+        await show(update, vc.bad_invite_screen(throttled=result.throttled))
+
+
+async def _declined(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    await show(update, vc.declined_screen())
+
+
+async def _name_cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    await context.services.cohorts.cancel_join(user)
+    await show(update, vc.join_cancelled_screen())
+
+
+async def _activity(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    member_id, choice = _ints(cb, 2)
+    if choice not in (0, 1):
+        raise NotAvailable
+    if not await context.services.cohorts.set_show_activity(user, member_id, bool(choice)):
+        raise NotAvailable
+    await reply(update, vc.activity_choice_screen(bool(choice)))
+
+
+async def _leave_asked(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    [cohort_id] = _ints(cb, 1)
+    memberships = await context.services.cohorts.memberships(user)
+    found = next((m for m in memberships if m.cohort_id == cohort_id), None)
+    await show(update, vc.leave_confirm_screen(found) if found else vc.left_screen(None))
+
+
+async def _leave_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    [cohort_id] = _ints(cb, 1)
+    await show(update, vc.left_screen(await context.services.cohorts.leave(user, cohort_id)))
+
+
+async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    if await context.services.leads.accept(user, _token(cb)):
+        await show(update, vc.lead_accepted_screen())
+    else:
+        await show(update, vc.bad_invite_screen(throttled=False))
+
+
+async def _opened(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    [cohort_id] = _ints(cb, 1)
+    await _dashboard(update, context, user, cohort_id)
+
+
+async def _remove_asked(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    cohort_id, member_id = _ints(cb, 2)
+    service = context.services.cohorts
+    info = await service.info(user, cohort_id)
+    member = await service.member(user, cohort_id, member_id)
+    await show(update, vc.remove_confirm_screen(info, member))
+
+
+async def _remove_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    cohort_id, member_id = _ints(cb, 2)
+    service = context.services.cohorts
+    info = await service.info(user, cohort_id)
+    name = await service.remove_member(user, cohort_id, member_id)
+    await show(update, vc.removed_screen(info.name, name))
+
+
+async def _archive_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    [cohort_id] = _ints(cb, 1)
+    await show(update, vc.archived_screen(await context.services.cohorts.archive(user, cohort_id)))
+
+
+async def _lead_remove_confirmed(
+    update: Update, context: BotContext, user: int, cb: Callback
+) -> None:
+    [lead_id] = _ints(cb, 1)
+    await show(update, vc.lead_removed_screen(await context.services.leads.remove(user, lead_id)))
+
+
+async def _cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    await show(update, vc.cancelled_screen())
+
+
+_BUTTONS: dict[str, ButtonVerb] = {
+    TEAM_JOIN: _join_pressed,
+    TEAM_DECLINE: _declined,
+    TEAM_NAME_CANCEL: _name_cancelled,
+    TEAM_SHOW_ACTIVITY: _activity,
+    TEAM_LEAVE_ASK: _leave_asked,
+    TEAM_LEAVE: _leave_confirmed,
+    LEAD_ACCEPT: _lead_accepted,
+    TEAM_OPEN: _opened,
+    TEAM_REMOVE_ASK: _remove_asked,
+    TEAM_REMOVE: _remove_confirmed,
+    TEAM_ARCHIVE: _archive_confirmed,
+    LEAD_REMOVE: _lead_remove_confirmed,
+    TEAM_CANCEL: _cancelled,
+}
+_PATTERN = "^(?:" + "|".join(sorted(_BUTTONS)) + ")(?::|$)"
+
+
+def handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    """The cohort commands and buttons (the /start hook lives in the onboarding handler)."""
+    return [
+        CommandHandler("lead", lead),
+        CommandHandler("cohorts", cohorts),
+        CommandHandler("cohort", cohort),
+        CommandHandler("leave", leave),
+        CallbackQueryHandler(button, pattern=_PATTERN),
+    ]
+
+
+# --- scheduled: the weekly huddle card, and rendering nudges for the sender -----------------------
+
+
+class Huddles:
+    """Sends due huddle cards to leads: a JobQueue tick in production, `run_once` in tests."""
+
+    def __init__(self, service: CohortService, content: Content, bot: Bot) -> None:
+        self._service = service
+        self._content = content
+        self._bot = bot
+
+    async def run_once(self) -> int:
+        """Claim and send every huddle card due now; returns how many were sent."""
+        sent = 0
+        for card in await self._service.claim_huddles():
+            lesson = self._content.lesson(card.lesson_id)
+            if lesson is None:
+                continue
+            screen = vc.huddle_screen(card, lesson)
+            try:
+                await self._bot.send_message(
+                    card.lead_telegram_id,
+                    screen.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(screen),
+                )
+                sent += 1
+            except TelegramError as exc:
+                log.warning("huddle card for cohort %s not sent: %s", card.cohort_id, type(exc))
+        return sent
+
+    def start(self, job_queue: JobQueue[Any] | None) -> None:
+        """Check for due cards every few minutes (from post_init)."""
+        if job_queue is not None:
+            job_queue.run_repeating(self._tick, interval=HUDDLE_TICK_SECONDS, first=10.0)
+
+    async def _tick(self, context: object) -> None:
+        await self.run_once()
+
+
+def with_nudges(render: Renderer) -> Renderer:
+    """The delivery engine's renderer, extended to outbox rows of kind NUDGE."""
+    screen = vc.nudge_screen()
+    nudge = Rendered(screen.text, keyboard(screen))
+
+    def rendered(item: OutboxItem) -> Rendered | None:
+        return nudge if item.kind == NUDGE else render(item)
+
+    return rendered
