@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -806,7 +806,11 @@ class CohortService:
     async def _mastery(self, session: AsyncSession, members: list[_Member]) -> int | None:
         """Average over members of the share of answered checks they got right (at any try)."""
         rows = await session.execute(
-            select(CheckAnswer.learner_id, CheckAnswer.lesson_id, func.max(CheckAnswer.correct))
+            select(
+                CheckAnswer.learner_id,
+                CheckAnswer.lesson_id,
+                func.max(case((CheckAnswer.correct, 1), else_=0)),
+            )
             .where(CheckAnswer.learner_id.in_([m.learner_id for m in members]))
             .group_by(CheckAnswer.learner_id, CheckAnswer.lesson_id)
         )
