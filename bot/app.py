@@ -27,9 +27,10 @@ from bot.context import SERVICES_KEY, BotContext, Services
 from bot.crypto import Keyring, keyring_for
 from bot.db import create_engine, create_sessions, is_sqlite
 from bot.delivery import DeliveryService
+from bot.enrolment import EnrolmentService
 from bot.flood import FloodLimit
 from bot.handlers import cohorts as cohort_handlers
-from bot.handlers import common, guard, learning, lookup, privacy
+from bot.handlers import common, guard, learning, lookup, onboarding, privacy
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
@@ -79,6 +80,7 @@ def build_services(
         privacy=PrivacyService(sessions, clock, content, keyring),
         cohorts=CohortService(sessions, clock, content, access, throttle),
         leads=LeadService(sessions, clock, access, throttle),
+        enrolment=EnrolmentService(sessions, clock, content, keyring),
     )
 
 
@@ -112,6 +114,9 @@ def build_application(
         await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
         delivery.start(application.job_queue)
         huddles.start(application.job_queue)
+        onboarding.start_jobs(
+            application.job_queue, services.enrolment, settings.delivery_tick_seconds
+        )
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
@@ -144,6 +149,7 @@ def build_application(
     application.add_handlers(
         [
             *common.first_handlers(),
+            *onboarding.handlers(),
             *learning.handlers(),
             *privacy.handlers(),
             *cohort_handlers.handlers(),
@@ -170,7 +176,7 @@ def build_application(
         services=services,
         engine=engine,
         sessions=sessions,
-        clock_jobs=[delivery.run_once, huddles.run_once],
+        clock_jobs=[services.enrolment.end_due_pauses, delivery.run_once, huddles.run_once],
     )
 
 

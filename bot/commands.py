@@ -25,9 +25,16 @@ HELP = "Help"
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Start the course or see where you are", LEARN),
+    Command("today", "Your latest lesson again", LEARN),
+    Command("next", "The next lesson now, at your own pace", LEARN),
     Command("progress", "Lessons done, your streak, checks mastered, next lesson", LEARN),
     Command("journal", "Your private reflections, newest first", LEARN),
     Command("leave", "Leave a team cohort you joined", LEARN),
+    Command("settings", "Lesson time, timezone, days, reflection time, reminders", LEARN),
+    Command("pause", "Take a break: /pause 3d, /pause 2w or /pause until 2027-01-04", LEARN),
+    Command("resume", "Lessons back on after a pause or a stop", LEARN),
+    Command("restart", "Go through the course again from lesson 1", LEARN),
+    Command("stop", "Stop daily lessons, keeping or deleting your data", LEARN),
     Command("listen", "How to listen and respond when someone tells you", LOOKUP),
     Command("stages", "The three stages of recovery", LOOKUP),
     Command("stage", "One stage of recovery: /stage 1, /stage 2 or /stage 3", LOOKUP),

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.content import Content
 from bot.crypto import Keyring
 from bot.delivery import DeliveryService
+from bot.enrolment import EnrolmentService
 from bot.flood import FloodLimit
 from bot.learners import LearnerService
 from bot.learning import LearningService
@@ -41,6 +42,7 @@ class Services:
     privacy: PrivacyService
     cohorts: CohortService
     leads: LeadService
+    enrolment: EnrolmentService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
