@@ -127,9 +127,11 @@ def lesson_reflect_screen(lesson: Lesson) -> Screen:
     """The lesson's reflective prompt, inviting (never requiring) a written reply."""
     return Screen(
         f"<b>Reflect: {escape(lesson.title)}</b>\n\n{lesson.reflect}\n\n"
-        "<i>Reply with a few lines if you like, or simply think it over. Your reflections are"
-        " yours: they are never shown to your team lead.</i>",
+        "<i>Press Write a reflection to keep a few lines privately, or simply think it over."
+        " Your reflections are yours: they are never shown to your team lead.</i>",
         (
+            # Text is captured only after this button (a reply without it is a search).
+            (_lesson_button("Write a reflection", LESSON_REFLECT, lesson),),
             (
                 _lesson_button("Quick check", LESSON_CHECK, lesson),
                 _lesson_button("Done", LESSON_DONE, lesson),

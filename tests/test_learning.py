@@ -6,10 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from telegram.constants import ParseMode
 
+from bot import views
 from bot.clock import FakeClock
 from bot.crypto import decrypt, reflection_ad
 from bot.fake_bot_api import FakeMessage
+from bot.handlers.render import keyboard
 from bot.learning import current_streak, next_review_interval
 from bot.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
 from bot.schedule import EVERY_DAY
@@ -482,3 +485,24 @@ async def test_a_lesson_from_the_engine_can_be_done_and_reflected_on(bot: BotUnd
     assert "Thank you" in text_of(done)
     row = await progress_row(bot, L1)
     assert row.done_at is not None and row.opened_at is not None
+
+
+async def test_the_later_reflection_prompt_captures_text_only_after_its_button(
+    bot: BotUnderTest,
+) -> None:
+    await make_learner(bot)
+    await deliver(bot, L1)
+    lesson = bot.runtime.services.content.lesson(L1)
+    assert lesson is not None
+    screen = views.lesson_reflect_screen(lesson)  # what the engine sends at reflection time
+    sent = await bot.runtime.application.bot.send_message(
+        chat_id=USER, text=screen.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(screen)
+    )
+    prompt = next(m for m in bot.messages() if m.message_id == sent.message_id)
+    await bot.send("stage 2")  # not captured: the learner has not asked to reflect
+    assert await count(bot, Reflection) == 0
+    [own] = await bot.press("Write a reflection", message=prompt)
+    assert "Cancel" in str(own.buttons)
+    [ack] = await bot.send("At the end of my shift I noticed")
+    assert "Saved privately" in text_of(ack)
+    assert await count(bot, Reflection) == 1
