@@ -31,14 +31,8 @@ from bot.content import Content
 from bot.crypto import Keyring
 from bot.delivery import next_due_for
 from bot.models import Learner, LessonProgress, Subscription
-from bot.schedule import (
-    WEEKDAYS,
-    check_days,
-    local_date,
-    local_instant,
-    next_delivery,
-    zone,
-)
+from bot.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
+from bot.timeparse import is_usable_timezone
 
 SETUP = "setup"
 ACTIVE = "active"
@@ -256,10 +250,8 @@ class EnrolmentService:
 
     async def set_timezone(self, telegram_user_id: int, name: str) -> Enrolment:
         """Change the timezone (an IANA name); ScheduleError for an unknown one."""
-        try:
-            zone(name)
-        except ValueError as exc:
-            raise ScheduleError(f"{name!r} is not a timezone") from exc
+        if not is_usable_timezone(name):
+            raise ScheduleError(f"{name!r} is not a timezone")
         async with self._sessions.begin() as session:
             learner, sub = await self._require_enrolled(session, telegram_user_id)
             if sub.paused_until is not None:

@@ -172,6 +172,11 @@ def _choices() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     return choices, {place: tuple(zones) for place, zones in places.items()}
 
 
+def is_usable_timezone(name: str) -> bool:
+    """True for an IANA name this host knows, excluding host files such as `localtime`."""
+    return _known().get(name.casefold()) == name
+
+
 def _key(text: str) -> str:
     return " ".join(utils.default_process(text.replace("_", " ")).split())
 

@@ -243,8 +243,9 @@ async def test_days_and_bad_values(service: EnrolmentService) -> None:
     assert enrolment.next_lesson_at == datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
     with pytest.raises(ScheduleError):
         await service.set_days(USER, 0)
-    with pytest.raises(ScheduleError):
-        await service.set_timezone(USER, "Europe/Londn")
+    for forged in ("Europe/Londn", "localtime", "Factory"):
+        with pytest.raises(ScheduleError):
+            await service.set_timezone(USER, forged)
     with pytest.raises(ScheduleError):
         await service.set_reflection_time(USER, time(7, 0))  # before the 08:00 lesson
     enrolment = await service.set_reflection_time(USER, time(17, 30))

@@ -11,6 +11,7 @@ from bot.timeparse import (
     ZoneMatch,
     format_time,
     from_time_code,
+    is_usable_timezone,
     match_timezone,
     parse_pause,
     parse_time,
@@ -141,3 +142,9 @@ def test_pause_lengths(typed: str, back_on: date) -> None:
 def test_pauses_that_cannot_be_used(typed: str) -> None:
     with pytest.raises(PauseError):
         parse_pause(typed, MONDAY)
+
+
+def test_only_real_zone_names_are_usable() -> None:
+    assert is_usable_timezone("Europe/London") and is_usable_timezone("UTC")
+    for name in ("europe/london", "localtime", "Factory", "posixrules", "../etc/passwd", ""):
+        assert not is_usable_timezone(name), name
