@@ -73,7 +73,7 @@ from scheduler.sender import Rendered, Renderer
 log = logging.getLogger(__name__)
 
 HUDDLE_TICK_SECONDS = 300.0
-_ID = re.compile(r"-?\d{1,19}")
+_ID = re.compile(r"-?\d{1,18}")  # fits a 64-bit column whatever the digits
 # /cohort subcommands that name a cohort after them.
 _ON_A_COHORT = frozenset(
     {
