@@ -506,3 +506,44 @@ async def test_the_later_reflection_prompt_captures_text_only_after_its_button(
     [ack] = await bot.send("At the end of my shift I noticed")
     assert "Saved privately" in text_of(ack)
     assert await count(bot, Reflection) == 1
+
+
+# --- The whole journey, from /start -----------------------------------------------------------
+
+
+async def test_a_learners_journey_from_start_to_forget(bot: BotUnderTest) -> None:
+    await bot.send("/start")
+    await bot.press("I agree, let's set up")
+    _, lesson = await bot.press("Start: first lesson now")
+    assert "Lesson 1 of 30" in text_of(lesson)
+    [check] = await bot.press("Quick check", message=lesson)
+    [feedback] = await bot.press(wrong(bot, L1), message=check)
+    assert "come back in 2 days" in text_of(feedback)
+    await bot.press("Reflect", message=lesson)
+    [ack] = await bot.send("I want to listen more than I talk")
+    assert "Saved privately" in text_of(ack)
+    await bot.press("Done", message=lesson)
+    [tuesday] = await bot.advance(days=1, hours=1)  # Tuesday 08:00
+    await bot.press("Skip", message=tuesday)
+    [wednesday] = await bot.advance(days=1)
+    [done] = await bot.press("Done", message=wednesday)
+    assert "one quick question from an earlier lesson" in text_of(done)
+    [question] = await bot.press("Answer now", message=done)
+    [result] = await bot.press(right(bot, L1), message=question)
+    assert "come back in 4 days" in text_of(result)
+    [progress] = await bot.send("/progress")
+    for line in ("Lessons done: 2 of 30", "2 days in a row", "Reflections written: 1"):
+        assert line in text_of(progress)
+    assert "Next lesson: Thursday 3 December at 08:00 (Europe/London)" in text_of(progress)
+    [journal] = await bot.send("/journal")
+    assert "I want to listen more than I talk" in text_of(journal)
+    [document] = await bot.send("/mydata")
+    assert document.document is not None and document.document.data is not None
+    assert b"I want to listen more than I talk" in document.document.data
+    [question] = await bot.send("/forget")
+    [erased] = await bot.press("Yes, erase everything", message=question)
+    assert "1 reflection" in text_of(erased)
+    assert await count(bot, Learner) == 0
+    assert await bot.advance(days=1) == []  # no more lessons
+    [welcome] = await bot.send("/start")  # a fresh start works
+    assert "I agree, let's set up" in str(welcome.buttons)
