@@ -8,17 +8,20 @@ below, which then proves /mydata exports it and /forget erases it.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Base
 from bot.fake_bot_api import FakeMessage
+from bot.logs import LibraryFloorFilter
 from bot.models import (
     CheckAnswer,
     Cohort,
@@ -33,7 +36,7 @@ from bot.models import (
 )
 from bot.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
 from bot.schedule import WEEKDAYS
-from tests.factories import make_learner
+from tests.factories import deliver, make_learner, wire_text_router
 from tests.harness import USER, BotUnderTest
 
 OTHER = 2002
@@ -345,3 +348,22 @@ async def test_forget_after_the_course_was_delivered_by_the_engine(bot: BotUnder
     async with bot.runtime.sessions.begin() as session:
         for model in (Learner, Subscription, Delivery, LessonProgress):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_reflections_and_exports_never_reach_the_logs(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.handler.addFilter(LibraryFloorFilter())  # as configure_logging installs it
+    wire_text_router(bot)
+    await make_learner(bot)
+    lesson = await deliver(bot, LESSON)
+    await bot.press("Reflect", message=lesson)
+    await bot.send(CANARY)
+    await bot.send("/journal")
+    await bot.send("/mydata")
+    [question] = await bot.send("/forget")
+    await bot.press("Yes, erase everything", message=question)
+    shown = [caplog.handler.format(r) for r in caplog.records if caplog.handler.filter(r)]
+    assert shown and not any("canary" in line for line in shown)
+    assert any("erased their data" in line for line in shown)  # counts only
