@@ -41,6 +41,8 @@ LONGEST_REVIEW_DAYS = 8
 RIGHT_IN_A_ROW_TO_RETIRE = 2
 MAX_REVIEWS_PER_DAY = 2
 JOURNAL_PAGE_SIZE = 5
+# The free-text flow name under which a started reflection waits for the learner's text.
+REFLECT_FLOW = "reflect"
 
 
 # --- What the service returns ---------------------------------------------------------------------
@@ -241,7 +243,7 @@ class LearningService:
                 return Touch(recorded=False)
             if lesson_id is not None:
                 await self._opened(session, who, lesson_id, create=False)
-            if who.learner.pending_action and who.learner.pending_action.startswith("reflect:"):
+            if _is_reflecting(who.learner.pending_action):
                 who.learner.pending_action = None
             return Touch(recorded=True)
 
@@ -267,8 +269,8 @@ class LearningService:
         """Cancel a started reflection; False when none was waiting."""
         async with self._sessions.begin() as session:
             learner = await learner_by_telegram_id(session, telegram_user_id)
-            if learner is None or not learner.pending_action:
-                return False
+            if learner is None or not _is_reflecting(learner.pending_action):
+                return False  # another flow's step (e.g. typing a time) is left alone
             learner.pending_action = None
             learner.last_active_at = self._clock.now()
             return True
@@ -622,6 +624,11 @@ def read_reflection(
         return decrypt(data_key, ciphertext, reflection_ad(learner_id, reflection_id))
     except DecryptionError:
         return None
+
+
+def _is_reflecting(pending_action: str | None) -> bool:
+    """True when the learner's next text is meant as a reflection (see handlers.learning)."""
+    return bool(pending_action) and f"{pending_action}:".startswith(REFLECT_FLOW + ":")
 
 
 def _local(instant: datetime | None, tz: ZoneInfo) -> datetime | None:

@@ -266,6 +266,8 @@ def _schedule_line(progress: Progress) -> str:
         return "Daily lessons are off. /start sets them up again whenever you like."
     if progress.state is None:
         return "You have no daily lessons set up. /start sets them up."
+    if progress.state == "setup":
+        return "Your daily lessons start once you finish setting up: /start."
     return "Your next lesson will come at your usual time."
 
 

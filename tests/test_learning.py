@@ -547,3 +547,12 @@ async def test_a_learners_journey_from_start_to_forget(bot: BotUnderTest) -> Non
     assert await bot.advance(days=1) == []  # no more lessons
     [welcome] = await bot.send("/start")  # a fresh start works
     assert "I agree, let's set up" in str(welcome.buttons)
+
+
+async def test_an_old_cancel_leaves_another_flows_step_alone(bot: BotUnderTest) -> None:
+    await make_learner(bot)
+    lesson = await deliver(bot, L1)
+    [prompt] = await bot.press("Reflect", message=lesson)
+    await bot.runtime.services.learners.set_pending_action(USER, "schedule:time")
+    await bot.press("Cancel", message=prompt)
+    assert await pending_action(bot) == "schedule:time"

@@ -38,11 +38,12 @@ from bot.context import BotContext
 from bot.handlers.lookup import search_text
 from bot.handlers.render import reply, show
 from bot.handlers.text import FlowStep, pending
+from bot.learning import REFLECT_FLOW
 from bot.textclean import RejectedText
 
 log = logging.getLogger(__name__)
 
-REFLECT = "reflect"
+REFLECT = REFLECT_FLOW
 # A started reflection captures the learner's next text only for this long; after that the text
 # is a search again (someone who pressed Reflect and walked away is not surprised days later).
 REFLECTION_WINDOW_SECONDS = 12 * 3600
