@@ -36,8 +36,8 @@ FORGET_CONFIRM = "fy"
 FORGET_KEEP = "fk"
 # Onboarding and the subscription (issue 5): ONBOARD (payload: yes | no | now | later | welcome);
 # SETTINGS (payload: a screen name, plus the chosen value: a time as HHMM, an IANA timezone, a
-# days bitmask, on | off); COURSE (payload: today | next | status | pause [days] | resume |
-# stop [keep | delete [yes]] | restart [yes]).
+# days bitmask, on | off); COURSE (payload: today | next | status | review | pause [days] |
+# resume | stop [keep | delete [yes]] | restart [yes]).
 ONBOARD = "ob"
 SETTINGS = "st"
 COURSE = "co"

@@ -478,15 +478,24 @@ def finished_screen(content: Content, *, note: str | None = None) -> Screen:
         "",
         "No more daily lessons will come. The lookup cards are here whenever you need them"
         " (/cards, or type a few words), and /journal keeps your reflections.",
-        "To review, you can go through the lessons again from the start, at your own pace;"
-        " your history is kept.",
+        "Quick checks you are still practising can be reviewed below, and you can go through"
+        " the lessons again from the start, at your own pace; your history is kept.",
     ]
     return Screen(
         "\n".join(lines),
         (
+            (Button("Review quick checks", encode(COURSE, "review")),),
             (Button("Browse the cards", encode(MENU_SHOW, ALL_MENUS)),),
             (Button("Go through the lessons again", encode(COURSE, "restart")),),
         ),
+    )
+
+
+def nothing_to_review_screen() -> Screen:
+    """The course's end offered reviews, and none is waiting now."""
+    return Screen(
+        "No quick checks are waiting for review just now. Any you are still practising come back"
+        " after a few days, so try again later. /restart goes through the lessons again."
     )
 
 

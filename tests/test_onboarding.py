@@ -12,6 +12,7 @@ import pytest
 
 from bot.callbacks import COURSE, ONBOARD, SETTINGS
 from bot.fake_bot_api import FakeMessage
+from bot.flood import FloodLimit
 from bot.handlers import onboarding
 from bot.handlers.lookup import search_text
 from bot.handlers.text import build_router
@@ -274,6 +275,9 @@ async def test_a_whole_course_day_by_day_then_the_closing_message(
     learner: BotUnderTest,
 ) -> None:
     await enrolled(learner)
+    first = learner.runtime.services.content.lessons[0]
+    await learner.press("Quick check")
+    await learner.press("AB"[1 - min(first.check.correct, 1)])  # a wrong answer: reviewed later
     await learner.send("/settings")
     await learner.press("Change days")
     await learner.press("Every day")
@@ -287,8 +291,30 @@ async def test_a_whole_course_day_by_day_then_the_closing_message(
     [closing] = await learner.send("/next")
     assert "You've finished" in closing.plain_text
     assert "No more daily lessons" in closing.plain_text
-    assert {"Browse the cards", "Go through the lessons again"} <= set(labels(closing))
+    assert {"Review quick checks", "Browse the cards", "Go through the lessons again"} <= set(
+        labels(closing)
+    )
+    [review] = await learner.press("Review quick checks")
+    assert "Quick review" in review.plain_text and first.title in review.plain_text
     assert await learner.advance(days=2) == []
+
+
+async def test_self_paced_to_the_end_with_nothing_to_review(learner: BotUnderTest) -> None:
+    # Thirty commands in a second or two is a flood by the guard's real-time measure.
+    learner.runtime.services.flood = FloodLimit("1000/second")
+    await enrolled(learner)
+    for number in range(2, 31):
+        [lesson] = await learner.send("/next")
+        assert f"Lesson {number} of 30" in lesson.plain_text
+    [closing] = await learner.send("/next")
+    assert "You've finished" in closing.plain_text
+    [review] = await learner.press("Review quick checks")
+    assert "No quick checks are waiting" in review.plain_text
+    [again] = await learner.send("/today")
+    assert "Lesson 30 of 30" in again.plain_text
+    [start] = await learner.send("/start")
+    assert "You've finished" in start.plain_text
+    assert await learner.advance(days=3) == []
 
 
 async def test_not_enrolled_commands_point_to_start(learner: BotUnderTest) -> None:

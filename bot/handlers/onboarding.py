@@ -534,6 +534,16 @@ async def _course_next(update: Update, context: BotContext, user_id: int, _: obj
     await next_lesson(update, context)
 
 
+async def _course_review(update: Update, context: BotContext, user_id: int, _: object) -> None:
+    """The course's end offers reviews: the next question due, as a new message."""
+    question = await context.services.learning.next_review(user_id)
+    lesson = context.services.content.lesson(question.lesson_id) if question else None
+    if question is None or lesson is None:
+        await reply(update, ov.nothing_to_review_screen())
+        return
+    await reply(update, views_learning.review_question_screen(lesson, question.number, question.of))
+
+
 async def _course_status(update: Update, context: BotContext, user_id: int, _: object) -> None:
     await show(update, _state_screen(context, await _service(context).status(user_id)))
 
@@ -619,6 +629,7 @@ _COURSE_ACTIONS: dict[tuple[str, int], CourseAction] = {
     ("today", 0): _course_today,
     ("next", 0): _course_next,
     ("status", 0): _course_status,
+    ("review", 0): _course_review,
     ("pause", 0): _course_pause,
     ("pause", 1): _course_pause,
     ("resume", 0): _course_resume,
