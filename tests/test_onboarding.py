@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import update
 
 from bot.callbacks import COURSE, ONBOARD, SETTINGS
 from bot.fake_bot_api import FakeMessage
@@ -16,6 +17,7 @@ from bot.flood import FloodLimit
 from bot.handlers import onboarding
 from bot.handlers.lookup import search_text
 from bot.handlers.text import build_router
+from bot.models import Subscription
 from scheduler.engine import DeliveryEngine
 from scheduler.sender import SendPolicy
 from tests.harness import BotUnderTest
@@ -370,6 +372,20 @@ async def test_resume_is_a_welcome_back_never_a_backlog(learner: BotUnderTest) -
     assert "Lesson 2 of 30" in monday.plain_text
     [already] = await learner.send("/resume")
     assert "already on" in already.plain_text
+
+
+async def test_start_after_telegram_refused_delivery_brings_lessons_back(
+    learner: BotUnderTest,
+) -> None:
+    await enrolled(learner)
+    async with learner.runtime.sessions.begin() as session:
+        await session.execute(update(Subscription).values(state="inactive", next_due_at=None))
+    assert await learner.advance(days=3) == []
+    [back] = await learner.send("/start")
+    assert "Welcome back" in back.plain_text and "nothing to catch up on" in back.plain_text
+    assert "Next lesson: today at 08:00" in back.plain_text  # Thursday's: no backlog
+    [lesson] = await learner.advance(hours=1)
+    assert "Lesson 2 of 30" in lesson.plain_text
 
 
 # --- stop and restart ----------------------------------------------------------------------------
