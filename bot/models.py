@@ -277,8 +277,6 @@ class CohortNudge(Base):
     __tablename__ = "cohort_nudges"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    cohort_id: Mapped[int] = mapped_column(
-        ForeignKey("cohorts.id", ondelete="CASCADE"), index=True
-    )
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     nudged: Mapped[int] = mapped_column(Integer)
