@@ -31,6 +31,7 @@ from bot.enrolment import EnrolmentService
 from bot.flood import FloodLimit
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy
+from bot.handlers.text import build_router
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
@@ -154,6 +155,12 @@ def build_application(
             *privacy.handlers(),
             *cohort_handlers.handlers(),
             *lookup.handlers(),
+            # Free text: the step of a flow the person started (reflection, schedule, display
+            # name), otherwise a search.
+            build_router(
+                {**onboarding.TEXT_FLOWS, **learning.TEXT_FLOWS, **cohort_handlers.TEXT_FLOWS},
+                lookup.search_text,
+            ),
             *common.fallback_handlers(),
         ]
     )

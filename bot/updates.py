@@ -43,7 +43,7 @@ class UpdateLog:
                     .on_conflict_do_nothing(index_elements=["update_id"])
                 )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:  # OSError: the server refused the connection
             log.warning("update log unavailable (%s); handling update anyway", type(exc).__name__)
             return True
 

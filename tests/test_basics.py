@@ -53,3 +53,10 @@ async def test_a_failing_update_gets_an_apology_and_the_next_is_handled(
     assert "secret detail" not in apology.text
     [reply] = await bot.send("/support")
     assert reply.text is not None and "116 123" in reply.text
+
+
+async def test_a_forged_button_is_answered_quietly(bot: BotUnderTest) -> None:
+    [reply] = await bot.send("/help")
+    changed = await bot.sim.press_data(1001, reply.message_id, "zz:not-a-real-button")
+    assert changed == []
+    assert bot.server.callback_answers[-1].text is None

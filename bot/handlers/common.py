@@ -5,7 +5,13 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import views
 from bot.commands import sections
@@ -33,6 +39,12 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 async def unsupported_message(update: Update, context: BotContext) -> None:
     """Explain kindly that only text can be read."""
     await reply(update, views.unsupported_message_screen())
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button nobody recognises (forged, or from a removed feature): answer it quietly."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
 
 
 async def error_handler(update: object, context: BotContext) -> None:
@@ -63,6 +75,7 @@ def first_handlers() -> list[BaseHandler[Update, BotContext, None]]:
 def fallback_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     """Handlers that catch whatever no feature handled; registered last."""
     return [
+        CallbackQueryHandler(stale_button),
         MessageHandler(filters.COMMAND, unknown_command),
         MessageHandler(
             filters.ChatType.PRIVATE

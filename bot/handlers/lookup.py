@@ -23,8 +23,6 @@ from telegram.ext import (
     ChosenInlineResultHandler,
     CommandHandler,
     InlineQueryHandler,
-    MessageHandler,
-    filters,
 )
 
 from bot import views
@@ -256,7 +254,7 @@ async def count_inline_choice(update: Update, context: BotContext) -> None:
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
-    """Lookup handlers in precedence order; the free-text search is last (see search_text)."""
+    """Lookup handlers; free text reaches `search_text` through the router (bot/handlers/text)."""
     return [
         CommandHandler(list(MENU_COMMANDS), open_menu),
         CommandHandler(["stage", "stage1", "stage2", "stage3"], open_stage),
@@ -268,9 +266,4 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CallbackQueryHandler(show_lesson, pattern=f"^{LESSON_SHOW}{SEP}"),
         InlineQueryHandler(answer_inline),
         ChosenInlineResultHandler(count_inline_choice),
-        # Until the free-text router exists: any private text that no flow claimed is a search.
-        MessageHandler(
-            filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED,
-            search_text,
-        ),
     ]
