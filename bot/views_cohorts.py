@@ -46,6 +46,10 @@ from bot.schedule import DAY_NAMES, format_days, zone
 from bot.views import Button, Screen, escape
 
 MAX_LISTED_NAMES = 30
+# Long lists stay well inside Telegram's 4,096 characters and 100 buttons a message.
+MAX_LISTED_COHORTS = 40
+MAX_LISTED_LEADS = 60
+MAX_ROSTER_BUTTONS = 80
 _DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -61,6 +65,25 @@ def _day(day: date) -> str:
 def _when(instant: datetime, timezone: str) -> str:
     local = instant.astimezone(zone(timezone))
     return f"{_day(local.date())} at {local:%H:%M}"
+
+
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    """Escaped names, comma-separated, the first `limit` of them."""
+    shown = ", ".join(escape(name) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _within(lines: list[str], budget: int = 3800) -> str:
+    """Lines joined, cut (with a note) before they would pass `budget` characters."""
+    kept: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        if used + len(line) + 1 > budget:
+            kept.append(f"… and {len(lines) - index} more lines")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
 
 
 def _schedule(at: time, timezone: str, days: int) -> str:
@@ -154,14 +177,18 @@ def cohorts_screen(cohorts: Sequence[CohortInfo]) -> Screen:
             " /lead shows everything a lead can do."
         )
     lines = ["<b>Your cohorts</b>", ""]
+    hidden = len(cohorts) - MAX_LISTED_COHORTS
+    cohorts = cohorts[:MAX_LISTED_COHORTS]
     for cohort in cohorts:
         link = "no live invite link"
         if cohort.invite_expires_at is not None:
             expires = cohort.invite_expires_at.astimezone(zone(cohort.timezone)).date()
             link = f"link works until {_day(expires)}"
         lines.append(f"• <b>{escape(cohort.name)}</b>: {cohort.members} joined; {link}")
+    if hidden > 0:
+        lines.append(f"and {hidden} more: open one with /cohort <i>name</i>")
     return Screen(
-        "\n".join(lines),
+        _within(lines),
         tuple((Button(cohort.name, encode(TEAM_OPEN, cohort.id)),) for cohort in cohorts),
     )
 
@@ -267,8 +294,15 @@ def roster_screen(cohort: CohortInfo, members: Sequence[MemberRef]) -> Screen:
     """Choose a member to remove."""
     if not members:
         return Screen(f"No one has joined <b>{escape(cohort.name)}</b> yet.")
+    text = f"Who should leave <b>{escape(cohort.name)}</b>? You'll be asked to confirm."
+    if len(members) > MAX_ROSTER_BUTTONS:
+        text += (
+            f"\n\nThe first {MAX_ROSTER_BUTTONS} are below; for anyone else type"
+            f" /cohort remove {escape(cohort.name)} <i>their name</i>."
+        )
+        members = members[:MAX_ROSTER_BUTTONS]
     return Screen(
-        f"Who should leave <b>{escape(cohort.name)}</b>? You'll be asked to confirm.",
+        text,
         (
             *((Button(m.display_name, encode(TEAM_REMOVE_ASK, cohort.id, m.id)),) for m in members),
             (Button("Cancel", encode(TEAM_CANCEL)),),
@@ -405,21 +439,25 @@ def leads_screen(leads: Sequence[LeadInfo]) -> Screen:
         return Screen("There are no team leads yet. /lead invite makes a one-time link.")
     lines = ["<b>Team leads</b>", ""]
     waiting: list[str] = []
+    hidden = len(leads) - MAX_LISTED_LEADS
+    leads = leads[:MAX_LISTED_LEADS]
     for lead in leads:
-        cohorts = ", ".join(escape(name) for name in lead.cohorts) or "no cohorts"
+        cohorts = _names(lead.cohorts, limit=3) or "no cohorts"
         if lead.is_lead:
             lines.append(f"• <code>{lead.telegram_user_id}</code>: {cohorts}")
         else:
             waiting.append(f"• from <code>{lead.telegram_user_id}</code>: {cohorts}")
+    if hidden > 0:
+        lines.append(f"and {hidden} more")
     if waiting:
         lines += ["", "<b>Cohorts waiting for a new lead</b>", *waiting]
         lines.append("Hand them over with /lead handover <i>from id</i> <i>to id</i>.")
-    return Screen("\n".join(lines))
+    return Screen(_within(lines))
 
 
 def lead_remove_confirm_screen(lead: LeadInfo) -> Screen:
     """Are you sure?"""
-    cohorts = ", ".join(escape(name) for name in lead.cohorts) or "no cohorts"
+    cohorts = _names(lead.cohorts) or "no cohorts"
     return Screen(
         f"Remove <code>{lead.telegram_user_id}</code> as a team lead? They lose access at once."
         f"\n\nThey lead: {cohorts}. Those cohorts stay as they are until you hand them to"
@@ -438,7 +476,7 @@ def lead_removed_screen(lead: LeadInfo) -> Screen:
     text = f"<code>{lead.telegram_user_id}</code> is no longer a team lead."
     if lead.cohorts:
         text += (
-            f"\n\nTheir cohorts ({', '.join(escape(n) for n in lead.cohorts)}) wait for a new"
+            f"\n\nTheir cohorts ({_names(lead.cohorts)}) wait for a new"
             f" lead: /lead handover {lead.telegram_user_id} <i>new lead's id</i>"
         )
     return Screen(text)
@@ -446,8 +484,7 @@ def lead_removed_screen(lead: LeadInfo) -> Screen:
 
 def handover_screen(handover: Handover) -> Screen:
     """Done."""
-    names = ", ".join(escape(n) for n in handover.cohorts)
-    return Screen(f"<code>{handover.to_id}</code> now leads: {names}.")
+    return Screen(f"<code>{handover.to_id}</code> now leads: {_names(handover.cohorts)}.")
 
 
 # --- members: joining and leaving -----------------------------------------------------------------

@@ -595,3 +595,88 @@ async def test_forget_erases_memberships(bot: BotUnderTest, team: str) -> None:
     await privacy.forget(3001)
     assert await rows(bot, CohortMember) == []
     assert (await bot.send("/cohort Night team", user=LEAD))[0].plain_text.startswith("Night team")
+
+
+# --- pure pieces ---------------------------------------------------------------------------------
+
+
+def test_long_lists_stay_within_telegrams_limits() -> None:
+    from bot.cohorts import CohortInfo, MemberRef
+    from bot.roles import LeadInfo
+    from bot.views import MAX_MESSAGE_CHARS
+    from bot.views_cohorts import (
+        cohorts_screen,
+        lead_remove_confirm_screen,
+        leads_screen,
+        roster_screen,
+    )
+
+    name = "N" * 48
+    infos = [
+        CohortInfo(
+            i,
+            f"{name}{i}"[-48:],
+            "Sam",
+            time(8),
+            "Europe/London",
+            WEEKDAYS,
+            datetime(2026, 12, 1).date(),
+            0,
+            5,
+        )
+        for i in range(200)
+    ]
+    listing = cohorts_screen(infos)
+    assert len(listing.text) < MAX_MESSAGE_CHARS and len(listing.buttons) <= 100
+    roster = roster_screen(infos[0], [MemberRef(i, "x" * 40) for i in range(300)])
+    assert len(roster.buttons) <= 100 and "type /cohort remove" in roster.text
+    names = tuple(f"{name}{i}" for i in range(200))
+    leads = [LeadInfo(10**12 + i, None, names) for i in range(200)]
+    assert len(leads_screen(leads).text) < MAX_MESSAGE_CHARS
+    assert len(lead_remove_confirm_screen(leads[0]).text) < MAX_MESSAGE_CHARS
+
+
+def test_completion_buckets_cover_every_count_once() -> None:
+    from bot.cohorts import completion_buckets
+
+    done = [0, 1, 7, 8, 15, 16, 22, 23, 29, 30]
+    buckets = completion_buckets(done, 30)
+    assert [label for label, _ in buckets] == ["0", "1–8", "9–15", "16–23", "24–29", "all 30"]
+    assert sum(count for _, count in buckets) == len(done)
+    for length in range(1, 40):
+        counted = completion_buckets(list(range(length + 1)), length)
+        assert sum(count for _, count in counted) == length + 1, length
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from bot.cohorts import csv_cell
+
+    for risky in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"):
+        assert csv_cell(risky).startswith("'")
+    assert csv_cell("Ana") == "Ana"
+
+
+def test_nudge_times_avoid_quiet_hours() -> None:
+    from bot.cohorts import nudge_due
+    from bot.schedule import zone
+
+    london = zone("Europe/London")
+    day = datetime(2026, 11, 30, tzinfo=UTC)
+    for hour in range(24):
+        now = day + timedelta(hours=hour)
+        due = nudge_due(now, london)
+        assert due >= now
+        assert 9 <= due.astimezone(london).hour < 20
+    tokyo = zone("Asia/Tokyo")
+    assert nudge_due(datetime(2026, 11, 30, 13, tzinfo=UTC), tokyo) == datetime(
+        2026, 12, 1, 0, tzinfo=UTC
+    )
+
+
+def test_cohort_names_split_from_what_follows() -> None:
+    from bot.cohorts import split_cohort_name
+
+    names = ["Night", "Night team", "Day team"]
+    assert split_cohort_name("night team  Ana B", names) == ("Night team", "Ana B")
+    assert split_cohort_name("Night Ana", names) == ("Night", "Ana")
+    assert split_cohort_name("Evening team", names) is None
