@@ -14,10 +14,6 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.fake_bot_api import FakeMessage
-from bot.handlers import cohorts as cohort_handlers
-from bot.handlers.learning import TEXT_FLOWS as LEARNING_FLOWS
-from bot.handlers.lookup import search_text
-from bot.handlers.text import build_router
 from bot.models import Cohort, CohortMember, Learner, LessonProgress, Subscription
 from bot.views_cohorts import not_available_screen
 from tests.harness import BotUnderTest
@@ -29,13 +25,14 @@ NEUTRAL = not_available_screen().text
 _LINK = re.compile(r"https://t\.me/[A-Za-z0-9_]+\?start=(inv-[A-Za-z0-9_-]+)")
 
 
-def wire(bot: BotUnderTest) -> None:
-    """Route free text to the flows (cohort name, reflections) ahead of the search."""
-    handlers = bot.runtime.application.handlers[0]
-    if any(getattr(h.callback, "__name__", "") == "route_text" for h in handlers):
-        handlers[:] = [h for h in handlers if getattr(h.callback, "__name__", "") != "route_text"]
-    flows = {**LEARNING_FLOWS, **cohort_handlers.TEXT_FLOWS}
-    handlers.insert(0, build_router(flows, search_text))
+def assert_router_wired(bot: BotUnderTest) -> None:
+    """Check the composition root routes free text to the cohort name step (and the others)."""
+    routers = [
+        h
+        for h in bot.runtime.application.handlers[0]
+        if getattr(h.callback, "__name__", "") == "route_text"
+    ]
+    assert len(routers) == 1, "the free-text router is wired once in bot.app"
 
 
 def text_of(message: FakeMessage) -> str:

@@ -22,12 +22,12 @@ from tests.cohort_helpers import (
     LEAD,
     NEUTRAL,
     OTHER_LEAD,
+    assert_router_wired,
     cohort_id,
     join,
     make_lead,
     member_id,
     new_cohort,
-    wire,
 )
 from tests.factories import make_learner
 from tests.harness import BotUnderTest, bot_under_test
@@ -94,7 +94,7 @@ class World:
 @pytest.fixture
 async def world(database_url: str, clock: FakeClock) -> AsyncIterator[World]:
     async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as bot:
-        wire(bot)
+        assert_router_wired(bot)
         await make_lead(bot, LEAD)
         await make_lead(bot, OTHER_LEAD)
         payload = await new_cohort(bot, "Night team", lead=LEAD)

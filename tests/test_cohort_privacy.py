@@ -20,12 +20,12 @@ from bot.fake_bot_api import FakeMessage
 from tests.cohort_helpers import (
     ADMIN,
     LEAD,
+    assert_router_wired,
     join,
     lessons_done,
     make_lead,
     new_cohort,
     set_last_active,
-    wire,
 )
 from tests.harness import BotUnderTest, bot_under_test
 
@@ -35,7 +35,7 @@ LESSONS = ["welcome", "feeling-unsure", "every-contact-counts"]
 @pytest.fixture
 async def bot(database_url: str, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
     async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as b:
-        wire(b)
+        assert_router_wired(b)
         yield b
         assert b.server.rejected == []
 

@@ -27,6 +27,7 @@ from tests.cohort_helpers import (
     LEAD,
     NEUTRAL,
     OTHER_LEAD,
+    assert_router_wired,
     join,
     lessons_done,
     make_lead,
@@ -35,7 +36,6 @@ from tests.cohort_helpers import (
     rows,
     set_last_active,
     subscription_of,
-    wire,
 )
 from tests.factories import make_learner
 from tests.harness import BotUnderTest, bot_under_test
@@ -55,7 +55,7 @@ LESSONS = [
 async def bot(database_url: str, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
     """The real bot with one admin (9001), free text routed to the flows."""
     async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as b:
-        wire(b)
+        assert_router_wired(b)
         yield b
         assert b.server.rejected == [], "the bot sent something Telegram would reject"
 
