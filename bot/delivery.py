@@ -534,7 +534,26 @@ class DeliveryService:
         """
         if limit <= 0:
             return []
-        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            return await self._lease(session, self._clock.now(), limit, lease_seconds)
+
+    async def exchange(
+        self, outcomes: Sequence[Outcome], limit: int, lease_seconds: float = 60.0
+    ) -> list[OutboxItem]:
+        """`record_outcomes` then `lease_batch`, in one transaction (the sender's steady state)."""
+        if not outcomes and limit <= 0:
+            return []
+        async with self._sessions.begin() as session:
+            now = self._clock.now()
+            if outcomes:
+                await self._record(session, now, outcomes)
+            if limit <= 0:
+                return []
+            return await self._lease(session, now, limit, lease_seconds)
+
+    async def _lease(
+        self, session: AsyncSession, now: datetime, limit: int, lease_seconds: float
+    ) -> list[OutboxItem]:
         d, s = DELIVERIES, SUBSCRIPTIONS
         lesson_row = DELIVERIES.alias("lesson_row")
         stmt = (
@@ -576,134 +595,117 @@ class DeliveryService:
             .limit(limit)
             .with_for_update(skip_locked=True, of=d)
         )
-        async with self._sessions.begin() as session:
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                return []
-            items: list[OutboxItem] = []
-            cancelled: list[int] = []
-            give_back: list[tuple[int, str]] = []
-            for row in rows:
-                state, lesson_status = row[10], row[11]
-                if state not in SENDABLE_STATES or (
-                    row[4] == REFLECTION and lesson_status not in (None, SENT, UNCERTAIN)
-                ):
-                    cancelled.append(row[0])
-                    if row[4] == LESSON and row[6]:
-                        give_back.append((row[1], row[6]))
-                    continue
-                items.append(
-                    OutboxItem(
-                        delivery_id=row[0],
-                        subscription_id=row[1],
-                        learner_id=row[2],
-                        chat_id=row[3],
-                        kind=row[4],
-                        local_date=row[5],
-                        lesson_id=row[6],
-                        course_run=row[7],
-                        attempts=row[8] + 1,
-                        due_at=row[9],
-                    )
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            return []
+        items: list[OutboxItem] = []
+        cancelled: list[int] = []
+        give_back: list[tuple[int, str]] = []
+        for row in rows:
+            state, lesson_status = row[10], row[11]
+            if state not in SENDABLE_STATES or (
+                row[4] == REFLECTION and lesson_status not in (None, SENT, UNCERTAIN)
+            ):
+                cancelled.append(row[0])
+                if row[4] == LESSON and row[6]:
+                    give_back.append((row[1], row[6]))
+                continue
+            items.append(
+                OutboxItem(
+                    delivery_id=row[0],
+                    subscription_id=row[1],
+                    learner_id=row[2],
+                    chat_id=row[3],
+                    kind=row[4],
+                    local_date=row[5],
+                    lesson_id=row[6],
+                    course_run=row[7],
+                    attempts=row[8] + 1,
+                    due_at=row[9],
                 )
-            if cancelled:
-                await session.execute(
-                    update(d)
-                    .where(d.c.id.in_(cancelled))
-                    .values(status=CANCELLED, last_error="learner not receiving lessons")
+            )
+        if cancelled:
+            await session.execute(
+                update(d)
+                .where(d.c.id.in_(cancelled))
+                .values(status=CANCELLED, last_error="learner not receiving lessons")
+            )
+            await self._give_back(session, give_back)
+        if items:
+            await session.execute(
+                update(d)
+                .where(d.c.id.in_([item.delivery_id for item in items]))
+                .values(
+                    status=SENDING,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                    attempts=d.c.attempts + 1,
                 )
-                await self._give_back(session, give_back)
-            if items:
-                await session.execute(
-                    update(d)
-                    .where(d.c.id.in_([item.delivery_id for item in items]))
-                    .values(
-                        status=SENDING,
-                        lease_until=now + timedelta(seconds=lease_seconds),
-                        attempts=d.c.attempts + 1,
-                    )
-                )
-            return items
+            )
+        return items
 
     async def record_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         """Record a batch of send outcomes in one transaction."""
         if not outcomes:
             return
-        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            await self._record(session, self._clock.now(), outcomes)
+
+    async def _record(
+        self, session: AsyncSession, now: datetime, outcomes: Sequence[Outcome]
+    ) -> None:
         d, s = DELIVERIES, SUBSCRIPTIONS
         by_result: dict[Result, list[Outcome]] = defaultdict(list)
         for outcome in outcomes:
             by_result[outcome.result].append(outcome)
         sending = d.c.status == SENDING
-        async with self._sessions.begin() as session:
-            if sent := by_result.get(Result.SENT):
-                await session.execute(
-                    update(d)
-                    .where(
-                        d.c.id == bindparam("b_id"),
-                        or_(d.c.status == SENDING, d.c.status == UNCERTAIN),
-                    )
-                    .values(
-                        status=SENT,
-                        telegram_message_id=bindparam("b_message"),
-                        error_code=bindparam("b_code"),
-                        last_error=bindparam("b_error"),
-                        sent_at=now,
-                        lease_until=None,
-                    ),
-                    [
-                        {
-                            "b_id": o.item.delivery_id,
-                            "b_message": o.message_id,
-                            "b_code": o.error_code,
-                            "b_error": _clip(o.error),
-                        }
-                        for o in sent
-                    ],
+        if sent := by_result.get(Result.SENT):
+            await session.execute(
+                update(d)
+                .where(
+                    d.c.id == bindparam("b_id"),
+                    or_(d.c.status == SENDING, d.c.status == UNCERTAIN),
                 )
-                progress = [
+                .values(
+                    status=SENT,
+                    telegram_message_id=bindparam("b_message"),
+                    error_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    sent_at=now,
+                    lease_until=None,
+                ),
+                [
                     {
-                        "learner_id": o.item.learner_id,
-                        "lesson_id": o.item.lesson_id,
-                        "course_run": o.item.course_run,
-                        "delivered_at": now,
+                        "b_id": o.item.delivery_id,
+                        "b_message": o.message_id,
+                        "b_code": o.error_code,
+                        "b_error": _clip(o.error),
                     }
                     for o in sent
-                    if o.item.kind == LESSON and o.item.lesson_id is not None
-                ]
-                if progress:
-                    await session.execute(self._insert_ignore(session, PROGRESS), progress)
-            for result, status in (
-                (Result.UNCERTAIN, UNCERTAIN),
-                (Result.FAILED, FAILED),
-                (Result.DEACTIVATE, FAILED),
-            ):
-                if group := by_result.get(result):
-                    await session.execute(
-                        update(d)
-                        .where(d.c.id == bindparam("b_id"), sending)
-                        .values(
-                            status=status,
-                            error_code=bindparam("b_code"),
-                            last_error=bindparam("b_error"),
-                            lease_until=None,
-                        ),
-                        [
-                            {
-                                "b_id": o.item.delivery_id,
-                                "b_code": o.error_code,
-                                "b_error": _clip(o.error),
-                            }
-                            for o in group
-                        ],
-                    )
-            if retry := by_result.get(Result.RETRY):
+                ],
+            )
+            progress = [
+                {
+                    "learner_id": o.item.learner_id,
+                    "lesson_id": o.item.lesson_id,
+                    "course_run": o.item.course_run,
+                    "delivered_at": now,
+                }
+                for o in sent
+                if o.item.kind == LESSON and o.item.lesson_id is not None
+            ]
+            if progress:
+                await session.execute(self._insert_ignore(session, PROGRESS), progress)
+        for result, status in (
+            (Result.UNCERTAIN, UNCERTAIN),
+            (Result.FAILED, FAILED),
+            (Result.DEACTIVATE, FAILED),
+        ):
+            if group := by_result.get(result):
                 await session.execute(
                     update(d)
                     .where(d.c.id == bindparam("b_id"), sending)
                     .values(
-                        status=PENDING,
-                        due_at=bindparam("b_due"),
+                        status=status,
                         error_code=bindparam("b_code"),
                         last_error=bindparam("b_error"),
                         lease_until=None,
@@ -711,39 +713,59 @@ class DeliveryService:
                     [
                         {
                             "b_id": o.item.delivery_id,
-                            "b_due": o.retry_at or now,
                             "b_code": o.error_code,
                             "b_error": _clip(o.error),
                         }
-                        for o in retry
+                        for o in group
                     ],
                 )
-            if release := by_result.get(Result.RELEASE):
-                await session.execute(
-                    update(d)
-                    .where(d.c.id.in_([o.item.delivery_id for o in release]), sending)
-                    .values(status=PENDING, attempts=d.c.attempts - 1, lease_until=None)
-                )
-            give_back = [
+        if retry := by_result.get(Result.RETRY):
+            await session.execute(
+                update(d)
+                .where(d.c.id == bindparam("b_id"), sending)
+                .values(
+                    status=PENDING,
+                    due_at=bindparam("b_due"),
+                    error_code=bindparam("b_code"),
+                    last_error=bindparam("b_error"),
+                    lease_until=None,
+                ),
+                [
+                    {
+                        "b_id": o.item.delivery_id,
+                        "b_due": o.retry_at or now,
+                        "b_code": o.error_code,
+                        "b_error": _clip(o.error),
+                    }
+                    for o in retry
+                ],
+            )
+        if release := by_result.get(Result.RELEASE):
+            await session.execute(
+                update(d)
+                .where(d.c.id.in_([o.item.delivery_id for o in release]), sending)
+                .values(status=PENDING, attempts=d.c.attempts - 1, lease_until=None)
+            )
+        give_back = [
+            (o.item.subscription_id, o.item.lesson_id)
+            for o in by_result.get(Result.FAILED, [])
+            if o.give_back and o.item.kind == LESSON and o.item.lesson_id
+        ]
+        if gone := by_result.get(Result.DEACTIVATE):
+            subscription_ids = sorted({o.item.subscription_id for o in gone})
+            give_back += [
                 (o.item.subscription_id, o.item.lesson_id)
-                for o in by_result.get(Result.FAILED, [])
-                if o.give_back and o.item.kind == LESSON and o.item.lesson_id
+                for o in gone
+                if o.item.kind == LESSON and o.item.lesson_id
             ]
-            if gone := by_result.get(Result.DEACTIVATE):
-                subscription_ids = sorted({o.item.subscription_id for o in gone})
-                give_back += [
-                    (o.item.subscription_id, o.item.lesson_id)
-                    for o in gone
-                    if o.item.kind == LESSON and o.item.lesson_id
-                ]
-                give_back += await self._cancel_pending(session, subscription_ids)
-                await session.execute(
-                    update(s)
-                    .where(s.c.id.in_(subscription_ids), s.c.state != STOPPED)
-                    .values(state=INACTIVE, next_due_at=None, updated_at=now)
-                )
-            if give_back:
-                await self._give_back(session, give_back)
+            give_back += await self._cancel_pending(session, subscription_ids)
+            await session.execute(
+                update(s)
+                .where(s.c.id.in_(subscription_ids), s.c.state != STOPPED)
+                .values(state=INACTIVE, next_due_at=None, updated_at=now)
+            )
+        if give_back:
+            await self._give_back(session, give_back)
 
     async def _cancel_pending(
         self, session: AsyncSession, subscription_ids: Sequence[int]

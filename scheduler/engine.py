@@ -25,6 +25,7 @@ import contextlib
 import logging
 import math
 import random
+from collections import deque
 from typing import Any
 
 from telegram import Bot
@@ -41,12 +42,16 @@ log = logging.getLogger(__name__)
 TICK_JOB_NAME = "delivery-tick"
 DEFAULT_LEASE_SECONDS = 60.0  # > the longest a send can take (timeouts + one fallback)
 DEFAULT_STOP_SECONDS = 10.0
-MAX_LEASE_BATCH = 500
+# Leased items waiting for a worker: what the workers start in BUFFER_SECONDS at their current
+# throughput, at most BUFFER_FACTOR x concurrency. Refilled at half, so each database round trip
+# records and leases a batch whose fixed cost is a small fraction of the Telegram calls'.
+BUFFER_FACTOR = 4
+BUFFER_SECONDS = 0.25
 
 
 def default_concurrency(rate: float) -> int:
-    """Sends in flight: enough for the rate at ~0.5 s Telegram latency, within PTB's pool."""
-    return max(4, min(200, math.ceil(rate / 2)))
+    """Sends in flight: the rate at ~200 ms Telegram latency, 8 to 100 (PTB's pool has 256)."""
+    return max(8, min(100, math.ceil(rate * 0.2)))
 
 
 class DeliveryEngine:
@@ -163,89 +168,14 @@ class DeliveryEngine:
                     return handled
 
     async def _drain_pass(self) -> int:
-        in_flight: dict[asyncio.Task[Outcome], OutboxItem] = {}
-        outcomes: list[Outcome] = []
-        handled = 0
-        low_water = max(1, self.concurrency // 4)
-        minimum = max(1, min(low_water, int(self.rate / 10)))
+        return await _Drain(self).run()
+
+    async def _exchange(self, outcomes: list[Outcome], limit: int) -> list[OutboxItem]:
         try:
-            while not self._stopping:
-                if outcomes:
-                    batch, outcomes = outcomes, []
-                    await self._record(batch)
-                if self.pause.remaining() > 0:
-                    await self._wait_some(in_flight, outcomes, at_most=self.pause.remaining())
-                    continue
-                free = self.concurrency - len(in_flight)
-                if free < low_water and in_flight:
-                    await self._wait_some(in_flight, outcomes)
-                    continue
-                wanted = min(free, MAX_LEASE_BATCH)
-                granted = await self.limiter.acquire(wanted, minimum)
-                items = await self.service.lease_batch(granted, self.lease_seconds)
-                self.limiter.refund(granted - len(items))
-                if not items:
-                    if not in_flight:
-                        break
-                    await self._wait_some(in_flight, outcomes)
-                    continue
-                handled += len(items)
-                for item in items:
-                    task = asyncio.create_task(self.sender.send(item))
-                    in_flight[task] = item
-        finally:
-            await self._finish(in_flight, outcomes)
-        return handled
-
-    async def _wait_some(
-        self,
-        in_flight: dict[asyncio.Task[Outcome], OutboxItem],
-        outcomes: list[Outcome],
-        at_most: float | None = None,
-    ) -> None:
-        """Wait until at least one send finishes (or `at_most` seconds); collect outcomes."""
-        if not in_flight:
-            if at_most:
-                await asyncio.sleep(at_most)
-            return
-        done, _ = await asyncio.wait(
-            in_flight, timeout=at_most, return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            outcomes.append(self._outcome(task, in_flight.pop(task)))
-
-    def _outcome(self, task: asyncio.Task[Outcome], item: OutboxItem) -> Outcome:
-        started = item.delivery_id in self.sender.started
-        self.sender.started.discard(item.delivery_id)
-        if task.cancelled():
-            if started:
-                return Outcome(item, Result.UNCERTAIN, error="stopped while sending")
-            return Outcome(item, Result.RELEASE, error="stopped before sending")
-        exc = task.exception()
-        if exc is not None:  # a bug in the sender: do not guess whether it was sent
-            log.error("delivery %s: unexpected error", item.delivery_id, exc_info=exc)
-            result = Result.UNCERTAIN if started else Result.RELEASE
-            return Outcome(item, result, error=f"internal error: {type(exc).__name__}")
-        outcome = task.result()
-        if outcome.result is Result.SENT:
-            self.sent_total += 1
-        return outcome
-
-    async def _finish(
-        self, in_flight: dict[asyncio.Task[Outcome], OutboxItem], outcomes: list[Outcome]
-    ) -> None:
-        """Wait for sends in flight (bounded when stopping), then record every outcome."""
-        if in_flight:
-            timeout = self._stop_seconds if self._stopping else None
-            done, pending = await asyncio.wait(in_flight, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-            for task in [*done, *pending]:
-                outcomes.append(self._outcome(task, in_flight.pop(task)))
-        if outcomes:
-            await self._record(outcomes)
+            return await self.service.exchange(outcomes, limit, self.lease_seconds)
+        except Exception:
+            log.exception("could not record %d delivery outcomes", len(outcomes))
+            raise
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         try:
@@ -255,6 +185,11 @@ class DeliveryEngine:
             # so nothing is sent twice.
             log.exception("could not record %d delivery outcomes", len(outcomes))
             raise
+
+    def _count(self, outcome: Outcome) -> Outcome:
+        if outcome.result is Result.SENT:
+            self.sent_total += 1
+        return outcome
 
     # --- stopping --------------------------------------------------------------------------------
 
@@ -278,3 +213,141 @@ class DeliveryEngine:
         # A drain started by run_once (not a background task) finishes under the lock.
         async with self._drain_lock:
             pass
+
+
+class _Drain:
+    """One drain: `concurrency` workers send from a small buffer of leased items.
+
+    Each database round trip records the finished sends and leases the next batch; the workers
+    take from the buffer and never wait for the database. The buffer is sized to what the
+    workers will start within `BUFFER_SECONDS` at the throughput they are achieving (at least
+    the idle workers, at most `BUFFER_FACTOR` x concurrency), and refilled at half, so a batch
+    is large when sends flow and nothing is leased ahead when they stall. Under the rate cap
+    the feeder leases only as tokens arrive. On a graceful stop buffered items are released
+    untouched; if the process is killed they become uncertain, like those on the wire.
+    """
+
+    def __init__(self, engine: DeliveryEngine) -> None:
+        self.engine = engine
+        self.workers = engine.concurrency
+        self.size = BUFFER_FACTOR * engine.concurrency
+        self.buffer: deque[OutboxItem] = deque()
+        self.outcomes: list[Outcome] = []
+        self.current: dict[int, OutboxItem] = {}  # worker -> the item it is sending
+        self.item_ready = asyncio.Event()
+        self.progress = asyncio.Event()
+        self.closing = False
+        self.completed = 0
+        self.throughput = 0.0  # sends finished per second, smoothed
+
+    def _target(self, loop_time: float, mark: tuple[float, int]) -> tuple[int, tuple[float, int]]:
+        """How many leased items to hold now; updates the throughput estimate."""
+        elapsed = loop_time - mark[0]
+        if elapsed >= 0.05:
+            rate = (self.completed - mark[1]) / elapsed
+            self.throughput = 0.6 * self.throughput + 0.4 * rate
+            mark = (loop_time, self.completed)
+        idle = self.workers - len(self.current)
+        return min(self.size, max(idle, int(self.throughput * BUFFER_SECONDS))), mark
+
+    async def run(self) -> int:
+        engine = self.engine
+        loop = asyncio.get_running_loop()
+        workers = [asyncio.create_task(self._worker(n)) for n in range(self.workers)]
+        minimum = max(1, min(self.workers, int(engine.rate / 10)))
+        handled = 0
+        mark = (loop.time(), 0)
+        idle_since_empty = False
+        try:
+            while not engine._stopping:
+                if engine.pause.remaining() > 0:
+                    if self.outcomes:
+                        await engine._exchange(self._take_outcomes(), 0)
+                    await self._wait(engine.pause.remaining())
+                    continue
+                target, mark = self._target(loop.time(), mark)
+                room = target - len(self.buffer)
+                if (
+                    room <= 0
+                    or (self.buffer and room < target // 2)
+                    or (idle_since_empty and self.current)
+                ):
+                    # Enough buffered, all busy, or nothing was ready last time: let sends finish.
+                    await self._wait(0.5 if idle_since_empty else 1.0)
+                    idle_since_empty = False
+                    continue
+                granted = await engine.limiter.acquire(room, minimum)
+                items = await engine._exchange(self._take_outcomes(), granted)
+                engine.limiter.refund(granted - len(items))
+                if items:
+                    handled += len(items)
+                    self.buffer.extend(items)
+                    self.item_ready.set()
+                    continue
+                if not self.buffer and not self.current and not self.outcomes:
+                    break  # nothing ready, nothing in flight, everything recorded
+                idle_since_empty = True
+        finally:
+            await self._close(workers)
+        return handled
+
+    def _take_outcomes(self) -> list[Outcome]:
+        taken, self.outcomes = self.outcomes, []
+        return taken
+
+    async def _wait(self, at_most: float | None) -> None:
+        """Until a worker finishes a send (or at_most seconds pass)."""
+        self.progress.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.progress.wait(), at_most)
+
+    async def _worker(self, number: int) -> None:
+        sender = self.engine.sender
+        while True:
+            while not self.buffer:
+                if self.closing:
+                    return
+                self.item_ready.clear()
+                await self.item_ready.wait()
+            item = self.buffer.popleft()
+            self.current[number] = item
+            try:
+                outcome = await sender.send(item)
+            except Exception as exc:  # a bug in the sender: do not guess whether it was sent
+                log.error("delivery %s: unexpected error", item.delivery_id, exc_info=exc)
+                outcome = self._interrupted(item, f"internal error: {type(exc).__name__}")
+            finally:
+                del self.current[number]
+                sender.started.discard(item.delivery_id)
+            self.outcomes.append(self.engine._count(outcome))
+            self.completed += 1
+            self.progress.set()
+
+    def _interrupted(self, item: OutboxItem, error: str) -> Outcome:
+        if item.delivery_id in self.engine.sender.started:
+            return Outcome(item, Result.UNCERTAIN, error=error)
+        return Outcome(item, Result.RELEASE, error=error)
+
+    async def _close(self, workers: list[asyncio.Task[None]]) -> None:
+        """Release what was never started, let sends in flight finish (bounded when stopping)."""
+        engine = self.engine
+        if engine._stopping:
+            self.outcomes += [
+                Outcome(item, Result.RELEASE, error="stopped before sending")
+                for item in self.buffer
+            ]
+            self.buffer.clear()
+        self.closing = True
+        self.item_ready.set()
+        timeout = engine._stop_seconds if engine._stopping else None
+        _, pending = await asyncio.wait(workers, timeout=timeout)
+        if pending:
+            # Decide before cancelling: a send whose request had started may have arrived.
+            self.outcomes += [
+                self._interrupted(item, "stopped while sending") for item in self.current.values()
+            ]
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+        if self.outcomes:
+            await engine._record(self._take_outcomes())

@@ -84,11 +84,15 @@ async def test_killed_after_send_sends_nothing_twice(
     await seed_subscribers(engine, COUNT, next_due_at=datetime.now(UTC) - timedelta(minutes=1))
     # Telegram accepts each message but answers late: the worker dies before it hears back.
     server.inject("sendMessage", times=None, fault=Delay(30))
-    worker = await start_worker(database_url, server, "--rate", "20")  # 10 sends in flight
-    for _ in range(600):
-        if len(server.calls("sendMessage")) >= 10:
-            break
+    worker = await start_worker(database_url, server, "--rate", "20")  # 8 sends in flight
+    seen, steady = -1, 0
+    for _ in range(600):  # until the calls stop coming: every worker waits for an answer
         await asyncio.sleep(0.05)
+        calls = len(server.calls("sendMessage"))
+        steady = steady + 1 if calls == seen and calls else 0
+        seen = calls
+        if steady >= 6:
+            break
     in_flight = len(server.calls("sendMessage"))
     assert 0 < in_flight < COUNT
     worker.send_signal(signal.SIGKILL)
