@@ -115,6 +115,10 @@ class DeliveryEngine:
 
     async def _tick_job(self, context: Any) -> None:
         del context
+        await self.on_tick()
+
+    async def on_tick(self) -> None:
+        """What each tick does: claim what is due, then make sure a drain is sending it."""
         if self._stopping:
             return
         try:

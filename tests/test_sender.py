@@ -418,3 +418,29 @@ async def test_several_engines_drain_one_due_set_exactly_once(
         assert kinds == [False, True]  # one lesson, then one reflection, each exactly once
     rows = await deliveries(engine)
     assert len(rows) == 2 * count and all(r["status"] == "sent" for r in rows)
+
+
+async def test_delivery_worker_delivers_then_stops_on_request(
+    database_url: str, engine: AsyncEngine, server: FakeBotAPI
+) -> None:
+    from scheduler.worker import run_worker
+
+    await seed_subscribers(engine, 5, next_due_at=NOW)
+    config = settings(
+        database_url=database_url,
+        telegram_api_base_url=server.base_url,
+        delivery_tick_seconds=0.2,
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(config, FakeClock(NOW), stop, content=CONTENT, token=TOKEN)
+    )
+    chats = range(CHAT_BASE, CHAT_BASE + 5)
+    for _ in range(200):
+        if all(server.messages(chat) for chat in chats):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(worker, 15)
+    assert all(len(server.messages(chat)) == 1 for chat in chats)
+    assert {r["status"] for r in await deliveries(engine)} == {"sent"}

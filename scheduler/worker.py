@@ -1,0 +1,85 @@
+"""A delivery-only process: the engine without update polling, to scale out on one PostgreSQL.
+
+Telegram lets exactly one process poll for a bot's updates (`python -m bot run`); every other
+process sharing the database can still deliver lessons. Claims and leases skip rows another
+process holds, so each lesson goes out once whichever process sends it. Give each process its
+share of the rate budget (`DELIVERY_RATE_PER_SECOND`): the limit is per process.
+
+Run: `python -m scheduler.worker` (same environment as the bot). SIGTERM stops it gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from telegram import Bot
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings, SettingsError, load_settings
+from bot.content import Content, load_content
+from bot.db import create_engine, create_sessions
+from bot.delivery import DeliveryService
+from bot.logs import configure_logging
+from scheduler.engine import DeliveryEngine
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    settings: Settings,
+    clock: Clock,
+    stop: asyncio.Event,
+    *,
+    content: Content | None = None,
+    token: str | None = None,
+) -> None:
+    """Tick every DELIVERY_TICK_SECONDS and send what is due until `stop` is set."""
+    content = content or load_content(settings.lessons_dir, settings.support_file)
+    secret = token or (
+        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    )
+    if not secret:
+        raise ValueError("a bot token is needed to deliver lessons")
+    engine = create_engine(settings.database_url)
+    service = DeliveryService(create_sessions(engine), clock, content, settings)
+    try:
+        async with Bot(secret, base_url=settings.telegram_api_base_url) as bot:
+            delivery = DeliveryEngine(service, bot, content, settings, clock)
+            log.info("delivery worker started")
+            while not stop.is_set():
+                await delivery.on_tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.delivery_tick_seconds)
+            await delivery.stop()
+    finally:
+        await engine.dispose()
+    log.info("delivery worker stopped")
+
+
+def main() -> int:
+    """Entry point for `python -m scheduler.worker`."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
+    configure_logging(settings.log_level, secrets=[token])
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, SystemClock(), stop)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
