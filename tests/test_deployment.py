@@ -23,6 +23,8 @@ def test_compose_services_variables_and_healthcheck() -> None:
     assert bot["depends_on"]["db"]["condition"] == "service_healthy"
     env = bot["environment"]
     assert re.fullmatch(r"\$\{TELEGRAM_BOT_TOKEN:\?.+\}", env["TELEGRAM_BOT_TOKEN"])
+    # PostgreSQL has no key file: the master key must be given.
+    assert re.fullmatch(r"\$\{ENCRYPTION_KEY:\?.+\}", env["ENCRYPTION_KEY"])
     assert env["DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert "@db:5432/" in env["DATABASE_URL"]
     assert "migrate" in " ".join(bot["command"]) and "run" in " ".join(bot["command"])
