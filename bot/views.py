@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.callbacks import (
     CARD_MORE,
     CARD_SHOW,
+    COURSE,
     LESSON_ANSWER,
     LESSON_CHECK,
     LESSON_DONE,
@@ -59,7 +60,12 @@ def help_screen(commands: Mapping[str, Sequence[Command]]) -> Screen:
         lines.extend(f"/{c.name} - {escape(c.description)}" for c in items)
         lines.append("")
     lines.append("You can also type a few words, such as <i>stage 2</i>, to look something up.")
-    return Screen("\n".join(lines).strip())
+    buttons = (
+        (Button("Today's lesson", encode(COURSE, "today")),),
+        (Button("Look something up", encode(MENU_SHOW, ALL_MENUS)),),
+        (Button("Support and contacts", encode(LESSON_MOMENT)),),
+    )
+    return Screen("\n".join(lines).strip(), buttons)
 
 
 def apology_screen() -> Screen:

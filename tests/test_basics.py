@@ -14,6 +14,19 @@ async def test_help_lists_every_command(bot: BotUnderTest) -> None:
     assert reply.text is not None
     for command in COMMANDS:
         assert f"/{command.name}" in reply.text
+    labels = [b["text"] for row in reply.buttons for b in row]
+    assert labels == ["Today's lesson", "Look something up", "Support and contacts"]
+
+
+async def test_help_buttons_work_for_someone_not_subscribed(bot: BotUnderTest) -> None:
+    await bot.send("/help")
+    [support] = await bot.press("Support and contacts")
+    assert "116 123" in (support.text or "")
+    changed = await bot.press("Look something up")
+    assert any("Recovery triangle" in str(m.reply_markup) for m in changed)
+    await bot.send("/help")
+    today = await bot.press("Today's lesson")
+    assert today and "haven't started the course" in (today[-1].text or "")
 
 
 async def test_command_menu_is_set_at_start_up(bot: BotUnderTest) -> None:
