@@ -51,8 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    configure_logging(settings.log_level, secrets=[token])
     command = args.command or "run"
+    if command == "run" and not token:
+        print("No TELEGRAM_BOT_TOKEN set: starting the local sandbox instead.", file=sys.stderr)
+        command = "sandbox"
+    level = settings.log_level
+    if command == "sandbox" and "log_level" not in settings.model_fields_set:
+        level = "WARNING"  # a chat in the terminal: keep routine logs out of it
+    configure_logging(level, secrets=[token])
     if command == "lessons":
         return _lessons(settings, args)
     if command == "keys":
@@ -63,9 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(settings.database_url)
         print("Database is up to date.")
         return 0
-    if command == "run" and not token:
-        print("No TELEGRAM_BOT_TOKEN set: starting the local sandbox instead.", file=sys.stderr)
-        command = "sandbox"
     if command == "sandbox":
         from bot.sandbox import run_sandbox
 

@@ -21,6 +21,7 @@ LIBRARY_FLOORS = {
     "aiosqlite": logging.WARNING,
     "asyncio": logging.WARNING,
     "sqlalchemy": logging.WARNING,
+    "alembic.runtime.plugins": logging.WARNING,
     "aiohttp.access": logging.WARNING,
     "tornado.access": logging.WARNING,
 }
