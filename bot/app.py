@@ -31,11 +31,13 @@ from bot.enrolment import EnrolmentService
 from bot.flood import FloodLimit
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy
+from bot.handlers import retention as retention_job
 from bot.handlers.text import build_router
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
 from bot.privacy import PrivacyService
+from bot.retention import RetentionService
 from bot.roles import Access, InviteThrottle, LeadService
 from bot.updates import UpdateLog
 from scheduler.engine import DeliveryEngine
@@ -118,6 +120,7 @@ def build_application(
         onboarding.start_jobs(
             application.job_queue, services.enrolment, settings.delivery_tick_seconds
         )
+        retention_job.start_job(application.job_queue, retention)
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
@@ -178,12 +181,19 @@ def build_application(
     )
     # 6. The weekly huddle card for team leads: its own JobQueue tick.
     huddles = cohort_handlers.Huddles(services.cohorts, content, application.bot)
+    # 7. Retention: a daily job erases old reflections and long-inactive learners.
+    retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
     return Runtime(
         application=application,
         services=services,
         engine=engine,
         sessions=sessions,
-        clock_jobs=[services.enrolment.end_due_pauses, delivery.run_once, huddles.run_once],
+        clock_jobs=[
+            services.enrolment.end_due_pauses,
+            delivery.run_once,
+            huddles.run_once,
+            retention.run,
+        ],
     )
 
 

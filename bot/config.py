@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"  # noqa: S104 (inside a container; put a proxy in front)
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     flood_limit: str = "20/10 seconds"
+    # Retention (bot.retention): 0 switches a rule off.
+    reflection_retention_days: int = Field(default=365, ge=0, le=36500)
+    inactive_learner_retention_days: int = Field(default=730, ge=0, le=36500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     @field_validator("admin_telegram_ids", mode="before")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -254,14 +254,23 @@ class PrivacyService:
         data = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         return DataExport(f"my-data-{now:%Y-%m-%d}.json", data, rows_per_table, now)
 
-    async def forget(self, telegram_user_id: int) -> ForgetReport | None:
+    async def forget(
+        self,
+        telegram_user_id: int,
+        *,
+        only_if: Callable[[AsyncSession], Awaitable[bool]] | None = None,
+        log_each: bool = True,
+    ) -> ForgetReport | None:
         """Crypto-shred the person's data key and delete every row about them, in one go.
 
-        None when nothing was stored about them.
+        None when nothing was stored about them, or when `only_if` (checked first, inside the
+        same transaction; retention uses it) says no.
         """
         erased: dict[str, int] = {}
         kept: dict[str, int] = {}
         async with self._sessions.begin() as session:
+            if only_if is not None and not await only_if(session):
+                return None
             if session.get_bind().dialect.name == "sqlite":
                 # Overwrite freed space with zeros instead of leaving old rows in the file.
                 await session.execute(text("PRAGMA secure_delete = ON"))
@@ -290,7 +299,8 @@ class PrivacyService:
                     erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
             if not any(erased.values()) and not any(kept.values()):
                 return None
-        log.info("a person erased their data: %s", _counts(erased))
+        if log_each:
+            log.info("a person erased their data: %s", _counts(erased))
         return ForgetReport(erased, kept)
 
     # --- internals --------------------------------------------------------------------------------
