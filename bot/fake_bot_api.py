@@ -741,7 +741,13 @@ class FakeBotAPI:
     # --- users' side ----------------------------------------------------------------------------
 
     def add_user(
-        self, user_id: int, *, first_name: str = "Alex", language_code: str = "en"
+        self,
+        user_id: int,
+        *,
+        first_name: str = "Alex",
+        language_code: str = "en",
+        last_name: str | None = None,
+        username: str | None = None,
     ) -> None:
         """Make a private chat known (as if the user had opened the bot)."""
         self._users[user_id] = {
@@ -750,6 +756,10 @@ class FakeBotAPI:
             "first_name": first_name,
             "language_code": language_code,
         }
+        if last_name is not None:
+            self._users[user_id]["last_name"] = last_name
+        if username is not None:
+            self._users[user_id]["username"] = username
 
     def send_update(self, update: JSON) -> int:
         """Queue a raw update (update_id is assigned when missing); returns the update_id."""
@@ -762,9 +772,17 @@ class FakeBotAPI:
         return update_id
 
     def send_text(
-        self, user_id: int, text: str, *, first_name: str = "Alex", language_code: str = "en"
+        self,
+        user_id: int,
+        text: str,
+        *,
+        first_name: str | None = None,
+        language_code: str | None = None,
     ) -> int:
-        """The user sends ``text`` in their private chat; returns the update_id."""
+        """The user sends ``text`` in their private chat; returns the update_id.
+
+        The user's names are those given here, else as known (``add_user``), else "Alex".
+        """
         message = self._user_message(user_id, first_name=first_name, language_code=language_code)
         message["text"] = text
         command = _BOT_COMMAND_RE.match(text)
@@ -875,6 +893,8 @@ class FakeBotAPI:
                 user_id,
                 first_name=first_name or known.get("first_name", "Alex"),
                 language_code=language_code or known.get("language_code", "en"),
+                last_name=known.get("last_name"),
+                username=known.get("username"),
             )
         return {
             "message_id": self._allocate_message_id(user_id),
