@@ -14,7 +14,8 @@ GUARD_GROUP = -1
 
 def _is_support(update: Update) -> bool:
     text = update.effective_message.text if update.effective_message else None
-    return bool(text) and text.split()[0].split("@")[0] == "/support"  # type: ignore[union-attr]
+    words = text.split() if text else []  # whitespace-only text has no first word
+    return bool(words) and words[0].split("@")[0] == "/support"
 
 
 async def guard(update: Update, context: BotContext) -> None:

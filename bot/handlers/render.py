@@ -43,6 +43,9 @@ async def show(update: Update, screen: Screen) -> None:
     if query is None or query.message is None or not isinstance(query.message, Message):
         await reply(update, screen)
         return
+    if query.message.text is None:  # a photo or file: Telegram refuses a text edit of it
+        await reply(update, screen)
+        return
     try:
         await query.message.edit_text(
             screen.text,
