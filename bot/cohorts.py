@@ -63,6 +63,7 @@ from bot.roles import (
 )
 from bot.schedule import WEEKDAYS, local_date, local_instant, zone
 from bot.textclean import RejectedText, clean
+from bot.timeparse import is_usable_timezone
 
 # --- policy ---------------------------------------------------------------------------------------
 
@@ -611,7 +612,10 @@ class CohortService:
                     second=0, microsecond=0, tzinfo=None
                 )
             if change.timezone is not None:
-                zone(change.timezone)
+                # Members' subscriptions copy it: the same IANA list learners choose from (host
+                # files such as "localtime" load with zoneinfo but mean nothing to a person).
+                if not is_usable_timezone(change.timezone):
+                    raise ValueError("not a timezone")
                 cohort.timezone = change.timezone
             if change.days is not None:
                 cohort.days = change.days
