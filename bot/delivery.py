@@ -21,10 +21,11 @@ Exactly once, and what that means with Telegram (which has no idempotency key):
   inserts one row per (subscription, local date, kind) with `ON CONFLICT DO NOTHING` on that
   unique key, and moves `next_due_at` past now in the same transaction. A second tick, a second
   worker or a restart finds nothing due, and could not insert a second row if it did.
-* **`sending` is the only state in which a send may have happened.** `lease_batch` flips rows to
-  `sending` (with a lease deadline) in one short transaction immediately before the sender makes
-  the HTTP calls, and the sender leases only what its rate limit and concurrency let it send
-  straight away. A `pending` row has therefore never been handed to Telegram by anyone.
+* **`sending` is the only state in which a send may have happened.** `lease_batch` (or
+  `exchange`, which also records the previous batch's outcomes) flips rows to `sending`, with a
+  lease deadline, in one short transaction just before the sender makes the HTTP calls; the
+  sender leases only what its workers will start within a fraction of a second. A `pending` row
+  has therefore never been handed to Telegram by anyone.
 * **Nothing sent twice.** Only `pending` rows are leased. A row whose worker died while it was
   `sending` (killed after the lease, during or after the HTTP call, before `record_outcomes`) is
   turned into `uncertain` by `reap_expired_leases` once its lease expires; it is never sent
@@ -38,8 +39,8 @@ Exactly once, and what that means with Telegram (which has no idempotency key):
 
 The one window that cannot be closed is between committing `sending` and the request reaching
 Telegram: a worker killed exactly there leaves an `uncertain` row for a message that was never
-sent. The lease is taken immediately before the calls to keep that window to milliseconds, and
-`/today` still serves the lesson, so the learner loses nothing.
+sent. The lease is taken just before the calls to keep that window to a fraction of a second,
+and `/today` still serves the lesson, so the learner loses nothing.
 
 Catch-up: after downtime each due subscriber gets at most one lesson, the newest missed slot, and
 only when it is at most `delivery_grace_hours` old; older slots are skipped to the next one. A

@@ -45,8 +45,8 @@ DEFAULT_STOP_SECONDS = 10.0
 # Leased items waiting for a worker: what the workers start in BUFFER_SECONDS at their current
 # throughput, at most BUFFER_FACTOR x concurrency. Refilled at half, so each database round trip
 # records and leases a batch whose fixed cost is a small fraction of the Telegram calls'.
-BUFFER_FACTOR = 4
-BUFFER_SECONDS = 0.25
+BUFFER_FACTOR = 8
+BUFFER_SECONDS = 0.5
 
 
 def default_concurrency(rate: float) -> int:
