@@ -25,6 +25,8 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -369,15 +371,19 @@ def cpu_text(result: dict[str, Any]) -> str:
     return f"{result['cpu_ms_per_lesson']:.2f} ms" if result["sent"] else "n/a"
 
 
-def child(*argv: str) -> dict[str, Any]:
-    """Run one scenario in a fresh process; return its JSON result."""
-    completed = subprocess.run(
-        [sys.executable, __file__, *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
+def child(*argv: str, timeout: float | None = None) -> dict[str, Any]:
+    """Run one scenario in a fresh process; return its JSON result ({"timed_out": True} if so)."""
+    try:
+        completed = subprocess.run(
+            [sys.executable, __file__, *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return {"timed_out": True}
     if completed.returncode != 0:
         raise RuntimeError(f"scenario {argv[:2]} failed:\n{completed.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -387,6 +393,24 @@ def child(*argv: str) -> dict[str, Any]:
 # --- the driver ----------------------------------------------------------------------------------
 
 
+def run_engine(kind: str, workdir: Path, base_url: str, n: int, rate: float, conc: int) -> Any:
+    url, drop = new_database(kind, workdir)
+    try:
+        seeded = child("--scenario", "seed", "--url", url, "--n", str(n))
+        result = child(
+            "--scenario", "engine", "--url", url, "--base-url", base_url, "--n", str(n),
+            "--rate", str(rate), "--concurrency", str(conc),
+        )  # fmt: skip
+    finally:
+        drop()
+    result["seed_s"] = seeded["seed_s"]
+    return result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000])
@@ -394,6 +418,9 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=LATENCY)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--cap-lessons", type=int, default=2000)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="floor/engine rounds for N <= 20,000 (median)"
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "naive", "cap"])
     parser.add_argument("--quick", action="store_true", help="N=2,000 and a 500-lesson cap check")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
@@ -405,81 +432,78 @@ def main() -> int:
         run_scenario(args)
         return 0
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the finally: stop the server
     if args.quick:
-        args.n, args.cap_lessons = [2000], 500
+        args.n, args.cap_lessons, args.repeat = [2000], 500, 1
     kinds = [k for k in args.db if k == "sqlite" or pg_server_url()]
     if len(kinds) < len(args.db):
         print("(PostgreSQL skipped: set TEST_DATABASE_URL or BENCH_DATABASE_URL)")
     server, base_url = start_server(args.latency)
     workdir = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
-    concurrency = str(args.concurrency)
+    conc = args.concurrency
     print(
-        f"fake Bot API latency {args.latency * 1000:.0f} ms, concurrency {args.concurrency},"
-        f" rate cap lifted to {LIFTED_RATE:.0f}/s, {os.cpu_count()} CPUs"
+        f"fake Bot API latency {args.latency * 1000:.0f} ms, concurrency {conc},"
+        f" rate cap lifted to {LIFTED_RATE:.0f}/s, {os.cpu_count()} CPUs,"
+        f" load average {os.getloadavg()[0]:.1f} at start"
     )
     try:
         for n in args.n:
-            print(f"\n== N = {n:,} subscribers, all due in the same minute")
-            floor: dict[str, Any] | None = None
-            if "floor" not in args.skip:
-                floor = child(
-                    "--scenario",
-                    "floor",
-                    "--base-url",
-                    base_url,
-                    "--n",
-                    str(n),
-                    "--concurrency",
-                    concurrency,
-                )
-                print(
-                    f"  bare PTB floor   : {floor['msgs_per_s']:7.0f} msg/s,"
-                    f" {floor['cpu_ms_per_lesson']:.2f} ms CPU/lesson,"
-                    f" peak RSS {floor['peak_rss_mb']:.0f} MB"
-                    f" ({floor['sent']:,} sent, {floor['failed']} failed)"
-                )
-            for kind in kinds:
-                url, drop = new_database(kind, workdir)
-                try:
-                    seeded = child("--scenario", "seed", "--url", url, "--n", str(n))
-                    result = child(
-                        "--scenario",
-                        "engine",
-                        "--url",
-                        url,
-                        "--base-url",
-                        base_url,
-                        "--n",
-                        str(n),
-                        "--concurrency",
-                        concurrency,
-                    )
-                finally:
-                    drop()
-                line = (
-                    f"  engine {kind:<10}: claim+enqueue {result['claim_s']:.2f} s,"
-                    f" {result['msgs_per_s']:7.0f} msg/s,"
-                    f" {result['cpu_ms_per_lesson']:.2f} ms CPU/lesson"
-                    f" (send phase {result['send_cpu_ms_per_lesson']:.2f}),"
-                    f" peak RSS {result['peak_rss_mb']:.0f} MB,"
-                    f" {result['sent']:,} sent {result['other'] or ''}"
-                )
-                if kind == "postgresql":
-                    line += f", PG server {result['pg_server_cpu_ms_per_lesson']:.2f} ms CPU/lesson"
-                print(line + f" [seeding took {seeded['seed_s']:.1f} s]")
-                if floor:
-                    base = floor["cpu_ms_per_lesson"]
+            rounds = args.repeat if n <= 20_000 else 1
+            print(f"\n== N = {n:,} subscribers, all due in the same minute ({rounds} round(s))")
+            floors: list[dict[str, Any]] = []
+            engines: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+            for _ in range(rounds):  # interleaved, so load from elsewhere hits all alike
+                if "floor" not in args.skip:
+                    floor = child(
+                        "--scenario", "floor", "--base-url", base_url, "--n", str(n),
+                        "--concurrency", str(conc),
+                    )  # fmt: skip
+                    floors.append(floor)
                     print(
-                        f"      vs floor: CPU/lesson x{result['cpu_ms_per_lesson'] / base:.2f}"
-                        f" (send phase x{result['send_cpu_ms_per_lesson'] / base:.2f}),"
-                        f" throughput x{result['msgs_per_s'] / floor['msgs_per_s']:.2f}"
+                        f"  bare PTB floor   : {floor['msgs_per_s']:7.0f} msg/s,"
+                        f" {floor['cpu_ms_per_lesson']:.2f} ms CPU/lesson,"
+                        f" peak RSS {floor['peak_rss_mb']:.0f} MB"
+                        f" ({floor['sent']:,} sent, {floor['failed']} failed)"
+                    )
+                for kind in kinds:
+                    result = run_engine(kind, workdir, base_url, n, LIFTED_RATE, conc)
+                    engines[kind].append(result)
+                    line = (
+                        f"  engine {kind:<10}: claim+enqueue {result['claim_s']:.2f} s,"
+                        f" {result['msgs_per_s']:7.0f} msg/s,"
+                        f" {result['cpu_ms_per_lesson']:.2f} ms CPU/lesson"
+                        f" (send phase {result['send_cpu_ms_per_lesson']:.2f}),"
+                        f" peak RSS {result['peak_rss_mb']:.0f} MB,"
+                        f" {result['sent']:,} sent {result['other'] or ''}"
+                    )
+                    if kind == "postgresql":
+                        line += f"; PG server {result['pg_server_cpu_ms_per_lesson']:.2f} ms/lesson"
+                    print(line + f" [seeding {result['seed_s']:.1f} s]")
+            if floors:
+                floor_cpu = median([f["cpu_ms_per_lesson"] for f in floors])
+                floor_rate = median([f["msgs_per_s"] for f in floors])
+                for kind, results in engines.items():
+                    cpu = [r["cpu_ms_per_lesson"] / floor_cpu for r in results]
+                    rate = [r["msgs_per_s"] / floor_rate for r in results]
+                    print(
+                        f"  => {kind}: CPU per lesson x{median(cpu):.2f} the floor"
+                        f" (rounds {min(cpu):.2f}-{max(cpu):.2f}), throughput x{median(rate):.2f};"
+                        f" claim+enqueue {median([r['claim_s'] for r in results]):.2f} s,"
+                        f" peak RSS {max(r['peak_rss_mb'] for r in results):.0f} MB"
                     )
             if "naive" not in args.skip:
+                limit = 60 + n / 200
                 for scenario, label in (
                     ("naive", "naive run_daily "),
                     ("patient", "  ...grace=None "),
                 ):
-                    naive = child("--scenario", scenario, "--base-url", base_url, "--n", str(n))
+                    naive = child(
+                        "--scenario", scenario, "--base-url", base_url, "--n", str(n),
+                        timeout=limit + 120,
+                    )  # fmt: skip
+                    if naive.get("timed_out"):
+                        print(f"  {label}: not finished {limit + 120:.0f} s after start (killed)")
+                        continue
                     print(
                         f"  {label}: start-up {naive['startup_s']:.2f} s"
                         f" (RSS {naive['rss_after_scheduling_mb']:.0f} MB after scheduling),"
@@ -489,31 +513,12 @@ def main() -> int:
                         f" peak RSS {naive['peak_rss_mb']:.0f} MB;"
                         f" {naive['sent']:,} sent, {naive['failed']:,} failed,"
                         f" {naive['missed']:,} skipped by APScheduler as missed,"
-                        f" {naive['unfinished']:,} unfinished after"
-                        f" {60 + n / 200:.0f} s"
+                        f" {naive['unfinished']:,} unfinished after {limit:.0f} s"
                     )
         if "cap" not in args.skip:
             lessons = args.cap_lessons
             expected = lessons / 25.0
-            url, drop = new_database("sqlite", workdir)
-            try:
-                child("--scenario", "seed", "--url", url, "--n", str(lessons))
-                capped = child(
-                    "--scenario",
-                    "engine",
-                    "--url",
-                    url,
-                    "--base-url",
-                    base_url,
-                    "--n",
-                    str(lessons),
-                    "--rate",
-                    "25",
-                    "--concurrency",
-                    str(default_concurrency(25)),
-                )
-            finally:
-                drop()
+            capped = run_engine("sqlite", workdir, base_url, lessons, 25, default_concurrency(25))
             off = (capped["drain_s"] - expected) / expected * 100
             print(
                 f"\n== default cap 25/s: {capped['sent']:,} lessons in {capped['drain_s']:.1f} s"

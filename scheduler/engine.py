@@ -2,9 +2,10 @@
 
 PTB's JobQueue only triggers the tick; the database is the source of truth (see `bot.delivery`).
 Each tick reaps rows whose worker died mid-send, claims every due subscription into the outbox in
-batches, and makes sure a drain is running. The drain leases exactly what the rate limit and the
-concurrency bound let it send right now, sends those concurrently, records their outcomes in
-batches, and repeats until nothing is ready.
+batches, and makes sure a drain is running. The drain keeps `concurrency` workers sending from a
+small buffer of leased rows (at most half a second of sends, taken as rate-limit tokens allow);
+one transaction per batch records the finished sends and leases the next ones, until nothing is
+ready.
 
 Several processes may run an engine against one PostgreSQL database (only one of them polls
 Telegram for updates): claims and leases skip rows another process holds, so each delivery is
