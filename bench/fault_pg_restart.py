@@ -26,6 +26,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,10 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.faults import new_database, pg_server_url  # noqa: E402
 from bot.db import create_engine  # noqa: E402
+from bot.delivery import DELIVERIES  # noqa: E402
 from bot.fake_bot_api import FakeBotAPI  # noqa: E402
 from tests.faults import tally  # noqa: E402
 from tests.harness import TEST_ENCRYPTION_KEY  # noqa: E402
@@ -96,20 +100,21 @@ def bot_env(url: str, server: FakeBotAPI) -> dict[str, str]:
     }
 
 
-async def ask(server: FakeBotAPI, text: str, within: float) -> float | None:
-    """The person sends text; seconds until the bot answered (None: no answer in time)."""
+async def ask(server: FakeBotAPI, text: str, within: float) -> tuple[float | None, str]:
+    """The person sends text; seconds until the bot answered (None: no answer) and the answer."""
     before = len(server.messages(PERSON))
     started = time.perf_counter()
     server.send_text(PERSON, text)
     try:
         await server.wait_until(lambda: len(server.messages(PERSON)) > before, within)
     except TimeoutError:
-        return None
-    return time.perf_counter() - started
+        return None, ""
+    answer = server.messages(PERSON)[before].plain_text
+    return time.perf_counter() - started, answer.splitlines()[0] if answer else ""
 
 
 async def run(learners: int, restart_after: float, settle: float, wait: float, force: bool) -> int:
-    url, drop = new_database("postgresql")
+    url, drop = await asyncio.to_thread(new_database, "postgresql")
     engine = create_engine(url)
     try:
         await seed_subscribers(
@@ -131,7 +136,6 @@ async def run(learners: int, restart_after: float, settle: float, wait: float, f
                 1 for chat in range(CHAT_BASE, CHAT_BASE + learners) if server.messages(chat)
             )
             await server.wait_until(lambda: lessons() > 0, 60)
-            first = time.perf_counter()
             await asyncio.sleep(restart_after)
             if not force and not await wait_for_quiet(url, wait):
                 bot.send_signal(signal.SIGTERM)
@@ -144,7 +148,8 @@ async def run(learners: int, restart_after: float, settle: float, wait: float, f
             restart_seconds = await restart
             print(
                 f"  cluster restarted in {restart_seconds:.1f} s; during it /support answered in"
-                f" {_s(during[0])}, /help in {_s(during[1])}"
+                f" {_s(during[0][0])} ({during[0][1]!r}), /help in {_s(during[1][0])}"
+                f" ({during[1][1]!r})"
             )
             back, at_restart = time.perf_counter(), lessons()
             resumed_at: float | None = None
@@ -157,14 +162,19 @@ async def run(learners: int, restart_after: float, settle: float, wait: float, f
                 await asyncio.sleep(0.2)
             # Sends whose outcome was lost with the connection are recorded after their lease
             # (60 s) expires: wait for the reaper so the outbox can be compared.
-            await asyncio.sleep(max(0.0, 65 - (time.perf_counter() - first)))
-            await asyncio.sleep(3)
+            for _ in range(90):
+                if not await unsettled(engine):
+                    break
+                await asyncio.sleep(1)
             alive = bot.returncode is None
-            after = await ask(server, "/help", 10)
+            after, _ = await ask(server, "/help", 10)
             bot.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(bot.communicate(), 60)
             result = await tally(engine, server, learners)
         log = err.decode()
+        await asyncio.to_thread(
+            Path(tempfile.gettempdir(), "fault_pg_restart_bot.log").write_text, log
+        )
         errors = [line for line in log.splitlines() if " ERROR " in line]
         print(
             f"  bot process still running afterwards: {'yes' if alive else 'NO'};"
@@ -182,7 +192,20 @@ async def run(learners: int, restart_after: float, settle: float, wait: float, f
         return 0 if ok else 1
     finally:
         await engine.dispose()
-        drop()
+        await asyncio.to_thread(drop)
+
+
+async def unsettled(engine: AsyncEngine) -> int:
+    """Outbox rows still pending or being sent."""
+    async with engine.connect() as conn:
+        return int(
+            await conn.scalar(
+                select(func.count())
+                .select_from(DELIVERIES)
+                .where(DELIVERIES.c.status.in_(("pending", "sending")))
+            )
+            or 0
+        )
 
 
 def _restart() -> float:

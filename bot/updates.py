@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -19,6 +20,11 @@ from bot.clock import Clock
 from bot.models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
+
+# What an unreachable database raises: SQLAlchemy's errors, OSError (connection refused, timeouts)
+# and asyncpg's own errors, which SQLAlchemy does not wrap while it opens a connection (e.g.
+# CannotConnectNowError while PostgreSQL restarts).
+DATABASE_UNAVAILABLE = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class UpdateLog:
@@ -43,7 +49,7 @@ class UpdateLog:
                     .on_conflict_do_nothing(index_elements=["update_id"])
                 )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
-        except (SQLAlchemyError, OSError) as exc:  # OSError: the server refused the connection
+        except DATABASE_UNAVAILABLE as exc:
             log.warning("update log unavailable (%s); handling update anyway", type(exc).__name__)
             return True
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import pytest
+from sqlalchemy.exc import OperationalError
 from telegram import Update
 
 from bot.clock import FakeClock
+from bot.updates import UpdateLog
 from tests.harness import bot_under_test
 
 
@@ -42,3 +46,37 @@ async def test_flooding_is_answered_once_then_ignored_and_others_are_unaffected(
         assert len(await bot.send("/help", user=2002)) == 1  # someone else
         await asyncio.sleep(1.1)  # the person slows down
         assert len(await bot.send("/help")) == 1
+
+
+class _Unreachable:
+    """A session factory whose database refuses to connect, with the given error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def begin(self) -> _Unreachable:
+        return self
+
+    async def __aenter__(self) -> None:
+        raise self.error
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("SELECT 1", {}, Exception("connection refused")),
+        ConnectionRefusedError("connection refused"),
+        TimeoutError(),
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        asyncpg.InterfaceError("connection is closed"),
+    ],
+)
+async def test_the_update_log_fails_open_when_the_database_is_unreachable(
+    error: Exception, clock: FakeClock
+) -> None:
+    """Seen in bench/fault_pg_restart.py: asyncpg's connect errors are not SQLAlchemy's."""
+    log = UpdateLog(_Unreachable(error), clock)  # type: ignore[arg-type]
+    assert await log.first_time(1) is True
