@@ -60,6 +60,7 @@ class Runtime:
     services: Services
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    delivery: DeliveryEngine
     clock_jobs: list[ClockJob] = field(default_factory=list)
 
 
@@ -188,6 +189,7 @@ def build_application(
         services=services,
         engine=engine,
         sessions=sessions,
+        delivery=delivery,
         clock_jobs=[
             services.enrolment.end_due_pauses,
             delivery.run_once,

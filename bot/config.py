@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     delivery_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
     delivery_rate_per_second: float = Field(default=25.0, gt=0, le=1000)
     delivery_grace_hours: float = Field(default=12.0, ge=0, le=72)
+    reminder_after_hours: float = Field(default=4.0, ge=0, le=24)
     encryption_key: SecretStr | None = None
     encryption_previous_key: SecretStr | None = None
     telegram_webhook_url: str | None = None

@@ -88,6 +88,8 @@ PROGRESS = cast(Table, LessonProgress.__table__)
 
 LESSON = "lesson"
 REFLECTION = "reflection"
+REMINDER = "reminder"  # one gentle reminder when a lesson has not been opened after a while
+PAUSE_NOTE = "pause_note"  # the kind note sent when lessons pause after three left unopened
 
 PENDING = "pending"
 SENDING = "sending"
@@ -98,6 +100,7 @@ CANCELLED = "cancelled"
 SKIPPED = "skipped"
 
 ACTIVE = "active"
+PAUSED = "paused"
 FINISHED = "finished"
 INACTIVE = "inactive"
 STOPPED = "stopped"
@@ -108,6 +111,11 @@ SENDABLE_STATES = frozenset({ACTIVE, FINISHED})
 _DATE_TAKEN = frozenset({SENT, SENDING, UNCERTAIN, FAILED, PENDING})
 # Terminal states of a lesson row, after which that day's reflection row is decided.
 _LESSON_DONE = (SENT, UNCERTAIN, FAILED, CANCELLED, SKIPPED)
+
+# Lessons left unopened in a row before the bot pauses itself (kindly, with how to resume).
+UNOPENED_PAUSE_AFTER = 3
+# Reminders are never sent in the learner's local quiet hours, 21:00-07:00.
+QUIET_FROM, QUIET_UNTIL = time(21, 0), time(7, 0)
 
 MAX_ERROR_CHARS = 200
 CLAIM_BATCH = 5000  # subscriptions per claim transaction (keeps SQLite's write lock short)
@@ -191,6 +199,7 @@ class _Due:
     next_due_at: datetime
     last_lesson_id: str | None
     course_run: int
+    unopened_streak: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +221,8 @@ class _Plan:
     inserts: list[dict[str, Any]] = field(default_factory=list)
     revives: list[dict[str, Any]] = field(default_factory=list)
     supersede: list[int] = field(default_factory=list)
-    # (next_due_at, last_lesson_id, state) -> subscription ids
-    subscriptions: dict[tuple[datetime | None, str | None, str], list[int]] = field(
+    # (next_due_at, last_lesson_id, state, a lesson was queued) -> subscription ids
+    subscriptions: dict[tuple[datetime | None, str | None, str, bool], list[int]] = field(
         default_factory=lambda: defaultdict(list)
     )
 
@@ -258,6 +267,15 @@ def _clip(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_CHARS]
 
 
+def in_quiet_hours(instant: datetime, tz: str) -> bool:
+    """True between 21:00 and 07:00 in the learner's local time (no reminders then)."""
+    try:
+        local = instant.astimezone(zone(tz)).time()
+    except ValueError:
+        return True  # an unknown zone: stay quiet rather than risk a night-time ping
+    return local >= QUIET_FROM or local < QUIET_UNTIL
+
+
 class DeliveryService:
     """The outbox: claims due subscriptions, leases rows to senders, records what happened."""
 
@@ -272,6 +290,7 @@ class DeliveryService:
         self._clock = clock
         self._content = content
         self._grace = timedelta(hours=settings.delivery_grace_hours)
+        self._remind_after = timedelta(hours=settings.reminder_after_hours)
         self._course = [lesson.id for lesson in content.lessons]
         self._position = {lesson_id: index for index, lesson_id in enumerate(self._course)}
 
@@ -306,6 +325,7 @@ class DeliveryService:
                 s.c.next_due_at,
                 s.c.last_lesson_id,
                 s.c.course_run,
+                s.c.unopened_streak,
             )
             .join(learner, learner.c.id == s.c.learner_id)
             .where(s.c.state == ACTIVE, s.c.next_due_at <= now)
@@ -347,7 +367,7 @@ class DeliveryService:
             check_days(sub.days)
         except ValueError:
             log.warning("subscription %s has an invalid schedule; not scheduling it", sub.id)
-            plan.subscriptions[(None, sub.last_lesson_id, ACTIVE)].append(sub.id)
+            plan.subscriptions[(None, sub.last_lesson_id, ACTIVE, False)].append(sub.id)
             return
         due, day = slots.due(sub, tz)
         lessons = [row for row in rows if row.kind == LESSON]
@@ -371,8 +391,14 @@ class DeliveryService:
                     row.status in (PENDING, SENDING) and row.id not in superseded for row in lessons
                 )
                 if not in_flight:
-                    plan.subscriptions[(None, place, FINISHED)].append(sub.id)
+                    plan.subscriptions[(None, place, FINISHED, False)].append(sub.id)
                     return
+            elif sub.unopened_streak >= UNOPENED_PAUSE_AFTER:
+                # Three lessons in a row left unopened: pause instead of adding a fourth, with a
+                # kind note saying how to resume. The lesson is not used up.
+                self._add_row(plan, sub, rows, day, PAUSE_NOTE, None, due, slots.now)
+                plan.subscriptions[(None, place, PAUSED, False)].append(sub.id)
+                return
             else:
                 self._add_row(plan, sub, rows, day, LESSON, lesson_id, due, slots.now)
                 if sub.reflection_time is not None:
@@ -380,7 +406,8 @@ class DeliveryService:
                     self._add_row(plan, sub, rows, day, REFLECTION, lesson_id, prompt_at, slots.now)
                 place = lesson_id
                 marked = day
-        plan.subscriptions[(slots.next(sub, tz, marked), place, ACTIVE)].append(sub.id)
+        queued = marked is not None and marked != last_taken
+        plan.subscriptions[(slots.next(sub, tz, marked), place, ACTIVE, queued)].append(sub.id)
 
     def _supersede(
         self, sub: _Due, rows: list[_Row], day: date, superseded: set[int]
@@ -409,7 +436,7 @@ class DeliveryService:
         rows: list[_Row],
         day: date,
         kind: str,
-        lesson_id: str,
+        lesson_id: str | None,
         due_at: datetime,
         now: datetime,
     ) -> None:
@@ -459,12 +486,21 @@ class DeliveryService:
             )
         if plan.inserts:
             await session.execute(self._insert_ignore(session, d), plan.inserts)
-        for (next_due, place, state), ids in plan.subscriptions.items():
+        for (next_due, place, state, queued), ids in plan.subscriptions.items():
+            # A queued lesson counts as unopened until a button on it is pressed (which resets
+            # the count); three in a row pause the subscription at the next slot.
+            streak = {"unopened_streak": s.c.unopened_streak + 1} if queued else {}
             for chunk in _chunks(ids):
                 await session.execute(
                     update(s)
                     .where(s.c.id.in_(chunk))
-                    .values(next_due_at=next_due, last_lesson_id=place, state=state, updated_at=now)
+                    .values(
+                        next_due_at=next_due,
+                        last_lesson_id=place,
+                        state=state,
+                        updated_at=now,
+                        **streak,
+                    )
                 )
 
     @staticmethod
@@ -555,7 +591,7 @@ class DeliveryService:
     async def _lease(
         self, session: AsyncSession, now: datetime, limit: int, lease_seconds: float
     ) -> list[OutboxItem]:
-        d, s = DELIVERIES, SUBSCRIPTIONS
+        d, s, p = DELIVERIES, SUBSCRIPTIONS, PROGRESS
         lesson_row = DELIVERIES.alias("lesson_row")
         stmt = (
             select(
@@ -571,6 +607,8 @@ class DeliveryService:
                 d.c.due_at,
                 s.c.state,
                 lesson_row.c.status,
+                s.c.timezone,
+                func.coalesce(p.c.opened_at, p.c.done_at, p.c.skipped_at),
             )
             .join(s, s.c.id == d.c.subscription_id)
             .outerjoin(
@@ -580,6 +618,15 @@ class DeliveryService:
                     lesson_row.c.subscription_id == d.c.subscription_id,
                     lesson_row.c.local_date == d.c.local_date,
                     lesson_row.c.kind == LESSON,
+                ),
+            )
+            .outerjoin(
+                p,
+                and_(
+                    d.c.kind == REMINDER,
+                    p.c.learner_id == s.c.learner_id,
+                    p.c.lesson_id == d.c.lesson_id,
+                    p.c.course_run == s.c.course_run,
                 ),
             )
             .where(
@@ -601,10 +648,18 @@ class DeliveryService:
             return []
         items: list[OutboxItem] = []
         cancelled: list[int] = []
+        not_needed: list[int] = []
         give_back: list[tuple[int, str]] = []
         for row in rows:
-            state, lesson_status = row[10], row[11]
-            if state not in SENDABLE_STATES or (
+            state, lesson_status, tz, opened = row[10], row[11], row[12], row[13]
+            if row[4] == PAUSE_NOTE and state == PAUSED:
+                pass  # the note saying lessons have paused is the one thing a paused learner gets
+            elif row[4] == REMINDER and (
+                opened is not None or state != ACTIVE or in_quiet_hours(now, tz)
+            ):
+                not_needed.append(row[0])  # opened meanwhile, paused, or now too late in the day
+                continue
+            elif state not in SENDABLE_STATES or (
                 row[4] == REFLECTION and lesson_status not in (None, SENT, UNCERTAIN)
             ):
                 cancelled.append(row[0])
@@ -632,6 +687,12 @@ class DeliveryService:
                 .values(status=CANCELLED, last_error="learner not receiving lessons")
             )
             await self._give_back(session, give_back)
+        if not_needed:
+            await session.execute(
+                update(d)
+                .where(d.c.id.in_(not_needed))
+                .values(status=SKIPPED, last_error="reminder not needed")
+            )
         if items:
             await session.execute(
                 update(d)
@@ -696,6 +757,9 @@ class DeliveryService:
             ]
             if progress:
                 await session.execute(self._insert_ignore(session, PROGRESS), progress)
+            await self._queue_reminders(
+                session, now, [o.item for o in sent if o.item.kind == LESSON and o.item.lesson_id]
+            )
         for result, status in (
             (Result.UNCERTAIN, UNCERTAIN),
             (Result.FAILED, FAILED),
@@ -767,6 +831,40 @@ class DeliveryService:
             )
         if give_back:
             await self._give_back(session, give_back)
+
+    async def _queue_reminders(
+        self, session: AsyncSession, now: datetime, lessons: Sequence[OutboxItem]
+    ) -> None:
+        """One gentle reminder per lesson just sent, for learners who want them, if its time
+        falls outside their quiet hours (otherwise none: no night-time pings)."""
+        if not lessons or self._remind_after <= timedelta(0):
+            return
+        s = SUBSCRIPTIONS
+        remind_at = now + self._remind_after
+        wanted: dict[int, str] = {}
+        for chunk in _chunks(sorted({item.subscription_id for item in lessons})):
+            rows = await session.execute(
+                select(s.c.id, s.c.timezone).where(s.c.id.in_(chunk), s.c.reminders.is_(True))
+            )
+            wanted.update((row[0], row[1]) for row in rows)
+        reminders = [
+            {
+                "subscription_id": item.subscription_id,
+                "chat_id": item.chat_id,
+                "kind": REMINDER,
+                "local_date": item.local_date,
+                "lesson_id": item.lesson_id,
+                "due_at": remind_at,
+                "status": PENDING,
+                "attempts": 0,
+                "created_at": now,
+            }
+            for item in lessons
+            if item.subscription_id in wanted
+            and not in_quiet_hours(remind_at, wanted[item.subscription_id])
+        ]
+        if reminders:
+            await session.execute(self._insert_ignore(session, DELIVERIES), reminders)
 
     async def _cancel_pending(
         self, session: AsyncSession, subscription_ids: Sequence[int]

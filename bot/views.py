@@ -21,6 +21,7 @@ from bot.callbacks import (
     LESSON_SHOW,
     LESSON_SKIP,
     MENU_SHOW,
+    SETTINGS,
     encode,
 )
 from bot.commands import Command
@@ -389,4 +390,27 @@ def slow_down_screen() -> Screen:
     return Screen(
         "You're sending messages faster than I can keep up with, so I'll pause for a few "
         "seconds. Nothing is lost. /support is always available."
+    )
+
+
+def reminder_screen(lesson: Lesson) -> Screen:
+    """The one gentle reminder for a lesson not opened yet: no guilt, easy to turn off."""
+    return Screen(
+        f"Today's lesson is here whenever you have two minutes: <b>{escape(lesson.title)}</b>.\n\n"
+        "No rush, and it's fine to skip it.",
+        (
+            (Button("Open the lesson", encode(COURSE, "today")),),
+            (Button("No more reminders", encode(SETTINGS, "rem", "off")),),
+        ),
+    )
+
+
+def auto_paused_screen() -> Screen:
+    """Sent instead of a fourth lesson when the last three were left unopened."""
+    return Screen(
+        "I've paused your daily lessons for now, as the last few haven't been opened. "
+        "That's completely fine: work and life get busy.\n\n"
+        "Whenever you're ready, pick up where you left off. Nothing is lost, and there is no "
+        "backlog waiting. /support is always there.",
+        ((Button("Resume lessons", encode(COURSE, "resume")),),),
     )

@@ -48,9 +48,17 @@ from telegram.error import (
 
 from bot.clock import Clock
 from bot.content import Content
-from bot.delivery import LESSON, REFLECTION, OutboxItem, Outcome, Result
+from bot.delivery import (
+    LESSON,
+    PAUSE_NOTE,
+    REFLECTION,
+    REMINDER,
+    OutboxItem,
+    Outcome,
+    Result,
+)
 from bot.handlers.render import keyboard
-from bot.views import lesson_reflect_screen, lesson_screen
+from bot.views import auto_paused_screen, lesson_reflect_screen, lesson_screen, reminder_screen
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +91,13 @@ class LessonRenderer:
     def __init__(self, content: Content) -> None:
         self._content = content
         self._cache: dict[tuple[str, str], Rendered | None] = {}
+        note = auto_paused_screen()
+        self._pause_note = Rendered(note.text, keyboard(note))
 
     def __call__(self, item: OutboxItem) -> Rendered | None:
         """The message for an item, or None when its lesson is no longer in the course."""
+        if item.kind == PAUSE_NOTE:
+            return self._pause_note
         if item.lesson_id is None:
             return None
         key = (item.kind, item.lesson_id)
@@ -105,6 +117,8 @@ class LessonRenderer:
             )
         elif kind == REFLECTION:
             screen = lesson_reflect_screen(lesson)
+        elif kind == REMINDER:
+            screen = reminder_screen(lesson)
         else:
             return None
         return Rendered(screen.text, keyboard(screen))

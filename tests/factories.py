@@ -53,13 +53,10 @@ async def make_learner(
                     delivery_time=delivery_time,
                     timezone=timezone,
                     days=days,
-                    reminders=True,
                     next_due_at=next_due_at,
-                    course_run=1,
-                    unopened_streak=0,
                     created_at=now,
                     updated_at=now,
-                    **subscription,
+                    **{"reminders": True, "course_run": 1, "unopened_streak": 0, **subscription},
                 )
             )
         return learner.id

@@ -22,6 +22,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.fake_bot_api import FakeBotAPI, FakeMessage
 from bot.simulator import Simulator, TrackingApplication, running
+from scheduler.sender import SendPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_TOKEN = "123456:TEST-TOKEN-not-real"
@@ -71,6 +72,8 @@ def settings_for_test(database_url: str, **overrides: Any) -> Settings:
         "lessons_dir": ROOT / "lessons",
         "telegram_bot_token": TEST_TOKEN,
         "encryption_key": TEST_ENCRYPTION_KEY,
+        # Dialogues run far faster than a person types; the flood limit has its own tests.
+        "flood_limit": "10000/10 seconds",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -86,5 +89,8 @@ async def bot_under_test(
             database_url, telegram_api_base_url=server.base_url, **overrides
         )
         runtime = build_application(settings, clock, application_class=TrackingApplication)
+        # The one-message-a-second pacing per chat waits in real time while the fake clock jumps
+        # days ahead; tests of the pacing itself build their own sender.
+        runtime.delivery.sender.policy = SendPolicy(per_chat_interval=0.0)
         async with running(runtime, server) as sim:
             yield BotUnderTest(sim=sim, server=server, runtime=runtime, clock=clock)

@@ -67,10 +67,12 @@ async def seed_subscribers(
     last_lesson_id: str | None = None,
     chat_base: int = CHAT_BASE,
     batch: int = 20_000,
+    reminders: bool = False,
 ) -> list[int]:
     """Insert `count` learners with one subscription each; returns the subscription ids.
 
-    Learner i has chat id chat_base + i. Bulk inserts, so 100,000 take seconds.
+    Learner i has chat id chat_base + i. Bulk inserts, so 100,000 take seconds. Reminders are off
+    unless asked for: these tests count lessons and reflections (reminders have their own).
     """
     now = datetime(2026, 1, 1, tzinfo=UTC)
     async with engine.begin() as conn:
@@ -109,7 +111,7 @@ async def seed_subscribers(
                     "timezone": timezone,
                     "days": days,
                     "reflection_time": reflection_time,
-                    "reminders": True,
+                    "reminders": reminders,
                     "next_due_at": next_due_at,
                     "last_lesson_id": last_lesson_id,
                     "course_run": 1,
