@@ -305,7 +305,8 @@ async def scenario_naive(base_url: str, n: int, patient: bool) -> dict[str, Any]
         assert job_queue is not None
         await job_queue.start()
         margin = 3.0 + n * 0.00015
-        fire_at = datetime.now(UTC) + timedelta(seconds=margin)
+        # Whole seconds: run_daily keeps hour, minute and second only.
+        fire_at = (datetime.now(UTC) + timedelta(seconds=margin)).replace(microsecond=0)
         cpu0, wall0 = _cpu(), time.perf_counter()
         for index in range(n):
             job_queue.run_daily(
@@ -319,7 +320,7 @@ async def scenario_naive(base_url: str, n: int, patient: bool) -> dict[str, Any]
         rss_scheduled = _peak_rss_mb()
         beat = asyncio.create_task(heartbeat())
         wait = max(0.0, (fire_at - datetime.now(UTC)).total_seconds())
-        await asyncio.sleep(max(0.0, wait - 0.5))
+        await asyncio.sleep(max(0.0, wait - 0.2))
         stall = 0.0  # measure from just before the jobs fire
         fire_wall, fire_cpu = time.perf_counter(), _cpu()
         # Until every job has sent, failed or been skipped, nothing has moved for 10 s, or the
