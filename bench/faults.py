@@ -6,6 +6,7 @@ What a burst received is tallied by tests/faults.py (shared with the fast fault 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -26,9 +27,10 @@ def pg_server_url() -> str | None:
 def new_database(kind: str) -> tuple[str, Callable[[], None]]:
     """A fresh migrated database (a SQLite file, or a new PostgreSQL database) and its dropper."""
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='fault-')}/bench.sqlite3"
+        folder = tempfile.mkdtemp(prefix="fault-")
+        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
         upgrade(url)
-        return url, lambda: None
+        return url, lambda: shutil.rmtree(folder, ignore_errors=True)
     from tests import databases
 
     databases.TEST_DATABASE_URL = pg_server_url() or ""

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -50,9 +51,10 @@ def pg_server_url() -> str | None:
 
 def new_database(kind: str) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='fuzz-')}/fuzz.sqlite3"
+        folder = tempfile.mkdtemp(prefix="fuzz-")
+        url = f"sqlite+aiosqlite:///{folder}/fuzz.sqlite3"
         upgrade(url)
-        return url, lambda: None
+        return url, lambda: shutil.rmtree(folder, ignore_errors=True)
     from tests import databases
 
     databases.TEST_DATABASE_URL = pg_server_url() or ""
