@@ -18,7 +18,7 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 LEARNERS = 60
-READ_TIMEOUT = 0.3
+READ_TIMEOUT = 1.0  # short enough to be quick, long enough for a loaded CI machine
 
 
 async def test_a_burst_through_ten_percent_faults_loses_and_doubles_nothing(
@@ -37,9 +37,10 @@ async def test_a_burst_through_ten_percent_faults_loses_and_doubles_nothing(
     tally = run.tally
     assert {"429", "502", "timeout"} <= set(run.faults)
     assert tally.lost == 0 and tally.twice == 0, tally.line()
-    assert tally.uncertain_missing == 0  # a timed-out call did reach the fake
-    assert tally.uncertain_arrived == run.faults["timeout"]
-    assert tally.delivered_once == LEARNERS - tally.uncertain
     assert set(tally.statuses) <= {"sent", "uncertain"}, tally.line()
+    assert tally.delivered_once + tally.uncertain == LEARNERS
+    # Each served timeout is recorded uncertain, and it did arrive (the fake processed the call
+    # and answered late). A call slowed past the timeout by a busy machine is uncertain too.
+    assert tally.uncertain_arrived >= run.faults["timeout"], tally.line()
     # Every call beyond one per learner was a retry of a call that certainly failed.
     assert run.calls == LEARNERS + sum(run.faults.values()) - run.faults["timeout"]
