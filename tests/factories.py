@@ -15,15 +15,9 @@ from telegram.constants import ParseMode
 
 from bot import views
 from bot.fake_bot_api import FakeMessage
-from bot.handlers import cohorts, onboarding
-from bot.handlers.learning import TEXT_FLOWS
-from bot.handlers.lookup import search_text
 from bot.handlers.render import keyboard
-from bot.handlers.text import build_router
 from bot.models import Learner, LessonProgress, Subscription
 from bot.schedule import WEEKDAYS
-from scheduler.engine import DeliveryEngine
-from scheduler.sender import SendPolicy
 from tests.harness import USER, BotUnderTest
 
 
@@ -100,21 +94,6 @@ async def show_lesson(bot: BotUnderTest, lesson_id: str, user: int = USER) -> Fa
         chat_id=user, text=screen.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(screen)
     )
     return next(m for m in bot.messages(user) if m.message_id == sent.message_id)
-
-
-def wire_text_router(bot: BotUnderTest) -> None:
-    """Route free text to the features' flows (as the integrator wires it), ahead of the search.
-
-    Also turns off the sender's real-time pacing per chat, so fake days pass in milliseconds.
-    """
-    handlers = bot.runtime.application.handlers[0]
-    if not any(getattr(h.callback, "__name__", "") == "route_text" for h in handlers):
-        flows = {**cohorts.TEXT_FLOWS, **onboarding.TEXT_FLOWS, **TEXT_FLOWS}
-        handlers.insert(0, build_router(flows, search_text))
-    for job in bot.runtime.clock_jobs:
-        engine = getattr(job, "__self__", None)
-        if isinstance(engine, DeliveryEngine):
-            engine.sender.policy = SendPolicy(per_chat_interval=0.0)
 
 
 async def count(bot: BotUnderTest, model: Any, **where: Any) -> int:

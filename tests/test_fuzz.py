@@ -19,7 +19,6 @@ import os
 import random
 
 from bot.clock import FakeClock
-from tests.factories import wire_text_router
 from tests.fuzzing import (
     ADMIN,
     FLOOD_OFF,
@@ -42,7 +41,6 @@ async def test_random_updates_never_break_the_bot(database_url: str, clock: Fake
     async with bot_under_test(
         database_url, clock, admin_telegram_ids=frozenset({ADMIN}), flood_limit=FLOOD_OFF
     ) as bot:
-        wire_text_router(bot)  # no real-time pacing per chat when the clock jumps
         await set_up_people(bot)
         batches = generate(UPDATES, *content_ids(bot), seed_value=seed)
         async with Fuzzer(bot) as fuzzer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from telegram.constants import ParseMode
 
@@ -16,18 +15,11 @@ from bot.handlers.render import keyboard
 from bot.learning import current_streak, next_review_interval
 from bot.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
 from bot.schedule import EVERY_DAY
-from tests.factories import count, deliver, make_learner, show_lesson, wire_text_router
+from tests.factories import count, deliver, make_learner, show_lesson
 from tests.harness import USER, BotUnderTest, bot_under_test
 
 LETTERS = "ABCD"
 L1, L2, L3, L4 = "welcome", "feeling-unsure", "every-contact-counts", "alongside-safeguarding"
-
-
-@pytest.fixture(autouse=True)
-def _route_free_text(request: pytest.FixtureRequest) -> None:
-    """Free text goes to the reflect flow before the search, as the integrator wires it."""
-    if "bot" in request.fixturenames:
-        wire_text_router(request.getfixturevalue("bot"))
 
 
 def right(bot: BotUnderTest, lesson_id: str) -> str:

@@ -6,40 +6,22 @@ engine driven by `bot.advance`. The clock starts on Monday 30 November 2026 at 0
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy import update
 
 from bot.callbacks import COURSE, ONBOARD, SETTINGS
 from bot.fake_bot_api import FakeMessage
 from bot.flood import FloodLimit
-from bot.handlers import onboarding
-from bot.handlers.lookup import search_text
-from bot.handlers.text import build_router
 from bot.models import Subscription
-from scheduler.engine import DeliveryEngine
-from scheduler.sender import SendPolicy
 from tests.harness import BotUnderTest
 
 LESSON_1 = "Lesson 1 of 30"
 
 
 @pytest.fixture
-async def learner(bot: BotUnderTest) -> AsyncIterator[BotUnderTest]:
-    """The bot, with the free-text router wired for the schedule flow if nobody wired it yet.
-
-    The sender's one-message-a-second pacing per chat waits in real time, where a fake day
-    passes in milliseconds; it is turned off so a course of daily lessons runs fast.
-    """
-    group = bot.runtime.application.handlers[0]
-    if not any(getattr(h.callback, "__name__", "") == "route_text" for h in group):
-        group.insert(0, build_router(onboarding.TEXT_FLOWS, search_text))
-    for job in bot.runtime.clock_jobs:
-        engine = getattr(job, "__self__", None)
-        if isinstance(engine, DeliveryEngine):
-            engine.sender.policy = SendPolicy(per_chat_interval=0.0)
-    yield bot
+def learner(bot: BotUnderTest) -> BotUnderTest:
+    """Someone about to meet the bot (the `bot` fixture, named for these dialogues)."""
+    return bot
 
 
 def texts(messages: list[FakeMessage]) -> str:

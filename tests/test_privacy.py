@@ -36,7 +36,7 @@ from bot.models import (
 )
 from bot.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
 from bot.schedule import WEEKDAYS
-from tests.factories import deliver, make_learner, wire_text_router
+from tests.factories import deliver, make_learner
 from tests.harness import USER, BotUnderTest
 
 OTHER = 2002
@@ -355,7 +355,6 @@ async def test_reflections_and_exports_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.handler.addFilter(LibraryFloorFilter())  # as configure_logging installs it
-    wire_text_router(bot)
     await make_learner(bot)
     lesson = await deliver(bot, LESSON)
     await bot.press("Reflect", message=lesson)
