@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -372,8 +373,20 @@ def cpu_text(result: dict[str, Any]) -> str:
     return f"{result['cpu_ms_per_lesson']:.2f} ms" if result["sent"] else "n/a"
 
 
+SERVER = "@server"  # in a child's arguments: a fresh fake server's base URL
+LATENCY_IN_USE = [LATENCY]
+
+
 def child(*argv: str, timeout: float | None = None) -> dict[str, Any]:
-    """Run one scenario in a fresh process; return its JSON result ({"timed_out": True} if so)."""
+    """Run one scenario in a fresh process; return its JSON result ({"timed_out": True} if so).
+
+    A scenario that talks to Telegram gets a fresh fake server too, so none pays for the
+    messages an earlier one left in the server's memory.
+    """
+    server = None
+    if SERVER in argv:
+        server, base_url = start_server(LATENCY_IN_USE[0])
+        argv = tuple(base_url if arg == SERVER else arg for arg in argv)
     try:
         completed = subprocess.run(
             [sys.executable, __file__, *argv],
@@ -385,6 +398,10 @@ def child(*argv: str, timeout: float | None = None) -> dict[str, Any]:
         )
     except subprocess.TimeoutExpired:
         return {"timed_out": True}
+    finally:
+        if server is not None:
+            server.terminate()
+            server.join(10)
     if completed.returncode != 0:
         raise RuntimeError(f"scenario {argv[:2]} failed:\n{completed.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
@@ -439,7 +456,8 @@ def main() -> int:
     kinds = [k for k in args.db if k == "sqlite" or pg_server_url()]
     if len(kinds) < len(args.db):
         print("(PostgreSQL skipped: set TEST_DATABASE_URL or BENCH_DATABASE_URL)")
-    server, base_url = start_server(args.latency)
+    LATENCY_IN_USE[0] = args.latency
+    base_url = SERVER
     workdir = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     conc = args.concurrency
     print(
@@ -526,7 +544,7 @@ def main() -> int:
                 f" (cap alone: {expected:.0f} s; {off:+.1f}%, target within 5%)"
             )
     finally:
-        server.terminate()
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
