@@ -34,8 +34,9 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff format --check bot scheduler tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## benchmarks (print figures; not part of the test run)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: $(STAMP)  ## quick benchmarks (print figures; not part of the test run; see README)
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_delivery.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
