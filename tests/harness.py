@@ -11,7 +11,9 @@ A test reads as a conversation:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from bot.app import Runtime, build_application
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.fake_bot_api import FakeBotAPI, FakeMessage
+from bot.logs import configure_logging
 from bot.simulator import Simulator, TrackingApplication, running
 from scheduler.sender import SendPolicy
 
@@ -77,6 +80,23 @@ def settings_for_test(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+@contextlib.contextmanager
+def production_log(secrets: list[str]) -> Iterator[io.StringIO]:
+    """All logging at DEBUG through the bot's production filters into a buffer; restored after."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    buffer = io.StringIO()
+    configure_logging("DEBUG", secrets=secrets, stream=buffer)
+    try:
+        yield buffer
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved_handlers:
+            root.addHandler(handler)
+        root.setLevel(saved_level)
 
 
 @contextlib.asynccontextmanager

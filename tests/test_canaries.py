@@ -17,7 +17,6 @@ are in the dump, which also proves the dump can see text.
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,9 +26,8 @@ from sqlalchemy.engine import make_url
 
 from bot.clock import FakeClock
 from bot.db import create_engine
-from bot.logs import configure_logging
 from tests.cohort_helpers import ADMIN, LEAD, new_cohort
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.harness import USER, BotUnderTest, bot_under_test, production_log
 from tests.test_privacy import checkpointed_bytes
 
 CANARY_TOKEN = "424242:CanaryTokenSecretPart-never-logged"
@@ -63,18 +61,8 @@ STORED_BY_DESIGN = [DISPLAY_NAME, LEAD_FIRST]
 @pytest.fixture
 def debug_log() -> Iterator[io.StringIO]:
     """All logging at DEBUG through the bot's production filters, into a buffer."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    configure_logging("DEBUG", secrets=[CANARY_TOKEN], stream=buffer)
-    try:
+    with production_log([CANARY_TOKEN]) as buffer:
         yield buffer
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved_handlers:
-            root.addHandler(handler)
-        root.setLevel(saved_level)
 
 
 async def converse(bot: BotUnderTest) -> str:

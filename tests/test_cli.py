@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import os
 import signal
 import subprocess
@@ -16,8 +15,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.fake_bot_api import FakeBotAPI
-from bot.logs import configure_logging
-from tests.harness import ROOT, bot_under_test
+from tests.harness import ROOT, bot_under_test, production_log
 
 CANARY_TOKEN = "424242:CANARY-TOKEN-must-never-be-logged"
 
@@ -108,18 +106,8 @@ async def test_run_keeps_pending_updates_and_stops_cleanly_on_sigterm(tmp_path: 
 @pytest.fixture
 def captured_debug_log() -> Iterator[io.StringIO]:
     """Route all logging at DEBUG through the bot's own filters into a buffer."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    configure_logging("DEBUG", secrets=[CANARY_TOKEN], stream=buffer)
-    try:
+    with production_log([CANARY_TOKEN]) as buffer:
         yield buffer
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved_handlers:
-            root.addHandler(handler)
-        root.setLevel(saved_level)
 
 
 async def test_nothing_personal_or_secret_reaches_the_log(
