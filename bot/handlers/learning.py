@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import NamedTuple
 
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -64,23 +65,36 @@ async def _refuse(query: CallbackQuery) -> None:
     await query.answer()
 
 
-async def _lesson_and_args(
-    update: Update, context: BotContext, extra: int = 0
-) -> tuple[CallbackQuery, Lesson, tuple[str, ...]] | None:
-    """The pressed lesson button's lesson (and `extra` further arguments), or None when the
-    press was answered already (malformed: silently; an unknown lesson: with a notice)."""
+class _Press(NamedTuple):
+    """A valid press of a lesson button: the query, its lesson, further arguments, who pressed."""
+
+    query: CallbackQuery
+    lesson: Lesson
+    args: tuple[str, ...]
+    user_id: int
+
+
+async def _pressed(update: Update, context: BotContext, extra: int = 0) -> _Press | None:
+    """The pressed lesson button (with `extra` further arguments), or None when the press was
+    answered already (malformed or without a sender: silently; an unknown lesson: a notice)."""
     query = _query(update)
     if query is None:
         return None
     callback = decode(query.data)
-    if callback is None or len(callback.args) != 1 + extra or not _ID.match(callback.args[0]):
+    user_id = _user_id(update)
+    if (
+        callback is None
+        or user_id is None
+        or len(callback.args) != 1 + extra
+        or not _ID.match(callback.args[0])
+    ):
         await _refuse(query)
         return None
     lesson = context.services.content.lesson(callback.args[0])
     if lesson is None:
         await query.answer(views_learning.LESSON_GONE)
         return None
-    return query, lesson, callback.args[1:]
+    return _Press(query, lesson, callback.args[1:], user_id)
 
 
 def _choice(lesson: Lesson, raw: str) -> int | None:
@@ -122,11 +136,10 @@ def _user_id(update: Update) -> int | None:
 
 async def mark_done(update: Update, context: BotContext) -> None:
     """Done: record it kindly, then offer the day's review questions."""
-    found = await _lesson_and_args(update, context)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context)
+    if press is None:
         return
-    query, lesson, _ = found
+    query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.mark_done(user_id, lesson.id)
     await _respond(update, query, views_learning.done_screen(touch))
@@ -134,11 +147,10 @@ async def mark_done(update: Update, context: BotContext) -> None:
 
 async def skip_lesson(update: Update, context: BotContext) -> None:
     """Skip: no reason asked, no penalty."""
-    found = await _lesson_and_args(update, context)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context)
+    if press is None:
         return
-    query, lesson, _ = found
+    query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.skip(user_id, lesson.id)
     await _respond(update, query, views_learning.skip_screen(touch))
@@ -166,11 +178,10 @@ async def take_a_moment(update: Update, context: BotContext) -> None:
 
 async def start_reflection(update: Update, context: BotContext) -> None:
     """Reflect: show the prompt; the learner's next text becomes their private reflection."""
-    found = await _lesson_and_args(update, context)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context)
+    if press is None:
         return
-    query, lesson, _ = found
+    query, lesson, _, user_id = press
     await query.answer()
     stamp = int(context.services.clock.now().timestamp())
     keeps = await context.services.learning.start_reflection(
@@ -227,11 +238,10 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
 
 async def open_check(update: Update, context: BotContext) -> None:
     """Quick check (and Try again): the question with a button per answer."""
-    found = await _lesson_and_args(update, context)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context)
+    if press is None:
         return
-    query, lesson, _ = found
+    query, lesson, _, user_id = press
     await query.answer()
     await context.services.learning.open_lesson(user_id, lesson.id)
     await _respond(update, query, views.lesson_check_screen(lesson))
@@ -239,11 +249,10 @@ async def open_check(update: Update, context: BotContext) -> None:
 
 async def answer_check(update: Update, context: BotContext) -> None:
     """An answer to a lesson's check: feedback for the choice; the answer is recorded."""
-    found = await _lesson_and_args(update, context, extra=1)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context, extra=1)
+    if press is None:
         return
-    query, lesson, (raw,) = found
+    query, lesson, (raw,), user_id = press
     choice = _choice(lesson, raw)
     if choice is None:
         await _refuse(query)
@@ -279,11 +288,10 @@ async def later_reviews(update: Update, context: BotContext) -> None:
 
 async def answer_review(update: Update, context: BotContext) -> None:
     """An answer to a review question: feedback, the review moved on, maybe the next one."""
-    found = await _lesson_and_args(update, context, extra=1)
-    user_id = _user_id(update)
-    if found is None or user_id is None:
+    press = await _pressed(update, context, extra=1)
+    if press is None:
         return
-    query, lesson, (raw,) = found
+    query, lesson, (raw,), user_id = press
     choice = _choice(lesson, raw)
     if choice is None:
         await _refuse(query)
