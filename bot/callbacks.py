@@ -19,11 +19,15 @@ LESSON_ANSWER = "la"
 LESSON_SKIP = "ls"
 LESSON_MOMENT = "lm"
 LESSON_SHOW = "lv"
+# Show the lesson behind its content note (payload: lesson id).
+LESSON_OPEN = "lo"
 # Lookup cards (payload: card id) and menus (payload: menu name).
 CARD_SHOW = "cs"
 MENU_SHOW = "mn"
 # The fuller version of a lookup card (payload: card id).
 CARD_MORE = "cm"
+# Show a card (or a menu's overview card) behind its content note (payload: card id).
+CARD_OPEN = "cb"
 # The learner's own data (issue 5): cancel a started reflection; reviews (REVIEW_ANSWER: lesson
 # id and answer index; NEXT and LATER: no payload); a journal page (payload: page number); /forget
 # (FORGET_CONFIRM: the minute the question was asked, so an old confirmation expires).

@@ -40,7 +40,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("stage", "One stage of recovery: /stage 1, /stage 2 or /stage 3", LOOKUP),
     Command("triangle", "The recovery triangle, part by part", LOOKUP),
     Command("attachment", "The four models of attachment", LOOKUP),
-    Command("resilience", "Resilience: what it is, its domains, how it is built", LOOKUP),
+    Command(
+        "resilience", "Resilience: what it is, the areas that support it, how it is built", LOOKUP
+    ),
     Command("questions", "Key questions to assess sources of resilience", LOOKUP),
     Command("wellbeing", "Protecting staff wellbeing", LOOKUP),
     Command("cards", "Every card, by topic", LOOKUP),

@@ -12,6 +12,7 @@ This module never imports telegram or sqlalchemy.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,6 +61,20 @@ MAX_ANSWER_CHARS = 200
 MAX_FEEDBACK_CHARS = 500
 MAX_SUMMARY_CHARS = 1000  # a card summary fits one screen
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one message
+# A lesson as first sent (title, content note, body and takeaway) fits a phone's screen or two,
+# counted as Telegram counts: UTF-16 code units of the visible text.
+MAX_SENT_CHARS = 1000
+# The right answer may not stand out by its length: it is "longer by a wide margin" when it is
+# more than a quarter and more than 10 characters longer than the longest other answer.
+WIDE_MARGIN_RATIO = 1.25
+WIDE_MARGIN_CHARS = 10
+# Text that mentions any of these (in a lesson or card) needs a content note.
+SENSITIVE_WORDS = ("abuse", "abusive", "violence", "self-injury", "self-harm", "substance")
+# Answers are shown in a per-learner shuffled order, so none may point at another by position.
+_POSITIONAL = re.compile(
+    r"(?i:\b(?:all|none|both|neither|either) of (?:the )?(?:above|below|these|those)\b)"
+    r"|\b(?:[Aa]nswers?|[Oo]ptions?) [A-D]\b|\b[A-D] (?:and|or) [A-D]\b"
+)
 MAX_ALIAS_CHARS = 40
 MIN_ALIASES = 3
 
@@ -160,6 +175,11 @@ def html_to_text(text: str) -> str:
     return unescape(re.sub(r"<[^>]*>", "", text))
 
 
+def visible_length(text: str) -> int:
+    """How long authored HTML is as Telegram counts it: UTF-16 code units of the visible text."""
+    return len(html_to_text(text).encode("utf-16-le")) // 2
+
+
 def _telegram_html(value: str) -> str:
     errors = html_errors(value)
     if errors:
@@ -219,6 +239,12 @@ class Check(_Model):
     @classmethod
     def _distinct_answers(cls, answers: list[Answer]) -> list[Answer]:
         _no_duplicates([answer.text for answer in answers])
+        for index, answer in enumerate(answers):
+            if _POSITIONAL.search(html_to_text(answer.text)):
+                raise ValueError(
+                    f"answer {index} refers to other answers by position; answers are shown in"
+                    " a different order to each learner, so each must stand on its own"
+                )
         return answers
 
     @field_validator("correct")
@@ -242,6 +268,19 @@ class Check(_Model):
                 raise ValueError(
                     f"answer {index}'s feedback starts with 'Yes' but the correct answer is"
                     f" {correct}: does `correct` point at the right answer?"
+                )
+        if answers and 0 <= correct < len(answers):
+            right = visible_length(answers[correct].text)
+            longest = max(
+                visible_length(answer.text)
+                for index, answer in enumerate(answers)
+                if index != correct
+            )
+            if right > longest * WIDE_MARGIN_RATIO and right - longest > WIDE_MARGIN_CHARS:
+                raise ValueError(
+                    f"the right answer ({right} characters) is longer than every other answer"
+                    f" by a wide margin (the longest other is {longest}): its length gives it"
+                    " away, so shorten it or give the others the same substance"
                 )
         return correct
 
@@ -269,6 +308,7 @@ class Card(_Model):
     aliases: Annotated[list[Alias], Field(min_length=MIN_ALIASES), AfterValidator(_no_duplicates)]
     summary: Annotated[Html, Field(max_length=MAX_SUMMARY_CHARS)]
     more: Annotated[Html, Field(max_length=MAX_MESSAGE_CHARS)] | None = None
+    content_note: Annotated[Html, Field(max_length=MAX_PROMPT_CHARS)] | None = None
     source: Plain
     related: Annotated[list[Id], AfterValidator(_no_duplicates)] = []
 
@@ -391,6 +431,20 @@ class Content:
     def lessons_for_card(self, card_id: str) -> list[Lesson]:
         """Lessons that list this card, in course order."""
         return [lesson for lesson in self.lessons if card_id in lesson.cards]
+
+
+def answer_order(lesson: Lesson, learner: int) -> tuple[int, ...]:
+    """The order one learner sees a check's answers in (answer indexes, first shown first).
+
+    A permutation seeded by the learner and the check, so it differs between learners and
+    checks but is the same every time this learner sees this check (a review repeats it).
+    """
+    return tuple(
+        sorted(
+            range(len(lesson.check.answers)),
+            key=lambda index: hashlib.sha256(f"{learner}:{lesson.id}:{index}".encode()).digest(),
+        )
+    )
 
 
 # --- Problems -------------------------------------------------------------------------------------
@@ -556,6 +610,7 @@ def _load(lessons_dir: Path, support_file: Path | None) -> _Loaded:
         loaded.support = _parse(Support, data, shown, problems)
 
     _check_references(loaded)
+    _check_content_notes(loaded)
     if loaded.course is not None and loaded.support is not None:
         lessons = [
             loaded.lessons[lesson_id][0]
@@ -663,6 +718,25 @@ def _check_references(loaded: _Loaded) -> None:
                 )
 
 
+def _check_content_notes(loaded: _Loaded) -> None:
+    """A lesson or card that mentions abuse, violence, self-harm or substances has a note."""
+    items: list[tuple[Lesson | Card, str, str]] = [
+        (lesson, shown, lesson_text(lesson, with_note=False))
+        for lesson, shown in (loaded.lessons or {}).values()
+    ]
+    items += [(card, shown, card_text(card)) for card, shown in (loaded.cards or {}).values()]
+    for item, shown, text in items:
+        found = [word for word in SENSITIVE_WORDS if word in text.casefold()]
+        if found and not item.content_note:
+            loaded.problems.append(
+                Problem(
+                    shown,
+                    "content_note",
+                    f"mentions {', '.join(found)}: add a content_note naming what it mentions",
+                )
+            )
+
+
 def _check_screens(content: Content, loaded: _Loaded, support_path: Path, root: Path) -> None:
     """Render every screen the content produces and check it as Telegram would."""
     from bot import views  # views imports this module; import here to avoid a cycle
@@ -673,12 +747,16 @@ def _check_screens(content: Content, loaded: _Loaded, support_path: Path, root: 
     renders: list[tuple[str, str, Callable[[], views.Screen]]] = []
     for position, lesson in enumerate(content.lessons, start=1):
         shown = lesson_files[lesson.id]
+        body = partial(
+            views.lesson_body_screen, lesson, course_position=position, course_length=total
+        )
         renders += [
             (
                 shown,
                 "(screen)",
                 partial(views.lesson_screen, lesson, course_position=position, course_length=total),
             ),
+            (shown, "(lesson screen)", body),
             (shown, "(reflect screen)", partial(views.lesson_reflect_screen, lesson)),
             (shown, "(check screen)", partial(views.lesson_check_screen, lesson)),
         ]
@@ -686,9 +764,23 @@ def _check_screens(content: Content, loaded: _Loaded, support_path: Path, root: 
             (shown, f"(answer {index} screen)", partial(views.lesson_answer_screen, lesson, index))
             for index in range(len(lesson.check.answers))
         ]
+        sent = visible_length(body().text) + visible_length(lesson.content_note or "")
+        if sent > MAX_SENT_CHARS:
+            loaded.problems.append(
+                Problem(
+                    shown,
+                    "(lesson screen)",
+                    f"is {sent} characters as sent (title, content note, body and takeaway);"
+                    f" the limit is {MAX_SENT_CHARS}",
+                )
+            )
     for card in content.cards:
         shown = card_files[card.id]
         renders.append((shown, "(screen)", partial(views.card_screen, card, content)))
+        if card.content_note is not None:
+            renders.append(
+                (shown, "(opened screen)", partial(views.card_screen, card, content, opened=True))
+            )
         if card.more is not None:
             renders.append((shown, "(more screen)", partial(views.card_more_screen, card, content)))
     renders.append(
@@ -743,13 +835,13 @@ def _texts(items: Iterable[str | None]) -> str:
     return "\n".join(html_to_text(item) for item in items if item)
 
 
-def lesson_text(lesson: Lesson) -> str:
+def lesson_text(lesson: Lesson, *, with_note: bool = True) -> str:
     """Everything a learner can read in a lesson, as plain text."""
     check = lesson.check
     return _texts(
         [
             lesson.title,
-            lesson.content_note,
+            lesson.content_note if with_note else None,
             lesson.body,
             lesson.takeaway,
             lesson.reflect,

@@ -16,6 +16,7 @@ from bot.views import (
     card_more_screen,
     card_screen,
     lesson_answer_screen,
+    lesson_body_screen,
     lesson_check_screen,
     lesson_reflect_screen,
     lesson_screen,
@@ -53,20 +54,21 @@ def run_preview(lessons_dir: Path, item_id: str, out: TextIO) -> int:
     lesson = content.lesson(item_id)
     card = content.card(item_id)
     if lesson is not None:
-        _print_screen(
-            lesson_screen(
-                lesson,
-                course_position=content.lesson_index(lesson.id) + 1,
-                course_length=len(content.lessons),
-            ),
-            out,
-        )
+        place = {
+            "course_position": content.lesson_index(lesson.id) + 1,
+            "course_length": len(content.lessons),
+        }
+        _print_screen(lesson_screen(lesson, **place), out)
+        if lesson.content_note:
+            _print_screen(lesson_body_screen(lesson, **place), out, after="Show the lesson")
         _print_screen(lesson_reflect_screen(lesson), out, after="Reflect")
         _print_screen(lesson_check_screen(lesson), out, after="Quick check")
         for index in range(len(lesson.check.answers)):
             _print_screen(lesson_answer_screen(lesson, index), out, after="ABCD"[index])
     elif card is not None:
         _print_screen(card_screen(card, content), out)
+        if card.content_note:
+            _print_screen(card_screen(card, content, opened=True), out, after="Show the card")
         if card.more:
             _print_screen(card_more_screen(card, content), out, after="More detail")
     elif item_id == SUPPORT_ID:

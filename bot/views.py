@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 
 from bot.callbacks import (
     CARD_MORE,
+    CARD_OPEN,
     CARD_SHOW,
     COURSE,
     LESSON_ANSWER,
     LESSON_CHECK,
     LESSON_DONE,
     LESSON_MOMENT,
+    LESSON_OPEN,
     LESSON_REFLECT,
     LESSON_SHOW,
     LESSON_SKIP,
@@ -100,20 +102,47 @@ def _lesson_button(label: str, action: str, lesson: Lesson) -> Button:
     return Button(label, encode(action, lesson.id))
 
 
-def lesson_screen(
-    lesson: Lesson, *, course_position: int | None = None, course_length: int | None = None
-) -> Screen:
-    """A day's lesson; course_position is 1-based (content.lesson_index(id) + 1)."""
-    parts: list[str] = []
-    if lesson.content_note:
-        parts.append(
-            f"<b>Content note:</b> {lesson.content_note}\n"
-            "<i>You can skip this lesson without giving a reason.</i>"
-        )
+def _lesson_heading(lesson: Lesson, course_position: int | None, course_length: int | None) -> str:
     heading = f"<b>{escape(lesson.title)}</b>"
     if course_position is not None and course_length is not None:
         heading += f"\n<i>Lesson {course_position} of {course_length}</i>"
-    parts += [heading, lesson.body, f"<b>Takeaway:</b> {lesson.takeaway}"]
+    return heading
+
+
+def lesson_screen(
+    lesson: Lesson, *, course_position: int | None = None, course_length: int | None = None
+) -> Screen:
+    """What a lesson sends first: its content note alone when it has one, else the lesson.
+
+    course_position is 1-based (content.lesson_index(id) + 1). The note holds the lesson back:
+    it comes only after Show the lesson; Skip and I need a moment work from the note as well.
+    """
+    if not lesson.content_note:
+        return lesson_body_screen(
+            lesson, course_position=course_position, course_length=course_length
+        )
+    return Screen(
+        f"{_lesson_heading(lesson, course_position, course_length)}\n\n"
+        f"<b>Content note:</b> {lesson.content_note}\n\n"
+        "<i>The lesson is shown only if you ask for it. You can skip it without giving a"
+        " reason, or take a moment first.</i>",
+        (
+            (_lesson_button("Show the lesson", LESSON_OPEN, lesson),),
+            (_lesson_button("Skip", LESSON_SKIP, lesson),),
+            (_lesson_button("I need a moment", LESSON_MOMENT, lesson),),
+        ),
+    )
+
+
+def lesson_body_screen(
+    lesson: Lesson, *, course_position: int | None = None, course_length: int | None = None
+) -> Screen:
+    """The lesson itself: title, body and takeaway, with its buttons."""
+    parts = [
+        _lesson_heading(lesson, course_position, course_length),
+        lesson.body,
+        f"<b>Takeaway:</b> {lesson.takeaway}",
+    ]
     return Screen(
         "\n\n".join(parts),
         (
@@ -130,12 +159,16 @@ def lesson_screen(
     )
 
 
+NO_NAMES = "Please don't include names or details that could identify anyone you support."
+
+
 def lesson_reflect_screen(lesson: Lesson) -> Screen:
     """The lesson's reflective prompt, inviting (never requiring) a written reply."""
     return Screen(
         f"<b>Reflect: {escape(lesson.title)}</b>\n\n{lesson.reflect}\n\n"
         "<i>Press Write a reflection to keep a few lines privately, or simply think it over."
-        " Your reflections are yours: they are never shown to your team lead.</i>",
+        " Your reflections are yours: they are never shown to your team lead."
+        f" {NO_NAMES}</i>",
         (
             # Text is captured only after this button (a reply without it is a search).
             (_lesson_button("Write a reflection", LESSON_REFLECT, lesson),),
@@ -148,26 +181,50 @@ def lesson_reflect_screen(lesson: Lesson) -> Screen:
     )
 
 
-def lesson_check_screen(lesson: Lesson) -> Screen:
-    """The lesson's knowledge check: the question, lettered answers, one button per letter."""
-    check = lesson.check
-    answers = "\n".join(
-        f"<b>{_LETTERS[index]}.</b> {answer.text}" for index, answer in enumerate(check.answers)
+def _order(lesson: Lesson, order: Sequence[int] | None) -> Sequence[int]:
+    """The answers' display order (answer indexes); the file's order when none is given."""
+    count = len(lesson.check.answers)
+    if order is None or sorted(order) != list(range(count)):
+        return range(count)
+    return order
+
+
+def answer_letter(lesson: Lesson, choice: int, order: Sequence[int] | None = None) -> str:
+    """The letter an answer was shown under, in this learner's order."""
+    return _LETTERS[list(_order(lesson, order)).index(choice)]
+
+
+def lettered_answers(
+    lesson: Lesson, action: str, order: Sequence[int] | None
+) -> tuple[str, tuple[Button, ...]]:
+    """The answers as lettered lines in display order, and one button per letter.
+
+    A button's data names the answer by its index in the file (a stable id), never by where it
+    was shown, so an old message's buttons keep meaning the answer they showed.
+    """
+    shown = _order(lesson, order)
+    answers = lesson.check.answers
+    lines = "\n".join(
+        f"<b>{_LETTERS[place]}.</b> {answers[index].text}" for place, index in enumerate(shown)
     )
+    buttons = tuple(
+        Button(_LETTERS[place], encode(action, lesson.id, index))
+        for place, index in enumerate(shown)
+    )
+    return lines, buttons
+
+
+def lesson_check_screen(lesson: Lesson, order: Sequence[int] | None = None) -> Screen:
+    """The lesson's knowledge check: the question, lettered answers in the learner's order."""
+    lines, buttons = lettered_answers(lesson, LESSON_ANSWER, order)
     return Screen(
-        f"<b>Quick check: {escape(lesson.title)}</b>\n\n{check.question}\n\n{answers}",
-        (
-            tuple(
-                Button(_LETTERS[index], encode(LESSON_ANSWER, lesson.id, index))
-                for index in range(len(check.answers))
-            ),
-            (_lesson_button("I need a moment", LESSON_MOMENT, lesson),),
-        ),
+        f"<b>Quick check: {escape(lesson.title)}</b>\n\n{lesson.check.question}\n\n{lines}",
+        (buttons, (_lesson_button("I need a moment", LESSON_MOMENT, lesson),)),
     )
 
 
-def lesson_answer_screen(lesson: Lesson, choice: int) -> Screen:
-    """Feedback on the chosen answer (0-based); a gentle "try again" when it is not the one."""
+def lesson_answer_screen(lesson: Lesson, choice: int, order: Sequence[int] | None = None) -> Screen:
+    """Feedback on the chosen answer (its index); a gentle "try again" when it is not the one."""
     check = lesson.check
     answer = check.answers[choice]
     # Authored feedback opens with its own verdict ("Yes." / "Not quite."); echo the choice.
@@ -176,7 +233,7 @@ def lesson_answer_screen(lesson: Lesson, choice: int) -> Screen:
     else:
         first_row = (_lesson_button("Try again", LESSON_CHECK, lesson),)
     return Screen(
-        f"<b>{_LETTERS[choice]}.</b> {answer.text}\n\n{answer.feedback}",
+        f"<b>{answer_letter(lesson, choice, order)}.</b> {answer.text}\n\n{answer.feedback}",
         (
             (*first_row, _lesson_button("Done", LESSON_DONE, lesson)),
             (_lesson_button("I need a moment", LESSON_MOMENT, lesson),),
@@ -199,8 +256,31 @@ def _card_buttons(card: Card, content: Content, *, more: bool) -> tuple[tuple[Bu
     return tuple(rows)
 
 
-def card_screen(card: Card, content: Content) -> Screen:
-    """A lookup card: title and summary, with related cards, a related lesson and the way back."""
+def _card_note(card: Card) -> str:
+    return (
+        f"<b>{escape(card.title)}</b>\n\n<b>Content note:</b> {card.content_note}\n\n"
+        "<i>The card is shown only if you ask for it.</i>"
+    )
+
+
+def _moment_row() -> tuple[Button, ...]:
+    return (Button("I need a moment", encode(LESSON_MOMENT)),)
+
+
+def card_screen(card: Card, content: Content, *, opened: bool = False) -> Screen:
+    """A lookup card: title and summary, with related cards, a related lesson and the way back.
+
+    A card with a content note shows the note alone first; `opened` is the card after Show.
+    """
+    if card.content_note and not opened:
+        return Screen(
+            _card_note(card),
+            (
+                (Button("Show the card", encode(CARD_OPEN, card.id)),),
+                (Button(f"Back to {MENUS[card.menu]}", encode(MENU_SHOW, card.menu)),),
+                _moment_row(),
+            ),
+        )
     return Screen(
         f"<b>{escape(card.title)}</b>\n\n{card.summary}", _card_buttons(card, content, more=True)
     )
@@ -211,7 +291,7 @@ def card_more_screen(card: Card, content: Content) -> Screen:
     return Screen(
         f"<b>{escape(card.title)}</b>\n\n{card.more or card.summary}",
         (
-            (Button("Summary", encode(CARD_SHOW, card.id)),),
+            (Button("Summary", encode(CARD_OPEN if card.content_note else CARD_SHOW, card.id)),),
             *_card_buttons(card, content, more=False),
         ),
     )
@@ -264,28 +344,40 @@ def _echo(query: str) -> str:
     return escape(query)
 
 
-def menu_screen(menu: str, content: Content) -> Screen:
-    """A lookup menu: its overview card, a button per card in it, its lesson, and every card."""
+def menu_screen(menu: str, content: Content, *, opened: bool = False) -> Screen:
+    """A lookup menu: its overview card, a button per card in it, its lesson, and every card.
+
+    An overview card with a content note shows the note in its place until `opened`.
+    """
     overview = content.card(menu)
     cards = [card for card in content.cards_in_menu(menu) if card is not overview]
+    noted = overview is not None and bool(overview.content_note) and not opened
     if overview is None:
         text = f"<b>{escape(MENUS.get(menu, 'Cards'))}</b>"
         related: list[Card] = []
     else:
-        text = f"<b>{escape(overview.title)}</b>\n\n{overview.summary}"
+        text = (
+            _card_note(overview)
+            if noted
+            else f"<b>{escape(overview.title)}</b>\n\n{overview.summary}"
+        )
         related = [
             card
             for card in map(content.card, overview.related)
             if card is not None and card not in cards
         ]
     rows: list[tuple[Button, ...]] = []
-    if overview is not None and overview.more:
+    if noted and overview is not None:
+        rows.append((Button("Show the card", encode(CARD_OPEN, overview.id)),))
+    elif overview is not None and overview.more:
         rows.append((Button("More detail", encode(CARD_MORE, overview.id)),))
     rows += [(Button(card.title, encode(CARD_SHOW, card.id)),) for card in (*cards, *related)]
     lessons = content.lessons_for_card(overview.id) if overview is not None else []
     if lessons:
         rows.append((Button("Related lesson", encode(LESSON_SHOW, lessons[0].id)),))
     rows.append(_all_cards_row())
+    if noted:
+        rows.append(_moment_row())
     return Screen(text, tuple(rows))
 
 
@@ -381,7 +473,9 @@ def inline_card(card: Card) -> InlineCard:
         id=card.id,
         title=card.title,
         description=summary,
-        text=f"<b>{escape(card.title)}</b>\n\n{card.summary}",
+        # Sent into another chat, where nothing can be held back: the note comes first.
+        text=(f"<b>Content note:</b> {card.content_note}\n\n" if card.content_note else "")
+        + f"<b>{escape(card.title)}</b>\n\n{card.summary}",
     )
 
 

@@ -7,7 +7,7 @@ no comparisons, nothing about what was missed. Everything a person wrote is esca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.callbacks import (
@@ -24,9 +24,17 @@ from bot.callbacks import (
 from bot.content import Content, Lesson, Support
 from bot.learning import AnswerResult, JournalPage, Progress, Touch
 from bot.textclean import MAX_STORED_CHARS
-from bot.views import Button, Screen, escape, lesson_answer_screen, support_screen
+from bot.views import (
+    NO_NAMES,
+    Button,
+    Screen,
+    answer_letter,
+    escape,
+    lesson_answer_screen,
+    lettered_answers,
+    support_screen,
+)
 
-_LETTERS = "ABCD"
 JOURNAL_ENTRY_CHARS = 600  # five entries and their headings stay well inside one message
 LESSON_GONE = "That lesson is no longer in the course. /today has your current lesson."
 
@@ -121,7 +129,7 @@ def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
     return Screen(
         head + "<i>Reply with a few lines when you are ready. Only you can see what you write: it"
         " is stored encrypted, never shown to your team lead, and /journal shows it back to"
-        " you.</i>",
+        f" you. {NO_NAMES}</i>",
         ((Button("Cancel", encode(REFLECT_CANCEL)), _moment(lesson)),),
     )
 
@@ -174,36 +182,33 @@ def _review_note(result: AnswerResult) -> str:
     return ""
 
 
-def check_answer_screen(lesson: Lesson, choice: int, result: AnswerResult) -> Screen:
+def check_answer_screen(
+    lesson: Lesson, choice: int, result: AnswerResult, order: Sequence[int] | None = None
+) -> Screen:
     """Feedback on a lesson's check, and when the question will come back (if it will)."""
-    base = lesson_answer_screen(lesson, choice)
+    base = lesson_answer_screen(lesson, choice, order)
     return Screen(base.text + _review_note(result), base.buttons)
 
 
-def review_question_screen(lesson: Lesson, number: int, of: int) -> Screen:
-    """A review question from an earlier lesson, with lettered answers."""
-    check = lesson.check
-    answers = "\n".join(
-        f"<b>{_LETTERS[index]}.</b> {answer.text}" for index, answer in enumerate(check.answers)
-    )
+def review_question_screen(
+    lesson: Lesson, number: int, of: int, order: Sequence[int] | None = None
+) -> Screen:
+    """A review question from an earlier lesson, with lettered answers in the learner's order."""
+    lines, buttons = lettered_answers(lesson, REVIEW_ANSWER, order)
     counter = f" {number} of {of}" if of > 1 else ""
     return Screen(
         f"<b>Quick review{counter}</b>\n<i>From: {escape(lesson.title)}</i>\n\n"
-        f"{check.question}\n\n{answers}",
-        (
-            tuple(
-                Button(_LETTERS[index], encode(REVIEW_ANSWER, lesson.id, index))
-                for index in range(len(check.answers))
-            ),
-            (Button("Not now", encode(REVIEW_LATER)), _moment(lesson)),
-        ),
+        f"{lesson.check.question}\n\n{lines}",
+        (buttons, (Button("Not now", encode(REVIEW_LATER)), _moment(lesson))),
     )
 
 
-def review_answer_screen(lesson: Lesson, choice: int, result: AnswerResult) -> Screen:
+def review_answer_screen(
+    lesson: Lesson, choice: int, result: AnswerResult, order: Sequence[int] | None = None
+) -> Screen:
     """Feedback on a review answer, then the next question or the end of today's reviews."""
     answer = lesson.check.answers[choice]
-    text = f"<b>{_LETTERS[choice]}.</b> {answer.text}\n\n{answer.feedback}"
+    text = f"<b>{answer_letter(lesson, choice, order)}.</b> {answer.text}\n\n{answer.feedback}"
     text += _review_note(result)
     if result.reviews_left_today:
         return Screen(text, ((Button("Next question", encode(REVIEW_NEXT)),),))

@@ -385,6 +385,66 @@ BROKEN: dict[str, tuple[Callable[[Path], object], str, str, str]] = {
         "lessons.30",
         "listed twice",
     ),
+    "right answer longest by a wide margin": (
+        _set(
+            "welcome.yaml",
+            "check",
+            {
+                "question": "Which?",
+                "answers": [
+                    {
+                        "text": "A long and detailed right answer that says a lot",
+                        "feedback": "Yes.",
+                    },
+                    {"text": "Short wrong one", "feedback": "Not quite."},
+                    {"text": "Another short one", "feedback": "Not quite."},
+                ],
+                "correct": 0,
+            },
+        ),
+        "welcome.yaml",
+        "check.correct",
+        "longer than every other answer by a wide margin",
+    ),
+    "answer pointing at others by position": (
+        _set(
+            "welcome.yaml",
+            "check",
+            {
+                "question": "Which?",
+                "answers": [
+                    {"text": "Listening first", "feedback": "Not quite."},
+                    {"text": "Asking questions", "feedback": "Not quite."},
+                    {"text": "Both of the above", "feedback": "Yes."},
+                ],
+                "correct": 2,
+            },
+        ),
+        "welcome.yaml",
+        "check.answers",
+        "refers to other answers by position",
+    ),
+    "lesson too long as sent": (
+        lambda d: (
+            _set("welcome.yaml", "body", "Words. " * 128)(d),
+            _set("welcome.yaml", "takeaway", "More words. " * 20)(d),
+        ),
+        "welcome.yaml",
+        "(lesson screen)",
+        "as sent (title, content note, body and takeaway); the limit is 1000",
+    ),
+    "card about abuse without a content note": (
+        _set("cards/basics.yaml", "summary", "Some people have experienced abuse."),
+        "cards/basics.yaml",
+        "content_note",
+        "mentions abuse: add a content_note",
+    ),
+    "lesson about substance use without a content note": (
+        _set("welcome.yaml", "takeaway", "Substance use can be a way of coping."),
+        "welcome.yaml",
+        "content_note",
+        "mentions substance",
+    ),
     "body too long": (
         _set("welcome.yaml", "body", "x" * 901),
         "welcome.yaml",

@@ -25,6 +25,7 @@ from bot.callbacks import (
     LESSON_CHECK,
     LESSON_DONE,
     LESSON_MOMENT,
+    LESSON_OPEN,
     LESSON_REFLECT,
     LESSON_SKIP,
     REFLECT_CANCEL,
@@ -34,7 +35,7 @@ from bot.callbacks import (
     SEP,
     decode,
 )
-from bot.content import ID_PATTERN, Lesson
+from bot.content import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
 from bot.handlers.lookup import search_text
 from bot.handlers.render import reply, show
@@ -176,6 +177,23 @@ async def take_a_moment(update: Update, context: BotContext) -> None:
         log.warning("could not put a lesson aside: %s", type(exc).__name__)
 
 
+async def open_lesson(update: Update, context: BotContext) -> None:
+    """Show the lesson: the lesson behind its content note replaces the note."""
+    press = await _pressed(update, context)
+    if press is None:
+        return
+    query, lesson, _, user_id = press
+    await query.answer()
+    await context.services.learning.open_lesson(user_id, lesson.id)
+    content = context.services.content
+    screen = views.lesson_body_screen(
+        lesson,
+        course_position=content.lesson_index(lesson.id) + 1,
+        course_length=len(content.lessons),
+    )
+    await show(update, screen)
+
+
 async def start_reflection(update: Update, context: BotContext) -> None:
     """Reflect: show the prompt; the learner's next text becomes their private reflection."""
     press = await _pressed(update, context)
@@ -244,7 +262,7 @@ async def open_check(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     await context.services.learning.open_lesson(user_id, lesson.id)
-    await _respond(update, query, views.lesson_check_screen(lesson))
+    await _respond(update, query, views.lesson_check_screen(lesson, answer_order(lesson, user_id)))
 
 
 async def answer_check(update: Update, context: BotContext) -> None:
@@ -259,7 +277,8 @@ async def answer_check(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     result = await context.services.learning.answer_check(user_id, lesson.id, choice)
-    await _respond(update, query, views_learning.check_answer_screen(lesson, choice, result))
+    order = answer_order(lesson, user_id)
+    await _respond(update, query, views_learning.check_answer_screen(lesson, choice, result, order))
 
 
 async def next_review(update: Update, context: BotContext) -> None:
@@ -274,7 +293,10 @@ async def next_review(update: Update, context: BotContext) -> None:
     if question is None or lesson is None:
         await show(update, views_learning.no_reviews_screen())
         return
-    await show(update, views_learning.review_question_screen(lesson, question.number, question.of))
+    order = answer_order(lesson, user_id)
+    await show(
+        update, views_learning.review_question_screen(lesson, question.number, question.of, order)
+    )
 
 
 async def later_reviews(update: Update, context: BotContext) -> None:
@@ -298,7 +320,8 @@ async def answer_review(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     result = await context.services.learning.answer_check(user_id, lesson.id, choice, review=True)
-    await show(update, views_learning.review_answer_screen(lesson, choice, result))
+    order = answer_order(lesson, user_id)
+    await show(update, views_learning.review_answer_screen(lesson, choice, result, order))
 
 
 # --- Commands -------------------------------------------------------------------------------------
@@ -355,6 +378,7 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CallbackQueryHandler(take_a_moment, pattern=_button(LESSON_MOMENT)),
         CallbackQueryHandler(mark_done, pattern=_button(LESSON_DONE)),
         CallbackQueryHandler(skip_lesson, pattern=_button(LESSON_SKIP)),
+        CallbackQueryHandler(open_lesson, pattern=_button(LESSON_OPEN)),
         CallbackQueryHandler(start_reflection, pattern=_button(LESSON_REFLECT)),
         CallbackQueryHandler(cancel_reflection, pattern=_button(REFLECT_CANCEL)),
         CallbackQueryHandler(open_check, pattern=_button(LESSON_CHECK)),

@@ -26,7 +26,7 @@ from telegram.ext import (
 )
 
 from bot import views
-from bot.callbacks import CARD_MORE, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
+from bot.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
 from bot.context import BotContext
 from bot.handlers.render import reply, show
 
@@ -155,6 +155,22 @@ async def show_card(update: Update, context: BotContext) -> None:
     await context.services.lookup.record_view(card.id)
 
 
+async def open_card(update: Update, context: BotContext) -> None:
+    """Show the card: the card behind its content note replaces the note."""
+    await _answer(update)
+    content = context.services.content
+    card = content.card(_payload(update))
+    if card is None:
+        await show(update, _gone(context))
+        return
+    screen = (
+        views.menu_screen(card.id, content, opened=True)
+        if card.id == card.menu
+        else views.card_screen(card, content, opened=True)
+    )
+    await show(update, screen)  # the view was counted when the note was shown
+
+
 async def show_card_more(update: Update, context: BotContext) -> None:
     """Show the fuller version of a card."""
     await _answer(update)
@@ -261,6 +277,7 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("cards", list_cards),
         CommandHandler("search", search_command),
         CallbackQueryHandler(show_card, pattern=f"^{CARD_SHOW}{SEP}"),
+        CallbackQueryHandler(open_card, pattern=f"^{CARD_OPEN}{SEP}"),
         CallbackQueryHandler(show_card_more, pattern=f"^{CARD_MORE}{SEP}"),
         CallbackQueryHandler(show_menu, pattern=f"^{MENU_SHOW}{SEP}"),
         CallbackQueryHandler(show_lesson, pattern=f"^{LESSON_SHOW}{SEP}"),
