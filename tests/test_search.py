@@ -83,7 +83,7 @@ NATURAL_QUERIES = [
     ("reconnecting with people", "stage-3"),
     ("judith herman", "stages"),
     ("five domains", "resilience-domains"),
-    ("self harm", "attachment-disorganised"),
+    ("self-injury", "attachment-disorganised"),
     ("dissociation", "attachment-disorganised"),
     ("mentor", "resilience-building"),
     ("future planning", "triangle-future"),
@@ -96,7 +96,68 @@ NATURAL_QUERIES = [
     ("attach", "attachment"),
 ]
 
-TABLE = ISSUE_EXAMPLES + NATURAL_QUERIES
+# Issue 14: what searches missed, and paraphrases of the pack's own words. Each must be first.
+ISSUE_14_MISSES = [
+    ("vicarious trauma", "wellbeing"),
+    ("ACEs", "basics"),
+    ("safe guarding", "basics"),
+    ("I feel overwhelmed", "wellbeing"),
+    ("burnt out", "wellbeing"),
+    ("a child told me they are being hurt at home", "listen"),
+    ("at their own rate", "listen"),
+    ("rebuilding relationships", "stage-3"),
+]
+
+# Issue 14: questions as a frontline worker would type them mid-shift.
+FRONTLINE_QUERIES = [
+    ("a young person just disclosed to me, what now", "listen"),
+    ("what do I say if someone tells me they were abused", "listen"),
+    ("someone opened up to me about their past", "listen"),
+    ("should I ask questions when they tell me", "listen"),
+    ("is it ok to give advice", "listen"),
+    ("they call themselves a survivor", "listen"),
+    ("let them talk in their own time", "listen"),
+    ("I think I said the wrong thing, it could be worse", "listen"),
+    ("safeguarding concern after a conversation", "basics"),
+    ("does trauma informed replace safeguarding", "basics"),
+    ("adverse childhood experiences", "basics"),
+    ("what is professional curiosity", "basics"),
+    ("I'm exhausted after a hard visit", "wellbeing"),
+    ("compassion fatigue", "wellbeing"),
+    ("my workload is too much", "wellbeing"),
+    ("need a debrief", "wellbeing"),
+    ("secondary trauma from work", "wellbeing"),
+    ("he won't let anyone help him", "attachment-avoidant"),
+    ("she gets really jealous and clingy", "attachment-ambivalent"),
+    ("panics when I go on leave", "attachment-ambivalent"),
+    ("emotions escalate and she seems to go somewhere else", "attachment-disorganised"),
+    ("what does secure attachment look like", "attachment-secure"),
+    ("the four attachment models", "attachment"),
+    ("child keeps kicking off in class", "behaviour"),
+    ("angry outbursts", "behaviour"),
+    ("why is he acting out", "behaviour"),
+    ("how do I explain boundaries", "triangle-instability"),
+    ("her life is chaotic", "triangle-instability"),
+    ("building trust with a new client", "triangle-trust"),
+    ("keeps missing appointments, routine", "triangle-trust"),
+    ("he uses drugs to cope", "triangle-working-through"),
+    ("drinking to block out memories", "triangle-working-through"),
+    ("helping someone set goals", "triangle-future"),
+    ("why do I feel this way", "triangle-insight"),
+    ("should they talk about what happened yet", "stages"),
+    ("feeling safe and stable first", "stage-1"),
+    ("grief for a childhood they never had", "stage-2"),
+    ("getting back into meaningful activities", "stage-3"),
+    ("what makes a child resilient", "resilience"),
+    ("protective factors", "resilience-building"),
+    ("who can the child turn to outside home", "questions-trusted-adults"),
+    ("questions to ask the school", "questions-peers-school"),
+    ("parent is defensive in meetings", "questions-caregiver"),
+    ("what is going well in their life", "questions-strengths"),
+    ("how do we talk about trauma as a team", "talking"),
+]
+
+TABLE = ISSUE_EXAMPLES + NATURAL_QUERIES + ISSUE_14_MISSES + FRONTLINE_QUERIES
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +174,23 @@ def index(content: Content) -> SearchIndex:
 
 def _cards(index: SearchIndex, query: str) -> list[str]:
     return [hit.id for hit in index.search(query, limit=len(index)) if hit.kind == CARD]
+
+
+@pytest.mark.parametrize(("query", "card"), ISSUE_14_MISSES)
+def test_every_issue_14_miss_finds_its_card_first(
+    index: SearchIndex, query: str, card: str
+) -> None:
+    assert _cards(index, query)[:1] == [card]
+
+
+def test_a_disclosure_ranks_listening_above_resilience_questions(index: SearchIndex) -> None:
+    cards = _cards(index, "a child told me they are being hurt at home")
+    assert cards[0] == "listen"
+    assert all(cards.index("listen") < cards.index(other) for other in cards if other != "listen")
+
+
+def test_frontline_questions_are_at_least_forty() -> None:
+    assert len(FRONTLINE_QUERIES) >= 40
 
 
 def test_the_table_is_big_enough_and_names_real_cards(content: Content) -> None:
