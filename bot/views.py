@@ -375,9 +375,9 @@ def menu_screen(menu: str, content: Content, *, opened: bool = False) -> Screen:
     lessons = content.lessons_for_card(overview.id) if overview is not None else []
     if lessons:
         rows.append((Button("Related lesson", encode(LESSON_SHOW, lessons[0].id)),))
-    rows.append(_all_cards_row())
     if noted:
         rows.append(_moment_row())
+    rows.append(_all_cards_row())
     return Screen(text, tuple(rows))
 
 

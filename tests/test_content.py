@@ -19,15 +19,19 @@ import yaml
 from bot import callbacks
 from bot.content import (
     MAX_BODY_CHARS,
+    MAX_SENT_CHARS,
     MENUS,
     Content,
     ContentError,
     Problem,
     _normalise,
+    answer_order,
     check_content,
     html_errors,
+    lesson_text,
     load_content,
     screen_problems,
+    visible_length,
 )
 from bot.content_cli import run_check, run_preview
 from bot.views import (
@@ -36,8 +40,11 @@ from bot.views import (
     card_more_screen,
     card_screen,
     lesson_answer_screen,
+    lesson_body_screen,
     lesson_check_screen,
+    lesson_reflect_screen,
     lesson_screen,
+    menu_screen,
     support_screen,
 )
 
@@ -104,11 +111,11 @@ def test_shipped_content_passes_the_check() -> None:
     assert check_content(LESSONS) == []
     code, output = _check_output(LESSONS)
     assert code == 0
-    assert output.startswith("OK: course 'working-with-trauma': 30 lessons, 28 cards")
+    assert output.startswith("OK: course 'working-with-trauma': 32 lessons, 28 cards")
 
 
 def test_every_lesson_has_a_reflective_prompt_and_a_knowledge_check(content: Content) -> None:
-    assert 24 <= len(content.lessons) <= 30
+    assert 24 <= len(content.lessons) <= 32
     for lesson in content.lessons:
         assert lesson.reflect.strip(), lesson.id
         assert 3 <= len(lesson.check.answers) <= 4, lesson.id
@@ -188,24 +195,137 @@ def test_support_has_the_uk_contacts_and_a_review_date(content: Content) -> None
 # --- Views ----------------------------------------------------------------------------------------
 
 
-def test_lesson_screen_puts_the_content_note_first_and_offers_text_buttons(
-    content: Content,
-) -> None:
+def test_a_lesson_with_a_content_note_sends_the_note_alone_first(content: Content) -> None:
     lesson = content.lesson("disorganised-attachment")
     assert lesson is not None and lesson.content_note
-    screen = lesson_screen(lesson, course_position=8, course_length=30)
-    assert screen.text.startswith("<b>Content note:</b>")
-    assert screen.text.index("Content note") < screen.text.index(lesson.title)
-    assert "Lesson 8 of 30" in screen.text
-    assert screen.text.rstrip().endswith(lesson.takeaway)
+    screen = lesson_screen(lesson, course_position=8, course_length=32)
+    assert lesson.content_note in screen.text and "Lesson 8 of 32" in screen.text
+    assert lesson.body not in screen.text and lesson.takeaway not in screen.text
     labels = [button.text for row in screen.buttons for button in row]
-    assert labels == ["Reflect", "Quick check", "Done", "Skip", "I need a moment"]
+    assert labels == ["Show the lesson", "Skip", "I need a moment"]
     actions = {
         button.text: callbacks.decode(button.data) for row in screen.buttons for button in row
     }
-    assert actions["Done"] == callbacks.Callback(callbacks.LESSON_DONE, (lesson.id,))
+    assert actions["Show the lesson"] == callbacks.Callback(callbacks.LESSON_OPEN, (lesson.id,))
     assert actions["Skip"] == callbacks.Callback(callbacks.LESSON_SKIP, (lesson.id,))
     assert actions["I need a moment"] == callbacks.Callback(callbacks.LESSON_MOMENT, (lesson.id,))
+    body = lesson_body_screen(lesson, course_position=8, course_length=32)
+    assert lesson.body in body.text and "Content note" not in body.text
+    assert body.text.rstrip().endswith(lesson.takeaway)
+    labels = [button.text for row in body.buttons for button in row]
+    assert labels == ["Reflect", "Quick check", "Done", "Skip", "I need a moment"]
+
+
+def test_cards_with_the_lessons_material_carry_the_note_too(content: Content) -> None:
+    for card_id in ("attachment-disorganised", "questions-trusted-adults", "stage-2"):
+        card = content.card(card_id)
+        assert card is not None and card.content_note, card_id
+        note = card_screen(card, content)
+        assert card.content_note in note.text and card.summary not in note.text
+        assert note.buttons[0][0].data == f"{callbacks.CARD_OPEN}:{card_id}"
+        assert card.summary in card_screen(card, content, opened=True).text
+    stages = content.card("stages")
+    assert stages is not None and stages.content_note
+    menu = menu_screen("stages", content)
+    assert stages.summary not in menu.text and stages.content_note in menu.text
+    assert stages.summary in menu_screen("stages", content, opened=True).text
+
+
+def test_the_four_model_lessons_say_patterns_not_people(content: Content) -> None:
+    for lesson_id in (
+        "secure-attachment",
+        "avoidant-attachment",
+        "ambivalent-attachment",
+        "disorganised-attachment",
+    ):
+        lesson = content.lesson(lesson_id)
+        assert lesson is not None
+        assert "patterns, not people" in lesson.body, lesson_id
+        assert "in yourself is common" in lesson.body, lesson_id
+
+
+def test_the_disorganised_lesson_closes_with_the_packs_hopeful_lines(content: Content) -> None:
+    lesson = content.lesson("disorganised-attachment")
+    assert lesson is not None
+    assert "behaviour is a means of communication" in lesson.takeaway
+    assert "heal and thrive despite past experiences" in lesson.takeaway
+    assert "links the disorganised model to abuse" not in lesson_text(lesson)
+
+
+def test_listen_is_pointed_out_early_in_the_course(content: Content) -> None:
+    assert any("/listen" in lesson.body for lesson in content.lessons[1:3])
+
+
+def test_reflect_prompts_are_about_work_never_the_learners_own_past(content: Content) -> None:
+    personal = ("your childhood", "your own childhood", "your family", "your parents", "yourself?")
+    for lesson in content.lessons:
+        prompt = lesson.reflect.casefold()
+        assert not any(word in prompt for word in personal), lesson.id
+        assert any(
+            word in prompt
+            for word in (
+                "you support",
+                "at work",
+                "your service",
+                "your team",
+                "your role",
+                "your work",
+                "your assessments",
+                "your service's",
+                "course",
+            )
+        ), lesson.id
+
+
+def test_the_reflect_screens_ask_for_no_identifying_details(content: Content) -> None:
+    lesson = content.lessons[0]
+    assert "names or details that could identify" in lesson_reflect_screen(lesson).text
+
+
+def test_heavy_lessons_never_run_more_than_two_days_in_a_row(content: Content) -> None:
+    run = longest = 0
+    for lesson in content.lessons:
+        run = run + 1 if lesson.content_note else 0
+        longest = max(longest, run)
+    assert longest <= 2
+
+
+def test_every_lesson_fits_the_limits_as_sent(content: Content) -> None:
+    total = len(content.lessons)
+    for position, lesson in enumerate(content.lessons, start=1):
+        body = lesson_body_screen(lesson, course_position=position, course_length=total)
+        sent = visible_length(body.text) + visible_length(lesson.content_note or "")
+        assert sent <= MAX_SENT_CHARS, (lesson.id, sent)
+        assert len(lesson.body) <= MAX_BODY_CHARS, lesson.id
+
+
+def test_answer_order_is_stable_per_learner_and_varies_between_them(content: Content) -> None:
+    lesson = content.lesson("welcome")
+    assert lesson is not None
+    count = len(lesson.check.answers)
+    assert answer_order(lesson, 42) == answer_order(lesson, 42)
+    assert sorted(answer_order(lesson, 42)) == list(range(count))
+    orders = {answer_order(lesson, learner) for learner in range(1, 60)}
+    assert len(orders) > 3
+    # One learner sees the right answer in different places across the course.
+    places = {answer_order(item, 42).index(item.check.correct) for item in content.lessons}
+    assert len(places) >= 3
+
+
+def test_shuffled_check_buttons_name_answers_by_their_stable_index(content: Content) -> None:
+    lesson = content.lesson("welcome")
+    assert lesson is not None
+    order = (2, 0, 1)
+    screen = lesson_check_screen(lesson, order)
+    buttons = screen.buttons[0]
+    assert [b.text for b in buttons] == ["A", "B", "C"]
+    assert [callbacks.decode(b.data) for b in buttons] == [
+        callbacks.Callback(callbacks.LESSON_ANSWER, (lesson.id, str(index))) for index in order
+    ]
+    assert screen.text.index(lesson.check.answers[2].text) < screen.text.index(
+        lesson.check.answers[0].text
+    )
+    assert lesson_answer_screen(lesson, 0, order).text.startswith("<b>B.</b>")
 
 
 def test_lesson_screen_without_a_note_starts_with_the_title(content: Content) -> None:
@@ -256,7 +376,7 @@ def test_preview_prints_a_lesson_as_sent(content: Content) -> None:
     out = io.StringIO()
     assert run_preview(LESSONS, "welcome", out) == 0
     printed = out.getvalue()
-    expected = lesson_screen(content.lessons[0], course_position=1, course_length=30)
+    expected = lesson_screen(content.lessons[0], course_position=1, course_length=32)
     assert printed.startswith(expected.text + "\n[Reflect] [Quick check]\n[Done] [Skip]\n")
     assert "after [Quick check]" in printed
 
@@ -376,13 +496,13 @@ BROKEN: dict[str, tuple[Callable[[Path], object], str, str, str]] = {
     "course entry without a file": (
         _append_to_course("no-such-lesson"),
         "course.yaml",
-        "lessons.30",
+        "lessons.32",
         "no lesson file no-such-lesson.yaml",
     ),
     "course entry twice": (
         _append_to_course("welcome"),
         "course.yaml",
-        "lessons.30",
+        "lessons.32",
         "listed twice",
     ),
     "right answer longest by a wide margin": (

@@ -9,6 +9,7 @@ from telegram.constants import ParseMode
 
 from bot import views
 from bot.clock import FakeClock
+from bot.content import answer_order
 from bot.crypto import decrypt, reflection_ad
 from bot.fake_bot_api import FakeMessage
 from bot.handlers.render import keyboard
@@ -22,16 +23,19 @@ LETTERS = "ABCD"
 L1, L2, L3, L4 = "welcome", "feeling-unsure", "every-contact-counts", "alongside-safeguarding"
 
 
-def right(bot: BotUnderTest, lesson_id: str) -> str:
+def right(bot: BotUnderTest, lesson_id: str, user: int = USER) -> str:
+    """The letter the right answer is shown under, in this learner's order."""
     lesson = bot.runtime.services.content.lesson(lesson_id)
     assert lesson is not None
-    return LETTERS[lesson.check.correct]
+    return LETTERS[answer_order(lesson, user).index(lesson.check.correct)]
 
 
-def wrong(bot: BotUnderTest, lesson_id: str) -> str:
+def wrong(bot: BotUnderTest, lesson_id: str, user: int = USER) -> str:
+    """The letter of a wrong answer, in this learner's order."""
     lesson = bot.runtime.services.content.lesson(lesson_id)
     assert lesson is not None
-    return LETTERS[(lesson.check.correct + 1) % len(lesson.check.answers)]
+    order = answer_order(lesson, user)
+    return LETTERS[next(place for place, i in enumerate(order) if i != lesson.check.correct)]
 
 
 async def progress_row(bot: BotUnderTest, lesson_id: str) -> LessonProgress:
@@ -411,7 +415,7 @@ async def test_progress_counts_streak_over_rest_days_and_shows_the_next_lesson_l
     await bot.send("Something I noticed")
     [progress] = await bot.send("/progress")
     text = text_of(progress)
-    assert "Lessons done: 3 of 30" in text
+    assert "Lessons done: 3 of 32" in text
     assert "3 days in a row" in text
     assert "Reflections written: 1" in text
     assert "Tuesday 8 December at 08:00 (America/New_York)" in text
@@ -507,7 +511,7 @@ async def test_a_learners_journey_from_start_to_forget(bot: BotUnderTest) -> Non
     await bot.send("/start")
     await bot.press("I agree, let's set up")
     _, lesson = await bot.press("Start: first lesson now")
-    assert "Lesson 1 of 30" in text_of(lesson)
+    assert "Lesson 1 of 32" in text_of(lesson)
     [check] = await bot.press("Quick check", message=lesson)
     [feedback] = await bot.press(wrong(bot, L1), message=check)
     assert "come back in 2 days" in text_of(feedback)
@@ -524,7 +528,7 @@ async def test_a_learners_journey_from_start_to_forget(bot: BotUnderTest) -> Non
     [result] = await bot.press(right(bot, L1), message=question)
     assert "come back in 4 days" in text_of(result)
     [progress] = await bot.send("/progress")
-    for line in ("Lessons done: 2 of 30", "2 days in a row", "Reflections written: 1"):
+    for line in ("Lessons done: 2 of 32", "2 days in a row", "Reflections written: 1"):
         assert line in text_of(progress)
     assert "Next lesson: Thursday 3 December at 08:00 (Europe/London)" in text_of(progress)
     [journal] = await bot.send("/journal")

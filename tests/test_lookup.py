@@ -77,10 +77,21 @@ async def test_listen_shows_all_the_guidance_on_one_screen(bot: BotUnderTest) ->
 
 async def test_stages_has_a_button_for_each_stage_and_each_leads_back(bot: BotUnderTest) -> None:
     [menu] = await bot.send("/stages")
-    assert labels(menu)[:3] == [title("stage-1"), title("stage-2"), title("stage-3")]
-    [card] = await bot.press(title("stage-2"))
+    # The overview card carries a content note: it shows in the summary's place until asked for.
+    assert "Content note" in menu.plain_text
+    assert labels(menu)[:4] == [
+        "Show the card",
+        title("stage-1"),
+        title("stage-2"),
+        title("stage-3"),
+    ]
+    [note] = await bot.press(title("stage-2"))
+    assert note.message_id == menu.message_id
+    assert "Content note" in note.plain_text and "Its main work" not in note.plain_text
+    assert labels(note) == ["Show the card", f"Back to {MENUS['stages']}", "I need a moment"]
+    [card] = await bot.press("Show the card", message=note)
     assert card.message_id == menu.message_id
-    assert "remembrance and mourning" in card.plain_text
+    assert "remembrance and mourning" in card.plain_text and "Its main work" in card.plain_text
     assert {title("stage-1"), title("stage-3"), "Related lesson"} <= set(labels(card))
     [back] = await bot.press(f"Back to {MENUS['stages']}")
     assert back.plain_text.startswith(title("stages"))
@@ -155,7 +166,9 @@ async def test_a_card_has_related_cards_a_related_lesson_and_the_way_back(
     bot: BotUnderTest,
 ) -> None:
     await bot.send("/attachment")
-    [card] = await bot.press(title("attachment-disorganised"))
+    [note] = await bot.press(title("attachment-disorganised"))
+    assert "Content note" in note.plain_text
+    [card] = await bot.press("Show the card", message=note)
     assert title("behaviour") in labels(card)
     [related] = await bot.press(title("behaviour"))
     assert related.plain_text.startswith(title("behaviour"))
@@ -171,7 +184,11 @@ async def test_the_related_lesson_of_a_menu(bot: BotUnderTest) -> None:
     await bot.send("/stages")
     [lesson] = await bot.press("Related lesson")
     assert CONTENT.lessons_for_card("stages")[0].title in lesson.plain_text
-    assert "skip this lesson" in lesson.plain_text  # its content note comes first
+    # Its content note comes first, alone; the lesson only on request.
+    assert "Content note" in lesson.plain_text and "Takeaway" not in lesson.plain_text
+    assert labels(lesson) == ["Show the lesson", "Skip", "I need a moment"]
+    [shown] = await bot.press("Show the lesson", message=lesson)
+    assert shown.message_id == lesson.message_id and "Takeaway" in shown.plain_text
 
 
 async def test_cards_lists_every_card_and_opens_each_menu(bot: BotUnderTest) -> None:
@@ -228,6 +245,7 @@ async def test_a_lesson_in_the_results_opens_as_a_new_message(bot: BotUnderTest)
     assert lesson_buttons
     [lesson] = await bot.press(lesson_buttons[0])
     assert lesson.message_id != reply.message_id
+    [lesson] = await bot.press("Show the lesson", message=lesson)  # past its content note
     assert "Takeaway" in lesson.plain_text
 
 
@@ -277,7 +295,9 @@ async def test_inline_query_offers_matching_cards_to_send(bot: BotUnderTest) -> 
     content = first["input_message_content"]
     assert isinstance(content, dict)
     assert content["parse_mode"] == "HTML"
-    assert str(content["message_text"]).startswith(f"<b>{title('stage-2')}</b>")
+    # Sent into another chat, where nothing can be held back: the card's note comes first.
+    assert str(content["message_text"]).startswith("<b>Content note:</b>")
+    assert f"<b>{title('stage-2')}</b>" in str(content["message_text"])
     assert len(str(first["description"])) <= 100
     answer = bot.server.inline_answers[-1]
     assert answer.is_personal is False and answer.cache_time == 300

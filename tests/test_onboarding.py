@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import update
 
 from bot.callbacks import COURSE, ONBOARD, SETTINGS
+from bot.content import answer_order
 from bot.fake_bot_api import FakeMessage
 from bot.flood import FloodLimit
 from bot.models import Subscription
-from tests.harness import BotUnderTest
+from tests.harness import USER, BotUnderTest
 
-LESSON_1 = "Lesson 1 of 30"
+LESSON_1 = "Lesson 1 of 32"
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ async def test_welcome_says_what_it_is_and_asks_before_storing(learner: BotUnder
     [welcome] = await learner.send("/start")
     text = welcome.plain_text
     for words in (
-        "30 lessons",
+        "32 lessons",
         "one a day",
         "two minutes",
         "not a crisis service",
@@ -93,7 +94,7 @@ async def test_the_defaults_in_one_tap_with_the_first_lesson_now(learner: BotUnd
     # Monday's 08:00 slot does not bring a second lesson; Tuesday's brings lesson 2.
     assert await learner.advance(hours=1) == []
     [tuesday] = await learner.advance(days=1)
-    assert "Lesson 2 of 30" in tuesday.plain_text
+    assert "Lesson 2 of 32" in tuesday.plain_text
 
 
 async def test_the_first_lesson_at_the_chosen_time(learner: BotUnderTest) -> None:
@@ -109,7 +110,7 @@ async def test_start_again_shows_where_you_are_not_a_second_subscription(
     [old_welcome] = await learner.send("/start")  # a first welcome, left unanswered
     await enrolled(learner)
     [status_message] = await learner.send("/start")
-    assert "You've had 1 of 30 lessons" in status_message.plain_text
+    assert "You've had 1 of 32 lessons" in status_message.plain_text
     assert "Next lesson: tomorrow at 08:00" in status_message.plain_text
     assert {"Today's lesson", "Next lesson now", "Settings", "Pause"} <= set(labels(status_message))
     # The old welcome's "I agree" and an old "Start" do nothing new.
@@ -241,9 +242,9 @@ async def test_settings_in_setup_then_start(learner: BotUnderTest) -> None:
 async def test_next_is_not_repeated_by_the_engine(learner: BotUnderTest) -> None:
     await enrolled(learner)
     [second] = await learner.send("/next")
-    assert "Lesson 2 of 30" in second.plain_text
+    assert "Lesson 2 of 32" in second.plain_text
     [tuesday] = await learner.advance(days=1, hours=1)
-    assert "Lesson 3 of 30" in tuesday.plain_text
+    assert "Lesson 3 of 32" in tuesday.plain_text
 
 
 async def test_today_serves_the_latest_lesson(learner: BotUnderTest) -> None:
@@ -261,19 +262,23 @@ async def test_a_whole_course_day_by_day_then_the_closing_message(
     await enrolled(learner)
     first = learner.runtime.services.content.lessons[0]
     await learner.press("Quick check")
-    await learner.press("AB"[1 - min(first.check.correct, 1)])  # a wrong answer: reviewed later
+    order = answer_order(first, USER)
+    wrong = next(i for i in order if i != first.check.correct)
+    await learner.press("ABCD"[order.index(wrong)])  # a wrong answer: reviewed later
     await learner.send("/settings")
     await learner.press("Change days")
     await learner.press("Every day")
     seen = 1
     await learner.advance(hours=1)  # 08:00, the slot each day
-    for _ in range(29):
+    for _ in range(31):
         new = await learner.advance(days=1)
-        lessons = [m for m in new if "of 30" in m.plain_text]
+        lessons = [m for m in new if "of 32" in m.plain_text]
         seen += len(lessons)
         if lessons:  # a learner who opens their lessons (three unopened would pause them)
+            if "Content note" in lessons[0].plain_text:
+                await learner.press("Show the lesson", message=lessons[0])
             await learner.press("Done", message=lessons[0])
-    assert seen == 30
+    assert seen == 32
     assert await learner.advance(days=1) == []
     [closing] = await learner.send("/next")
     assert "You've finished" in closing.plain_text
@@ -290,15 +295,15 @@ async def test_self_paced_to_the_end_with_nothing_to_review(learner: BotUnderTes
     # Thirty commands in a second or two is a flood by the guard's real-time measure.
     learner.runtime.services.flood = FloodLimit("1000/second")
     await enrolled(learner)
-    for number in range(2, 31):
+    for number in range(2, 33):
         [lesson] = await learner.send("/next")
-        assert f"Lesson {number} of 30" in lesson.plain_text
+        assert f"Lesson {number} of 32" in lesson.plain_text
     [closing] = await learner.send("/next")
     assert "You've finished" in closing.plain_text
     [review] = await learner.press("Review quick checks")
     assert "No quick checks are waiting" in review.plain_text
     [again] = await learner.send("/today")
-    assert "Lesson 30 of 30" in again.plain_text
+    assert "Lesson 32 of 32" in again.plain_text
     [start] = await learner.send("/start")
     assert "You've finished" in start.plain_text
     assert await learner.advance(days=3) == []
@@ -326,7 +331,7 @@ async def test_pause_three_days_then_lessons_come_back_by_themselves(
     assert await learner.advance(days=1, hours=1) == []  # Tuesday 08:00
     assert await learner.advance(days=1) == []  # Wednesday
     [thursday] = await learner.advance(days=1)
-    assert "Lesson 2 of 30" in thursday.plain_text
+    assert "Lesson 2 of 32" in thursday.plain_text
 
 
 async def test_pause_until_a_date_and_bad_input(learner: BotUnderTest) -> None:
@@ -350,11 +355,11 @@ async def test_resume_is_a_welcome_back_never_a_backlog(learner: BotUnderTest) -
     await learner.advance(days=5)  # Saturday 07:00
     [back] = await learner.send("/resume")
     assert "Welcome back" in back.plain_text
-    assert "You've had 1 of 30 lessons" in back.plain_text
+    assert "You've had 1 of 32 lessons" in back.plain_text
     assert "nothing to catch up on" in back.plain_text
     assert "Next lesson: on Monday 7 December at 08:00" in back.plain_text
     [monday] = await learner.advance(days=2, hours=1)
-    assert "Lesson 2 of 30" in monday.plain_text
+    assert "Lesson 2 of 32" in monday.plain_text
     [already] = await learner.send("/resume")
     assert "already on" in already.plain_text
 
@@ -370,7 +375,7 @@ async def test_start_after_telegram_refused_delivery_brings_lessons_back(
     assert "Welcome back" in back.plain_text and "nothing to catch up on" in back.plain_text
     assert "Next lesson: today at 08:00" in back.plain_text  # Thursday's: no backlog
     [lesson] = await learner.advance(hours=1)
-    assert "Lesson 2 of 30" in lesson.plain_text
+    assert "Lesson 2 of 32" in lesson.plain_text
 
 
 # --- stop and restart ----------------------------------------------------------------------------
