@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 
 from bot import views
 from bot.clock import FakeClock
-from bot.content import answer_order
+from bot.content import answer_order, html_to_text
 from bot.crypto import decrypt, reflection_ad
 from bot.fake_bot_api import FakeMessage
 from bot.handlers.render import keyboard
@@ -552,3 +552,127 @@ async def test_an_old_cancel_leaves_another_flows_step_alone(bot: BotUnderTest) 
     await bot.runtime.services.learners.set_pending_action(USER, "schedule:time")
     await bot.press("Cancel", message=prompt)
     assert await pending_action(bot) == "schedule:time"
+
+
+# --- Content note first (issue 14) ----------------------------------------------------------------
+
+NOTED = "disorganised-attachment"  # lesson 8, which has a content note
+BEFORE_NOTED = "ambivalent-attachment"
+
+
+def labels_of(message: FakeMessage) -> list[str]:
+    return [button["text"] for row in message.buttons for button in row]
+
+
+async def scheduled_noted_lesson(bot: BotUnderTest) -> FakeMessage:
+    """Lesson 8 as the delivery engine sends it on its day."""
+    await make_learner(
+        bot,
+        days=EVERY_DAY,
+        last_lesson_id=BEFORE_NOTED,
+        next_due_at=bot.clock.now() + timedelta(minutes=1),
+    )
+    new = await bot.advance(minutes=5)
+    [note] = [message for message in new if "Content note" in text_of(message)]
+    return note
+
+
+async def test_a_scheduled_lesson_with_a_note_sends_the_note_alone_first(
+    bot: BotUnderTest,
+) -> None:
+    lesson = bot.runtime.services.content.lesson(NOTED)
+    assert lesson is not None and lesson.content_note
+    note = await scheduled_noted_lesson(bot)
+    text = text_of(note)
+    assert lesson.title in text and "Lesson 8 of 32" in text
+    assert "Takeaway" not in text and "neural integration" not in text
+    assert labels_of(note) == ["Show the lesson", "Skip", "I need a moment"]
+    [shown] = await bot.press("Show the lesson", message=note)
+    assert shown.message_id == note.message_id  # the lesson takes the note's place
+    assert "neural integration" in text_of(shown) and "Takeaway" in text_of(shown)
+    assert "Content note" not in text_of(shown)
+    assert "Reflect" in labels_of(shown) and "Done" in labels_of(shown)
+    row = await progress_row(bot, NOTED)
+    assert row.opened_at is not None and row.done_at is None
+    [done] = await bot.press("Done", message=shown)
+    assert "Thank you" in text_of(done)
+
+
+async def test_skip_from_the_note_never_shows_the_lesson(bot: BotUnderTest) -> None:
+    note = await scheduled_noted_lesson(bot)
+    [reply] = await bot.press("Skip", message=note)
+    assert reply.message_id != note.message_id and "No reason needed" in text_of(reply)
+    assert all("neural integration" not in text_of(m) for m in bot.messages())
+    row = await progress_row(bot, NOTED)
+    assert row.skipped_at is not None and row.done_at is None
+
+
+async def test_need_a_moment_from_the_note_brings_support_not_the_lesson(
+    bot: BotUnderTest,
+) -> None:
+    note = await scheduled_noted_lesson(bot)
+    [support] = await bot.press("I need a moment", message=note)
+    assert "116 123" in text_of(support) and "/today" in text_of(support)
+    assert all("neural integration" not in text_of(m) for m in bot.messages())
+    [again] = await bot.send("/today")
+    assert "Content note" in text_of(again)  # still the note first, whenever they are ready
+
+
+async def test_a_lesson_without_a_note_arrives_whole(bot: BotUnderTest) -> None:
+    await make_learner(bot, days=EVERY_DAY, next_due_at=bot.clock.now() + timedelta(minutes=1))
+    [lesson] = [m for m in await bot.advance(minutes=5) if "Lesson 1 of 32" in text_of(m)]
+    assert "Takeaway" in text_of(lesson) and "Content note" not in text_of(lesson)
+
+
+# --- Per-learner shuffled answers (issue 14) ------------------------------------------------------
+
+
+async def test_each_learner_sees_their_own_stable_answer_order(bot: BotUnderTest) -> None:
+    lesson = bot.runtime.services.content.lesson(L1)
+    assert lesson is not None
+    other = next(
+        u
+        for u in range(USER + 1, USER + 200)
+        if answer_order(lesson, u) != answer_order(lesson, USER)
+    )
+    texts = [answer.text for answer in lesson.check.answers]
+
+    async def shown_order(user: int) -> list[int]:
+        message = await show_lesson(bot, L1, user)
+        [check] = await bot.press("Quick check", user=user, message=message)
+        body = text_of(check)
+        return sorted(range(len(texts)), key=lambda i: body.index(html_to_text(texts[i])))
+
+    first = await shown_order(USER)
+    assert first == list(answer_order(lesson, USER))
+    assert await shown_order(USER) == first  # the same order every time
+    assert await shown_order(other) == list(answer_order(lesson, other))
+    assert first != list(answer_order(lesson, other))
+
+
+async def test_a_review_repeats_the_learners_order_and_old_buttons_keep_working(
+    bot: BotUnderTest,
+) -> None:
+    await make_learner(bot, days=EVERY_DAY)
+    lesson = await deliver(bot, L1)
+    [check] = await bot.press("Quick check", message=lesson)
+    old_buttons = check.buttons
+    [feedback] = await bot.press(wrong(bot, L1), message=check)
+    await bot.advance(days=2)
+    [done] = await bot.press("Done", message=await deliver(bot, L2))
+    [question] = await bot.press("Answer now", message=done)
+    content_lesson = bot.runtime.services.content.lesson(L1)
+    assert content_lesson is not None
+    # The review lists the answers in the same order as the check did.
+    assert [b["text"] for b in question.buttons[0]] == [b["text"] for b in old_buttons[0]]
+    review_ids = [b["callback_data"].rsplit(":", 1)[1] for b in question.buttons[0]]
+    check_ids = [b["callback_data"].rsplit(":", 1)[1] for b in old_buttons[0]]
+    assert review_ids == check_ids == [str(i) for i in answer_order(content_lesson, USER)]
+    [result] = await bot.press(right(bot, L1), message=question)
+    assert (
+        text_of(result)
+        .split("\n", 1)[0]
+        .endswith(html_to_text(content_lesson.check.answers[content_lesson.check.correct].text))
+    )
+    assert "Yes" in text_of(result)
+    assert feedback.message_id == check.message_id
