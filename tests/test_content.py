@@ -247,7 +247,7 @@ def test_the_four_model_lessons_say_patterns_not_people(content: Content) -> Non
 def test_the_disorganised_lesson_closes_with_the_packs_hopeful_lines(content: Content) -> None:
     lesson = content.lesson("disorganised-attachment")
     assert lesson is not None
-    assert "behaviour is a means of communication" in lesson.takeaway
+    assert "behaviour is a means of communication" in lesson.takeaway.casefold()
     assert "heal and thrive despite past experiences" in lesson.takeaway
     assert "links the disorganised model to abuse" not in lesson_text(lesson)
 
