@@ -7,11 +7,12 @@ of failing with "database is locked" when a reader tries to upgrade. PostgreSQL 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -102,6 +103,22 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+HEALTH_TIMEOUT_SECONDS = 10.0
+
+
+async def database_answers(url: str) -> bool:
+    """True when the database answers `SELECT 1` within 10 seconds (the healthcheck)."""
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
 
 
 def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
