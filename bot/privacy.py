@@ -9,8 +9,10 @@ fails until a test row proves it for every such table.
 Erasure is a crypto-shred plus deletion, in one transaction: the learner's wrapped data key is
 destroyed first, so their reflections are unreadable even in a backup taken before, then every
 row on a path to the learner is deleted explicitly (not left to ON DELETE CASCADE, so the counts
-are exact and a missing cascade cannot leave rows behind). On SQLite the transaction turns on
-`secure_delete`, so the freed space is overwritten with zeros rather than left in the file.
+are exact and a missing cascade cannot leave rows behind). On SQLite, deleted rows are overwritten
+with zeros (`secure_delete`, on for every connection) and, once the transaction has committed,
+the WAL is checkpointed and emptied (`bot.db.scrub_wal`), so no copy is left in the database file
+or its WAL while the bot keeps running.
 
 A service: each public method is one transaction and returns plain dataclasses. Nothing a person
 wrote is logged.
@@ -26,13 +28,13 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.content import Content
 from bot.crypto import DecryptionError, Keyring
-from bot.db import Base
+from bot.db import Base, scrub_wal
 from bot.learners import learner_by_telegram_id
 from bot.learning import read_reflection
 from bot.models import Learner, Reflection
@@ -260,20 +262,19 @@ class PrivacyService:
         *,
         only_if: Callable[[AsyncSession], Awaitable[bool]] | None = None,
         log_each: bool = True,
+        scrub: bool = True,
     ) -> ForgetReport | None:
         """Crypto-shred the person's data key and delete every row about them, in one go.
 
         None when nothing was stored about them, or when `only_if` (checked first, inside the
-        same transaction; retention uses it) says no.
+        same transaction; retention uses it) says no. `scrub=False` leaves emptying the SQLite
+        WAL to the caller (retention does it once per batch).
         """
         erased: dict[str, int] = {}
         kept: dict[str, int] = {}
         async with self._sessions.begin() as session:
             if only_if is not None and not await only_if(session):
                 return None
-            if session.get_bind().dialect.name == "sqlite":
-                # Overwrite freed space with zeros instead of leaving old rows in the file.
-                await session.execute(text("PRAGMA secure_delete = ON"))
             for person in self._people:
                 column = person.table.c[person.column]
                 if person.policy == KEEP:
@@ -299,6 +300,8 @@ class PrivacyService:
                     erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
             if not any(erased.values()) and not any(kept.values()):
                 return None
+        if scrub:
+            await scrub_wal(self._sessions)
         if log_each:
             log.info("a person erased their data: %s", _counts(erased))
         return ForgetReport(erased, kept)
