@@ -13,7 +13,7 @@ COPY alembic.ini ./
 COPY alembic ./alembic
 COPY lessons ./lessons
 
-RUN useradd --system --uid 10001 bot && mkdir -p /app/data && chown bot /app/data
+RUN useradd --system --uid 10001 bot && mkdir -p -m 700 /app/data && chown bot /app/data
 USER bot
 
 CMD ["sh", "-c", "python -m bot migrate && exec python -m bot run"]

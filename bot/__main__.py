@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|sandbox|migrate|lessons check|lessons preview ID]`.
+"""Command line: `python -m bot [run|sandbox|migrate|health|lessons check|lessons preview ID]`.
 
 The composition itself lives in bot.app; this module reads settings, sets up logging and
 dispatches to a subcommand. Exit codes: 0 success, 1 failed check, 2 bad configuration.
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--user", type=int, default=1001, help="the simulated user's id")
     sub.add_parser("migrate", help="upgrade the database to the latest schema and exit")
+    sub.add_parser("health", help="exit 0 when the database answers, else 1 (a healthcheck)")
     keys = sub.add_parser("keys", help="encryption keys for learners' private reflections")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     keys_sub.add_parser("new", help="print a new master key for ENCRYPTION_KEY")
@@ -69,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(settings.database_url)
         print("Database is up to date.")
         return 0
+    if command == "health":
+        from bot.db import database_answers
+
+        if asyncio.run(database_answers(settings.database_url)):
+            return 0
+        print("Database is not reachable.", file=sys.stderr)
+        return 1
     if command == "sandbox":
         from bot.sandbox import run_sandbox
 

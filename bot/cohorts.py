@@ -6,10 +6,20 @@ the lead's dashboard and CSV roster, the weekly nudge (written to the delivery o
 kind `nudge`), the weekly huddle card, and leaving a cohort.
 
 What a lead can ever learn about a member is fixed here and nowhere else: the name the member
-gave, when they joined, how many lessons they have done, their subscription status and, only
-with the member's consent, when they were last active. Reflections, check answers and journal
-text are never read by this module (only whether a check was answered right, for the average
-mastery of groups of five or more).
+gave, when they joined, how many lessons they had completed by the start of this week (Monday
+00:00, cohort time) and, only with the member's consent, when they were last active. Every other
+figure a lead sees is computed from those facts alone, so comparing figures before and after
+someone joins or leaves, or on two days, reveals nothing the lead is not shown anyway:
+
+* lessons are counted up to the start of the week, so nothing a member does shows before the
+  next Monday, and then only as a weekly count;
+* the weekly chart counts a member's lessons only in whole weeks they were in the cohort (the sum
+  of the changes in their Monday counts), so a newcomer's history before joining never shows;
+* groups under five see the joined count and the lessons completed in total only;
+* nothing is computed from check answers, subscription states (paused, stopped, unreachable) or
+  non-consenting members' activity, and a nudge does not say how many it reached.
+
+Reflections, check answers and journal text are never read by this module.
 
 A service: each public method is one transaction; returns plain dataclasses; no telegram import.
 Every lead method checks the caller's role and cohort ownership itself (`bot.roles.Access`).
@@ -21,14 +31,13 @@ import csv
 import io
 import math
 import statistics
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +60,7 @@ from bot.models import (
 from bot.roles import (
     COHORT_INVITE,
     LEAD_INVITE,
+    NEUTRAL_LEAD_NAME,
     Access,
     InviteThrottle,
     NotAvailable,
@@ -109,15 +119,6 @@ SUBCOMMANDS: Final = frozenset(
     }
 )
 
-_STATUS = {
-    "active": "active",
-    "paused": "paused",
-    "stopped": "stopped",
-    "inactive": "not reachable",
-    "finished": "finished the course",
-}
-
-
 # --- plain results ------------------------------------------------------------------------------
 
 
@@ -156,31 +157,34 @@ class CreatedCohort:
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:
-    """Aggregates for a lead. For groups under five only the counts are filled in."""
+    """Aggregates for a lead, lessons counted up to `counted_until` (this week's Monday).
+
+    For groups under five only `joined` and `lessons_done` are filled in.
+    """
 
     cohort: CohortInfo
     joined: int
-    active: int
     lessons_done: int
+    counted_until: date
     course_length: int
     small: bool
     distribution: tuple[tuple[str, int], ...] = ()
     median_done: float | None = None
-    mastery_percent: int | None = None
     inactive_names: tuple[str, ...] = ()
     weekly: tuple[tuple[date, int], ...] = ()
-    per_lesson: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class RosterRow:
-    """One member in the CSV roster; last_active is None without the member's consent."""
+    """One member in the CSV roster; last_active is None without the member's consent.
+
+    `lessons_done` counts lessons completed before this week's Monday (cohort time).
+    """
 
     display_name: str
     joined_on: date
     lessons_done: int
     last_active: date | None
-    status: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +197,7 @@ class MemberRef:
 
 @dataclass(frozen=True, slots=True)
 class NudgeResult:
-    """How a nudge went: how many were nudged, or when the next one is allowed."""
+    """How a nudge went: sent (`nudged` is for logs and tests, never shown), or when next."""
 
     nudged: int
     sent: bool
@@ -392,6 +396,12 @@ def nudge_due(now: datetime, tz: ZoneInfo) -> datetime:
     return local_instant(day, NUDGE_FROM, tz)
 
 
+def week_start(now: datetime, timezone: str) -> datetime:
+    """This week's Monday 00:00 in the cohort's timezone, as an instant: lessons count up to it."""
+    today = local_date(now, timezone)
+    return local_instant(today - timedelta(days=today.weekday()), time(0), timezone)
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
@@ -404,7 +414,7 @@ def roster_csv(rows: Sequence[RosterRow]) -> bytes:
     """The roster as UTF-8 CSV (with a BOM so spreadsheets read names correctly)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["display name", "joined", "lessons done", "last active", "status"])
+    writer.writerow(["display name", "joined", "lessons done by Monday", "last active"])
     for row in rows:
         writer.writerow(
             [
@@ -412,7 +422,6 @@ def roster_csv(rows: Sequence[RosterRow]) -> bytes:
                 row.joined_on.isoformat(),
                 str(row.lessons_done),
                 row.last_active.isoformat() if row.last_active else "not shared",
-                csv_cell(row.status),
             ]
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
@@ -488,7 +497,7 @@ class CohortService:
                 name=name,
                 name_key=name_key(name),
                 lead_telegram_id=caller,
-                lead_name=lead or "your team lead",
+                lead_name=lead or NEUTRAL_LEAD_NAME,
                 delivery_time=DEFAULT_TIME,
                 timezone=DEFAULT_TIMEZONE,
                 days=DEFAULT_DAYS,
@@ -691,8 +700,10 @@ class CohortService:
             await session.delete(member)
             return member.display_name
 
-    async def _facts(self, session: AsyncSession, cohort_id: int) -> list[_Member]:
-        """Each member's lead-visible facts: lessons done and when they were last active."""
+    async def _facts(
+        self, session: AsyncSession, cohort_id: int, counted_until: datetime
+    ) -> list[_Member]:
+        """Each member's facts: lessons done before `counted_until`, when they were last active."""
         rows = (
             await session.execute(
                 select(
@@ -745,7 +756,7 @@ class CohortService:
         )
         for learner_id, lesson_id, done_at, _, opened_at, skipped_at in progress:
             member = by_learner[learner_id]
-            if done_at is not None and lesson_id in self._positions:
+            if done_at is not None and done_at < counted_until and lesson_id in self._positions:
                 member.done.add(lesson_id)
             for moment in (done_at, opened_at, skipped_at):
                 if moment is not None and moment > member.last_active:
@@ -762,24 +773,22 @@ class CohortService:
         return members
 
     async def dashboard(self, caller: int, cohort_id: int) -> Dashboard:
-        """Aggregates for the lead; groups under five get counts only."""
+        """Aggregates for the lead, each a function of the facts the roster shows; small: counts."""
         now = self._clock.now()
         async with self._sessions.begin() as session:
             cohort = await self._access.own_cohort(session, caller, cohort_id)
             info = await self._describe(session, cohort, now)
-            members = await self._facts(session, cohort_id)
+            until = week_start(now, cohort.timezone)
+            members = await self._facts(session, cohort_id, until)
             length = len(self._content.lessons)
-            active = [m for m in members if m.last_active > now - INACTIVE_AFTER]
             done = [len(m.done) for m in members]
-            weekly = await self._weekly(session, members, cohort.timezone, now)
             base = Dashboard(
                 cohort=info,
                 joined=len(members),
-                active=len(active),
                 lessons_done=sum(done),
+                counted_until=local_date(until, cohort.timezone),
                 course_length=length,
                 small=len(members) < SMALL_GROUP,
-                weekly=weekly,
             )
             if base.small:
                 return base
@@ -788,72 +797,52 @@ class CohortService:
                 for m in members
                 if m.show_activity and m.last_active <= now - INACTIVE_AFTER
             )
-            per_lesson = [0] * length
-            for member in members:
-                for lesson_id in member.done:
-                    per_lesson[self._positions[lesson_id]] += 1
             return Dashboard(
                 cohort=info,
                 joined=base.joined,
-                active=base.active,
                 lessons_done=base.lessons_done,
+                counted_until=base.counted_until,
                 course_length=length,
                 small=False,
                 distribution=completion_buckets(done, length),
                 median_done=float(statistics.median(done)),
-                mastery_percent=await self._mastery(session, members),
                 inactive_names=inactive,
-                weekly=weekly,
-                per_lesson=tuple(per_lesson),
+                weekly=await self._weekly(session, members, cohort.timezone, until),
             )
-
-    async def _mastery(self, session: AsyncSession, members: list[_Member]) -> int | None:
-        """Average over members of the share of answered checks they got right (at any try)."""
-        rows = await session.execute(
-            select(
-                CheckAnswer.learner_id,
-                CheckAnswer.lesson_id,
-                func.max(case((CheckAnswer.correct, 1), else_=0)),
-            )
-            .where(CheckAnswer.learner_id.in_([m.learner_id for m in members]))
-            .group_by(CheckAnswer.learner_id, CheckAnswer.lesson_id)
-        )
-        answered: dict[int, list[bool]] = defaultdict(list)
-        for learner_id, _lesson, right in rows:
-            answered[learner_id].append(bool(right))
-        shares = [sum(values) / len(values) for values in answered.values() if values]
-        return round(100 * sum(shares) / len(shares)) if shares else None
 
     async def _weekly(
-        self, session: AsyncSession, members: list[_Member], timezone: str, now: datetime
+        self, session: AsyncSession, members: list[_Member], timezone: str, until: datetime
     ) -> tuple[tuple[date, int], ...]:
-        """Lessons the cohort completed in each of the last weeks (Monday-based, cohort time)."""
+        """Lessons completed in each of the whole weeks before `until` (Monday-based, cohort
+        time), a member's counted only in weeks that began after they joined: the sum of the
+        changes in the members' Monday counts, so it shows nothing the roster does not."""
         tz = zone(timezone)
-        this_monday = local_date(now, tz) - timedelta(days=local_date(now, tz).weekday())
-        weeks = [this_monday - timedelta(weeks=back) for back in range(CHART_WEEKS - 1, -1, -1)]
-        counts = dict.fromkeys(weeks, 0)
-        if members:
-            since = local_instant(weeks[0], time(0), tz)
-            done_at = await session.scalars(
-                select(LessonProgress.done_at).where(
-                    LessonProgress.learner_id.in_([m.learner_id for m in members]),
-                    LessonProgress.done_at >= since,
-                )
+        this_monday = local_date(until, tz)
+        counts = {this_monday - timedelta(weeks=back): 0 for back in range(CHART_WEEKS, 0, -1)}
+        joined = {m.learner_id: m.joined_at for m in members}
+        p = LessonProgress
+        rows = await session.execute(
+            select(p.learner_id, p.done_at, p.lesson_id).where(
+                p.learner_id.in_(list(joined)),
+                p.done_at >= local_instant(min(counts), time(0), tz),
+                p.done_at < until,
             )
-            for moment in done_at:
-                if moment is None:
-                    continue
-                day = local_date(moment, tz)
-                monday = day - timedelta(days=day.weekday())
-                if monday in counts:
-                    counts[monday] += 1
+        )
+        for learner_id, moment, lesson_id in rows:
+            if moment is None or lesson_id not in self._positions:
+                continue
+            day = local_date(moment, tz)
+            monday = day - timedelta(days=day.weekday())
+            if monday in counts and local_instant(monday, time(0), tz) >= joined[learner_id]:
+                counts[monday] += 1
         return tuple(counts.items())
 
     async def roster(self, caller: int, cohort_id: int) -> tuple[str, list[RosterRow]]:
         """The cohort name and one row per member for the CSV export."""
+        now = self._clock.now()
         async with self._sessions.begin() as session:
             cohort = await self._access.own_cohort(session, caller, cohort_id)
-            members = await self._facts(session, cohort_id)
+            members = await self._facts(session, cohort_id, week_start(now, cohort.timezone))
             tz = zone(cohort.timezone)
             return cohort.name, [
                 RosterRow(
@@ -861,13 +850,16 @@ class CohortService:
                     joined_on=local_date(m.joined_at, tz),
                     lessons_done=len(m.done),
                     last_active=local_date(m.last_active, tz) if m.show_activity else None,
-                    status=_STATUS.get(m.state or "", "not subscribed"),
                 )
                 for m in members
             ]
 
     async def nudge(self, caller: int, cohort_id: int) -> NudgeResult:
-        """A gentle pre-written nudge to members away 7+ days; at most once a week per cohort."""
+        """A gentle pre-written nudge to members away 7+ days; at most once a week per cohort.
+
+        The week's nudge is used up whether or not anyone was away, so neither the reply nor the
+        weekly limit tells the lead whether a member who keeps their activity private was away.
+        """
         now = self._clock.now()
         async with self._sessions.begin() as session:
             await self._access.own_cohort(session, caller, cohort_id, lock=True)
@@ -876,7 +868,7 @@ class CohortService:
             )
             if last is not None and last > now - NUDGE_EVERY:
                 return NudgeResult(0, sent=False, next_allowed_at=last + NUDGE_EVERY)
-            members = await self._facts(session, cohort_id)
+            members = await self._facts(session, cohort_id, now)
             away = [
                 m
                 for m in members
@@ -905,9 +897,8 @@ class CohortService:
                     .on_conflict_do_nothing()
                 )
                 nudged += int(getattr(result, "rowcount", 0) or 0)
-            if nudged:
-                session.add(CohortNudge(cohort_id=cohort_id, sent_at=now, nudged=nudged))
-            return NudgeResult(nudged, sent=nudged > 0)
+            session.add(CohortNudge(cohort_id=cohort_id, sent_at=now, nudged=nudged))
+            return NudgeResult(nudged, sent=True)
 
     # --- joining, for anyone with a link ---------------------------------------------------------
 
@@ -1247,37 +1238,21 @@ class CohortService:
     async def _huddle(
         self, session: AsyncSession, cohort: Cohort, now: datetime
     ) -> HuddleCard | None:
-        """The furthest lesson at least half the cohort has reached (the lower median)."""
-        learners = list(
-            await session.scalars(
-                select(CohortMember.learner_id).where(CohortMember.cohort_id == cohort.id)
-            )
-        )
-        if not learners:
+        """The card's lesson: as many lessons as at least half the cohort had done by Monday
+        (the lower median of the roster's counts, at least the first), so the card says nothing
+        the roster does not."""
+        members = await self._facts(session, cohort.id, week_start(now, cohort.timezone))
+        if not members:
             return None
-        furthest: dict[int, int] = {}
-        rows = await session.execute(
-            select(LessonProgress.learner_id, LessonProgress.lesson_id).where(
-                LessonProgress.learner_id.in_(learners), LessonProgress.delivered_at <= now
-            )
-        )
-        for learner_id, lesson_id in rows:
-            position = self._positions.get(lesson_id)
-            if position is not None:
-                furthest[learner_id] = max(furthest.get(learner_id, -1), position)
-        if not furthest:
-            return None
-        reached = sorted((furthest.get(learner, -1) for learner in learners), reverse=True)
-        position = reached[(len(reached) - 1) // 2]
-        if position < 0:
-            position = max(furthest.values())
-        lesson = self._content.lessons[position]
+        done = sorted((len(m.done) for m in members), reverse=True)
+        position = min(max(done[(len(done) - 1) // 2], 1), len(self._content.lessons))
+        lesson = self._content.lessons[position - 1]
         return HuddleCard(
             lead_telegram_id=cohort.lead_telegram_id,
             cohort_id=cohort.id,
             cohort_name=cohort.name,
             lesson_id=lesson.id,
-            lesson_position=position + 1,
-            members=len(learners),
-            reached=sum(1 for value in reached if value >= position),
+            lesson_position=position,
+            members=len(members),
+            reached=sum(1 for value in done if value >= position),
         )

@@ -1,5 +1,7 @@
 """Settings: one pydantic-settings class, read from the environment and an optional `.env`.
 
+Every setting is optional, and an empty value means unset (its default applies).
+
 Built once in `main()` and passed down; nothing reads the environment anywhere else.
 """
 
@@ -104,16 +106,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
-    @field_validator(
-        "telegram_bot_token",
-        "support_file",
-        "encryption_key",
-        "encryption_previous_key",
-        mode="before",
-    )
+    @model_validator(mode="before")
     @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+    def _empty_is_unset(cls, values: object) -> object:
+        """An empty value means "not set" for every setting, from the environment, `.env` or code.
+
+        docker-compose passes `NAME: ${NAME:-}` as an empty string; the default applies then.
+        """
+        if isinstance(values, dict):
+            return {name: value for name, value in values.items() if value != ""}
+        return values
 
 
 class SettingsError(Exception):

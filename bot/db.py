@@ -3,15 +3,25 @@
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction starts
 with `BEGIN IMMEDIATE`, so concurrent handler and scheduler writes queue for the write lock instead
 of failing with "database is locked" when a reader tries to upgrade. PostgreSQL is used as is.
+
+SQLite and erasure: `secure_delete` is on for every connection, so deleted rows and freed pages
+are overwritten with zeros; but the WAL still holds earlier copies of those pages until a
+checkpoint, so whoever erases calls `scrub_wal` after the erasing transaction. The database file
+and its folder are created for the owner only (0600 and 0700; SQLite gives its -wal and -shm
+files the database file's mode).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +31,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -78,7 +90,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_owner_only(Path(database))
     engine = create_async_engine(
         url,
         echo=echo,
@@ -95,6 +107,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -102,6 +115,50 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _create_owner_only(path: Path) -> None:
+    """Make the database's folder (0700) and an empty database file (0600) unless they exist."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+async def scrub_wal(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """On SQLite, checkpoint and empty the WAL, so what was just deleted has no copy left in it.
+
+    Run after the erasing transaction has committed (a checkpoint cannot run inside one). The
+    TRUNCATE checkpoint waits (busy timeout) for other connections' readers and writers. False
+    when it could not finish (the WAL then still holds old pages; the next scrub clears them).
+    """
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, AsyncEngine) or not is_sqlite(str(engine.url)):
+        return True
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection  # aiosqlite's
+        assert driver is not None
+        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _, _ = await cursor.fetchone()
+        await cursor.close()
+    if busy:
+        log.warning("the SQLite WAL could not be emptied after an erasure (busy); will retry")
+    return not busy
+
+
+HEALTH_TIMEOUT_SECONDS = 10.0
+
+
+async def database_answers(url: str) -> bool:
+    """True when the database answers `SELECT 1` within 10 seconds (the healthcheck)."""
+    engine = create_engine(url)
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
 
 
 def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,8 +9,10 @@ fails until a test row proves it for every such table.
 Erasure is a crypto-shred plus deletion, in one transaction: the learner's wrapped data key is
 destroyed first, so their reflections are unreadable even in a backup taken before, then every
 row on a path to the learner is deleted explicitly (not left to ON DELETE CASCADE, so the counts
-are exact and a missing cascade cannot leave rows behind). On SQLite the transaction turns on
-`secure_delete`, so the freed space is overwritten with zeros rather than left in the file.
+are exact and a missing cascade cannot leave rows behind). On SQLite, deleted rows are overwritten
+with zeros (`secure_delete`, on for every connection) and, once the transaction has committed,
+the WAL is checkpointed and emptied (`bot.db.scrub_wal`), so no copy is left in the database file
+or its WAL while the bot keeps running.
 
 A service: each public method is one transaction and returns plain dataclasses. Nothing a person
 wrote is logged.
@@ -26,16 +28,17 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.content import Content
 from bot.crypto import DecryptionError, Keyring
-from bot.db import Base
+from bot.db import Base, scrub_wal
 from bot.learners import learner_by_telegram_id
 from bot.learning import read_reflection
 from bot.models import Learner, Reflection
+from bot.roles import NEUTRAL_LEAD_NAME
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +54,18 @@ SECTION_NAMES: dict[str, str] = {
     "deliveries": "messages_sent_to_you",
 }
 # Tables that name a person by Telegram id rather than through `learners` (team-lead rights are an
-# admin's grant, keyed by Telegram id). ERASE: /forget deletes the row. KEEP: the row belongs to a
-# team as well (a cohort the person leads), so it is exported and reported but kept for the team
-# until an admin hands it over. tests/test_privacy.py fails for any Telegram-id column that is
-# neither on a path to `learners` nor listed here.
-ERASE, KEEP = "erase", "keep"
+# admin's grant, keyed by Telegram id). ERASE: /forget deletes the row. DETACH: the row belongs to
+# a team as well (a cohort the person leads), so it is exported and reported, and kept for the
+# team without the person: their id is replaced by a placeholder no Telegram user has (minus the
+# smallest row id among their rows, which an admin names to hand the rows over) and the columns in
+# DETACHED_VALUES (their name) by neutral values. tests/test_privacy.py fails for any Telegram-id
+# column that is neither on a path to `learners` nor listed here.
+ERASE, DETACH = "erase", "detach"
 PERSON_ID_COLUMNS: dict[tuple[str, str], str] = {
     ("leads", "telegram_user_id"): ERASE,
-    ("cohorts", "lead_telegram_id"): KEEP,
+    ("cohorts", "lead_telegram_id"): DETACH,
 }
+DETACHED_VALUES: dict[str, dict[str, object]] = {"cohorts": {"lead_name": NEUTRAL_LEAD_NAME}}
 SECTION_NAMES_BY_ID: dict[str, str] = {"leads": "team_lead", "cohorts": "cohorts_you_lead"}
 # Binary columns exported as a description instead of their bytes (keys, ciphertexts).
 _SECRET_COLUMNS = {("learners", "wrapped_data_key"), ("reflections", "ciphertext")}
@@ -260,24 +266,23 @@ class PrivacyService:
         *,
         only_if: Callable[[AsyncSession], Awaitable[bool]] | None = None,
         log_each: bool = True,
+        scrub: bool = True,
     ) -> ForgetReport | None:
         """Crypto-shred the person's data key and delete every row about them, in one go.
 
         None when nothing was stored about them, or when `only_if` (checked first, inside the
-        same transaction; retention uses it) says no.
+        same transaction; retention uses it) says no. `scrub=False` leaves emptying the SQLite
+        WAL to the caller (retention does it once per batch).
         """
         erased: dict[str, int] = {}
         kept: dict[str, int] = {}
         async with self._sessions.begin() as session:
             if only_if is not None and not await only_if(session):
                 return None
-            if session.get_bind().dialect.name == "sqlite":
-                # Overwrite freed space with zeros instead of leaving old rows in the file.
-                await session.execute(text("PRAGMA secure_delete = ON"))
             for person in self._people:
                 column = person.table.c[person.column]
-                if person.policy == KEEP:
-                    kept[person.name] = await self._person_count(session, person, telegram_user_id)
+                if person.policy == DETACH:
+                    kept[person.name] = await self._detach(session, person, telegram_user_id)
                     continue
                 result = await session.execute(
                     delete(person.table).where(column == telegram_user_id)
@@ -299,11 +304,29 @@ class PrivacyService:
                     erased[item.name] = int(getattr(result, "rowcount", 0) or 0)
             if not any(erased.values()) and not any(kept.values()):
                 return None
+        if scrub:
+            await scrub_wal(self._sessions)
         if log_each:
             log.info("a person erased their data: %s", _counts(erased))
         return ForgetReport(erased, kept)
 
     # --- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _detach(session: AsyncSession, person: PersonTable, telegram_user_id: int) -> int:
+        """Keep the person's rows for the team, without their id or name; returns how many."""
+        column = person.table.c[person.column]
+        first = await session.scalar(
+            select(func.min(person.table.c.id)).where(column == telegram_user_id)
+        )
+        if first is None:
+            return 0
+        result = await session.execute(
+            update(person.table)
+            .where(column == telegram_user_id)
+            .values({person.column: -int(first), **DETACHED_VALUES.get(person.name, {})})
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
     async def _person_count(

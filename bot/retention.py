@@ -13,6 +13,9 @@
 * Update ids older than two days are forgotten (`UpdateLog.prune`; Telegram redelivers an update
   for at most 24 hours).
 
+On SQLite each run ends by emptying the WAL (`bot.db.scrub_wal`; deleted rows are zeroed by
+`secure_delete`), so nothing purged keeps a copy in the database file or its WAL.
+
 A period of 0 days switches that rule off. Each erasure is its own transaction, so a large first
 run never holds long locks, and each learner is checked again inside the transaction that erases
 them (row locked on PostgreSQL), so someone who comes back at that moment is kept.
@@ -27,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import ColumnElement, delete, exists, func, select, text
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db import scrub_wal
 from bot.models import Lead, Learner, Reflection
 from bot.privacy import PrivacyService
 from bot.updates import UpdateLog
@@ -87,6 +91,7 @@ class RetentionService:
         reflections = await self.purge_reflections()
         learners, leads = await self.erase_inactive_learners()
         update_ids = await self._updates.prune(UPDATE_IDS_KEPT)
+        await scrub_wal(self._sessions)
         report = RetentionReport(reflections, learners, leads, update_ids)
         log.info(
             "retention: %d reflection(s) and %d inactive learner(s) erased, %d kept as team"
@@ -106,7 +111,6 @@ class RetentionService:
         total = 0
         while True:
             async with self._sessions.begin() as session:
-                await _secure_delete(session)
                 ids = list(
                     await session.scalars(
                         select(Reflection.id)
@@ -119,6 +123,8 @@ class RetentionService:
                     await session.execute(delete(Reflection).where(Reflection.id.in_(ids)))
             total += len(ids)
             if len(ids) < self._batch:
+                if total:
+                    await scrub_wal(self._sessions)
                 return total
 
     async def erase_inactive_learners(self) -> tuple[int, int]:
@@ -146,8 +152,12 @@ class RetentionService:
             for learner_id, telegram_user_id in people:
                 after = learner_id
                 check = partial(_still_inactive, telegram_user_id=telegram_user_id, cutoff=cutoff)
-                report = await self._privacy.forget(telegram_user_id, only_if=check, log_each=False)
+                report = await self._privacy.forget(
+                    telegram_user_id, only_if=check, log_each=False, scrub=False
+                )
                 erased += report is not None
+            if erased:
+                await scrub_wal(self._sessions)
             if len(people) < self._batch:
                 return erased, kept
 
@@ -161,9 +171,3 @@ async def _still_inactive(session: AsyncSession, telegram_user_id: int, cutoff: 
     )
     found = row.first()
     return found is not None and found[0] < cutoff and not found[1]
-
-
-async def _secure_delete(session: AsyncSession) -> None:
-    """On SQLite, overwrite deleted rows with zeros rather than leave them in the file."""
-    if session.get_bind().dialect.name == "sqlite":
-        await session.execute(text("PRAGMA secure_delete = ON"))

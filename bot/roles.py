@@ -37,6 +37,9 @@ LEAD_INVITE_DAYS = 7
 ADMIN = "admin"
 LEAD = "lead"
 NONE = "none"
+# How a cohort names its lead when no name is known (a handover to a lead with no cohort yet, or
+# after the lead erased their data).
+NEUTRAL_LEAD_NAME = "your team lead"
 
 
 def mint_token() -> str:
@@ -362,7 +365,12 @@ class LeadService:
             return LeadInfo(telegram_user_id, None, names, is_lead=False)
 
     async def handover(self, caller: int, from_id: int, to_id: int) -> Handover:
-        """Give every live cohort of one (usually removed) lead to another lead."""
+        """Give every live cohort of one (usually removed) lead to another lead.
+
+        `from_id` may be the placeholder (negative) a lead's /forget left on their cohorts. The
+        cohorts then name the new lead as the new lead named themselves on their newest cohort,
+        else neutrally; they can change it with /cohort myname.
+        """
         self._access.require_admin(caller)
         async with self._sessions.begin() as session:
             if from_id == to_id or not await self._access.is_lead(session, to_id):
@@ -384,6 +392,12 @@ class LeadService:
                     )
                 )
             )
+            lead_name = await session.scalar(
+                select(Cohort.lead_name)
+                .where(Cohort.lead_telegram_id == to_id)
+                .order_by(Cohort.created_at.desc(), Cohort.id.desc())
+                .limit(1)
+            )
             for cohort in cohorts:
                 # Two cohorts of one lead never share a name: number a clash.
                 name, number = cohort.name, 2
@@ -394,6 +408,7 @@ class LeadService:
                 taken.add(name.casefold())
                 cohort.name, cohort.name_key = name, name.casefold()
                 cohort.lead_telegram_id = to_id
+                cohort.lead_name = lead_name or NEUTRAL_LEAD_NAME
             return Handover(from_id, to_id, tuple(c.name for c in cohorts))
 
     async def accept(self, telegram_user_id: int, token: str) -> bool:

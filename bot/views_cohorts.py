@@ -119,8 +119,10 @@ def lead_help_screen(*, admin: bool) -> Screen:
         "/cohort archive <i>name</i> – close the cohort",
         "/cohort settings <i>name</i> – schedule for new members, start date, huddle day",
         "",
-        "You see names as members gave them, lessons done and, if they agree, when they were"
-        " last active. Never reflections, check answers or journal entries.",
+        "You see names as members gave them, when they joined, the lessons each had done by"
+        " Monday and, if they agree, when they were last active; with 5 or more members, team"
+        " figures made from those. Never reflections, check answers, journal entries or"
+        " whether someone paused their lessons.",
     ]
     if admin:
         lines += [
@@ -198,13 +200,13 @@ def _percent(part: int, whole: int) -> str:
 
 
 def dashboard_screen(dashboard: Dashboard) -> Screen:
-    """The cohort at a glance; groups under five get counts only."""
+    """The cohort at a glance, lessons counted up to this Monday; under five, counts only."""
     d = dashboard
     name = escape(d.cohort.name)
     lines = [
         f"<b>{name}</b>",
-        f"{d.joined} joined · {d.active} active in the last 7 days",
-        f"Lessons completed together: {d.lessons_done}",
+        f"{d.joined} joined",
+        f"Lessons completed together up to {_day(d.counted_until)}: {d.lessons_done}",
     ]
     if d.small:
         lines += [
@@ -213,17 +215,10 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
             " out.</i>",
         ]
     else:
-        lines += ["", "<b>Lessons done</b> (members)"]
+        lines += ["", "<b>Lessons done by Monday</b> (members)"]
         lines += [f"{escape(label)}: {count}" for label, count in d.distribution]
         median = f"{d.median_done:g}" if d.median_done is not None else "–"
-        lines += ["", f"Median lessons done: {median} of {d.course_length}"]
-        mastery = (
-            f"{d.mastery_percent}% of answered checks right on average"
-            if d.mastery_percent is not None
-            else "no checks answered yet"
-        )
-        lines.append(f"Knowledge checks: {mastery}")
-        lines.append("")
+        lines += ["", f"Median lessons done: {median} of {d.course_length}", ""]
         if d.inactive_names:
             shown = d.inactive_names[:MAX_LISTED_NAMES]
             more = len(d.inactive_names) - len(shown)
@@ -234,17 +229,21 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
             lines.append(f"A gentle reminder: /cohort nudge {name}")
         else:
             lines.append("No one who shares their activity has been away for 7 days.")
-    lines += ["", f"/cohort export {name} · /cohort invite {name}"]
+    lines += [
+        "",
+        "<i>Lessons are counted each Monday, and no figure comes from check answers or from"
+        " anyone's activity they keep private.</i>",
+        "",
+        f"/cohort export {name} · /cohort invite {name}",
+    ]
     return Screen("\n".join(lines))
 
 
 def chart_caption(dashboard: Dashboard) -> Screen:
-    """Caption for the progress chart."""
-    if dashboard.small:
-        return Screen(f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed each week.")
+    """Caption for the weekly chart (groups of five or more)."""
     return Screen(
-        f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed each week, and the share of"
-        " members who completed each lesson."
+        f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed in each of the last"
+        " whole weeks, counting each member from their first whole week in the cohort."
     )
 
 
@@ -252,7 +251,8 @@ def export_caption(cohort_name: str, rows: int) -> Screen:
     """Caption for the CSV roster."""
     return Screen(
         f"<b>{escape(cohort_name)}</b>: {rows} member{'s' if rows != 1 else ''}. Names as members"
-        ' gave them; "last active" only for members who agreed to share it.'
+        ' gave them; lessons done by this Monday; "last active" only for members who agreed'
+        " to share it."
     )
 
 
@@ -264,19 +264,17 @@ def export_filename(cohort_name: str, today: date) -> str:
 
 
 def nudge_result_screen(cohort_name: str, result: NudgeResult, timezone: str) -> Screen:
-    """What the lead learns from a nudge: how many, never who."""
+    """What the lead learns from a nudge: that it went, never who or how many."""
     name = escape(cohort_name)
     if not result.sent and result.next_allowed_at is not None:
         return Screen(
             f"<b>{name}</b> had a nudge this week. The next one can go from"
             f" {_when(result.next_allowed_at, timezone)}."
         )
-    if not result.sent:
-        return Screen(f"No one in <b>{name}</b> has been away for 7 days: no nudge needed.")
-    people = "person" if result.nudged == 1 else "people"
     return Screen(
-        f"A gentle nudge is on its way to {result.nudged} {people} in <b>{name}</b>, at a"
-        " sensible time of day for each of them. You won't be told who, or who opens it."
+        f"Done: anyone in <b>{name}</b> who has been away for 7 days or more gets a gentle"
+        " nudge, at a sensible time of day for them. You won't be told who, how many, or who"
+        " opens it."
     )
 
 
@@ -395,8 +393,8 @@ def huddle_screen(card: HuddleCard, lesson: Lesson) -> Screen:
     """The weekly huddle card: one question for team supervision, from the lesson's prompt."""
     return Screen(
         f"<b>Huddle card: {escape(card.cohort_name)}</b>\n"
-        f"<i>{card.reached} of {card.members} have reached lesson {card.lesson_position},"
-        f" {escape(lesson.title)}.</i>\n\n"
+        f"<i>{card.reached} of {card.members} had done {card.lesson_position} or more lessons"
+        f" by Monday. This week: lesson {card.lesson_position}, {escape(lesson.title)}.</i>\n\n"
         f"<b>The lesson in a line</b>\n{lesson.takeaway}\n\n"
         f"<b>A question to talk over together</b>\n{lesson.reflect}\n\n"
         "<i>Invite, never require: people share only what they choose, and personal stories stay"
@@ -446,7 +444,8 @@ def leads_screen(leads: Sequence[LeadInfo]) -> Screen:
         if lead.is_lead:
             lines.append(f"• <code>{lead.telegram_user_id}</code>: {cohorts}")
         else:
-            waiting.append(f"• from <code>{lead.telegram_user_id}</code>: {cohorts}")
+            erased = " (a lead who erased their data)" if lead.telegram_user_id < 0 else ""
+            waiting.append(f"• from <code>{lead.telegram_user_id}</code>{erased}: {cohorts}")
     if hidden > 0:
         lines.append(f"and {hidden} more")
     if waiting:
@@ -506,14 +505,17 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
             f" {_day(preview.starts_on)} (change your own time any time in /settings)."
         )
     return Screen(
-        f"<b>Join {cohort}?</b>\n\n{lead} has invited you to take this trauma-informed practice"
-        f" course together as a team. {lessons}\n\n"
-        f"<b>What {lead} will see</b>\n"
+        f"<b>Join {cohort}?</b>\n\n{_capitalised(lead)} has invited you to take this"
+        f" trauma-informed practice course together as a team. {lessons}\n\n"
+        f"<b>What {lead} will see</b> (on screen and in a spreadsheet)\n"
         "• the name you choose to give (next step)\n"
-        "• when you joined and how many lessons you have done\n"
-        "• when you were last active, only if you agree to it after joining\n\n"
+        "• when you joined\n"
+        "• how many lessons you had done by each Monday\n"
+        "• when you were last active, only if you agree to it after joining\n"
+        "• with 5 or more members, team totals made only from these\n\n"
         f"<b>What {lead} will never see</b>\n"
-        "• your reflections, your journal, or your answers to the knowledge checks\n\n"
+        "• your reflections, your journal, or your answers to the knowledge checks\n"
+        "• whether your lessons are paused or stopped, or on which days you take them\n\n"
         "This bot keeps your settings and progress so it can send your lessons; /mydata shows"
         " everything it stores and /forget erases it. You can /leave the cohort at any time.",
         (
@@ -525,14 +527,20 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
     )
 
 
+def _capitalised(text: str) -> str:
+    """A name at the start of a sentence ("your team lead" -> "Your team lead")."""
+    return text[:1].upper() + text[1:]
+
+
 def lead_invitation_screen(preview: LeadInvitePreview) -> Screen:
     """Someone opened a lead invitation."""
     if preview.already_lead:
         return Screen("You're already a team lead. /lead shows what you can do.")
     return Screen(
         "<b>Become a team lead?</b>\n\nYou've been invited to lead cohorts: invite your team,"
-        " see how the team is getting on (in aggregate, and each member's lessons done under"
-        " the name they give), send an occasional gentle nudge and get a weekly huddle card."
+        " see how the team is getting on (in aggregate, and each member's lessons done by"
+        " Monday under the name they give), send an occasional gentle nudge and get a weekly"
+        " huddle card."
         " You will never see anyone's reflections, journal or check answers.",
         (
             (

@@ -376,7 +376,11 @@ def forget_done_screen(erased: Mapping[str, int], kept: Mapping[str, int]) -> Sc
     led = kept.get("cohorts", 0)
     if led:
         which = "The cohort you lead stays" if led == 1 else f"The {led} cohorts you lead stay"
-        lines += ["", f"{which} for your team; an admin can hand them over to another lead."]
+        lines += [
+            "",
+            f"{which} for your team, without your name or Telegram id; an admin can hand"
+            f" {'it' if led == 1 else 'them'} over to another lead.",
+        ]
     lines += [
         "",
         "Messages already in this chat stay in your Telegram app; you can delete them there."

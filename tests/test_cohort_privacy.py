@@ -108,7 +108,7 @@ async def test_lead_outputs_never_contain_reflections_or_answers(
 
 
 async def test_dashboard_and_roster_results_hold_no_private_fields(bot: BotUnderTest) -> None:
-    """The service results themselves carry only names, dates, counts and statuses."""
+    """The service results themselves carry only names, dates and counts."""
     await make_lead(bot, LEAD)
     payload = await new_cohort(bot, "Night team")
     for index in range(6):
@@ -125,5 +125,4 @@ async def test_dashboard_and_roster_results_hold_no_private_fields(bot: BotUnder
         "joined_on",
         "lessons_done",
         "last_active",
-        "status",
     }

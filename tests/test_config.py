@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,21 @@ def test_cli_reports_bad_setting_in_one_line_without_secrets(tmp_path: object) -
         "unable to parse string as a number"
     ]
     assert "CANARY" not in result.stderr + result.stdout
+
+
+def _every_setting() -> list[str]:
+    from bot.config import Settings
+
+    return sorted(name.upper() for name in Settings.model_fields)
+
+
+@pytest.mark.parametrize("name", _every_setting())
+def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> None:
+    """docker-compose passes `NAME: ${NAME:-}` as ""; every setting then takes its default."""
+    defaults = load_settings()
+    monkeypatch.setenv(name, "")
+    assert load_settings() == defaults
+    monkeypatch.delenv(name)
+    (tmp_path / ".env").write_text(f"{name}=\n")
+    assert load_settings() == defaults
+    assert load_settings(**{name.lower(): ""}) == defaults

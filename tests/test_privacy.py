@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Base
@@ -30,7 +29,6 @@ from bot.models import (
     Lead,
     Learner,
     LessonProgress,
-    Reflection,
     Review,
     Subscription,
 )
@@ -318,24 +316,6 @@ async def test_after_forget_a_fresh_start_gets_a_fresh_key(bot: BotUnderTest) ->
     assert [entry.text for entry in page.entries] == ["A new beginning"]
     async with bot.runtime.sessions.begin() as session:
         assert await session.scalar(select(Learner.wrapped_data_key)) != old_key
-
-
-async def test_forget_leaves_no_copy_of_the_key_or_reflections_in_the_sqlite_file(
-    bot: BotUnderTest, db_kind: str
-) -> None:
-    if db_kind != "sqlite":
-        return  # PostgreSQL keeps dead tuples until VACUUM; see docs/learning.md
-    await populate(bot, USER, await make_cohort(bot, lead=9999))
-    async with bot.runtime.sessions.begin() as session:
-        key = await session.scalar(select(Learner.wrapped_data_key))
-        ciphertext = await session.scalar(select(Reflection.ciphertext))
-    assert key and ciphertext
-    [question] = await bot.send("/forget")
-    await bot.press("Yes, erase everything", message=question)
-    path = Path(str(make_url(bot.runtime.services.settings.database_url).database))
-    stored = checkpointed_bytes(path)
-    assert key not in stored and ciphertext not in stored
-    assert ciphertext[-16:] not in stored  # not even the authentication tag
 
 
 async def test_forget_after_the_course_was_delivered_by_the_engine(bot: BotUnderTest) -> None:

@@ -165,7 +165,12 @@ async def _lead_change(
     leads = context.services.leads
     ids = [_number(word) for word in rest]
     wanted = 2 if verb == "handover" else 1
-    if len(ids) != wanted or any(i is None or i <= 0 for i in ids):
+    # A handover may come from the placeholder (negative) a lead's /forget left on their cohorts.
+    usable = [
+        i is not None and (i > 0 or (i < 0 and verb == "handover" and index == 0))
+        for index, i in enumerate(ids)
+    ]
+    if len(ids) != wanted or not all(usable):
         # Only an admin learns the usage; anyone else gets the neutral reply.
         leads_role = await leads.role(user)
         if leads_role != ADMIN:
@@ -244,11 +249,9 @@ async def _create(update: Update, context: BotContext, user: int, name: str) -> 
 async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: int) -> None:
     dashboard = await context.services.cohorts.dashboard(user, cohort_id)
     await reply(update, vc.dashboard_screen(dashboard))
-    members = dashboard.joined if not dashboard.small else 0
-    png = await asyncio.to_thread(
-        charts.progress_chart, dashboard.weekly, dashboard.per_lesson, members
-    )
-    await _photo(update, context, png, vc.chart_caption(dashboard))
+    if not dashboard.small:  # under five: the two counts only, no chart
+        png = await asyncio.to_thread(charts.progress_chart, dashboard.weekly)
+        await _photo(update, context, png, vc.chart_caption(dashboard))
 
 
 async def _show(
