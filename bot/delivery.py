@@ -69,6 +69,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
+from bot.core.states import DeliveryKind, DeliveryStatus, SubscriptionState
 from bot.models import Delivery, Learner, LessonProgress, Subscription
 from bot.schedule import (
     check_days,
@@ -86,24 +87,26 @@ SUBSCRIPTIONS = cast(Table, Subscription.__table__)
 LEARNERS = cast(Table, Learner.__table__)
 PROGRESS = cast(Table, LessonProgress.__table__)
 
-LESSON = "lesson"
-REFLECTION = "reflection"
-REMINDER = "reminder"  # one gentle reminder when a lesson has not been opened after a while
-PAUSE_NOTE = "pause_note"  # the kind note sent when lessons pause after three left unopened
+# The module-level names are the vocabulary of bot.core.states, kept short for the queries.
+LESSON = DeliveryKind.LESSON
+REFLECTION = DeliveryKind.REFLECTION
+REMINDER = DeliveryKind.REMINDER
+PAUSE_NOTE = DeliveryKind.PAUSE_NOTE
+NUDGE = DeliveryKind.NUDGE
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-UNCERTAIN = "uncertain"
-FAILED = "failed"
-CANCELLED = "cancelled"
-SKIPPED = "skipped"
+PENDING = DeliveryStatus.PENDING
+SENDING = DeliveryStatus.SENDING
+SENT = DeliveryStatus.SENT
+UNCERTAIN = DeliveryStatus.UNCERTAIN
+FAILED = DeliveryStatus.FAILED
+CANCELLED = DeliveryStatus.CANCELLED
+SKIPPED = DeliveryStatus.SKIPPED
 
-ACTIVE = "active"
-PAUSED = "paused"
-FINISHED = "finished"
-INACTIVE = "inactive"
-STOPPED = "stopped"
+ACTIVE = SubscriptionState.ACTIVE
+PAUSED = SubscriptionState.PAUSED
+FINISHED = SubscriptionState.FINISHED
+INACTIVE = SubscriptionState.INACTIVE
+STOPPED = SubscriptionState.STOPPED
 # States whose queued rows are still sent (a finished learner's last lesson was claimed before
 # the course ended).
 SENDABLE_STATES = frozenset({ACTIVE, FINISHED})
@@ -162,6 +165,18 @@ class Outcome:
     # For FAILED: True when the failure says nothing about the lesson (e.g. the network stayed
     # down through every attempt), so the learner gets it with their next slot instead.
     give_back: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """An outbox row another service asks for (e.g. a lead's nudge), written by `enqueue`."""
+
+    subscription_id: int
+    chat_id: int
+    kind: DeliveryKind
+    local_date: date
+    due_at: datetime
+    lesson_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -943,6 +958,36 @@ class DeliveryService:
                 await session.execute(select(d.c.status, func.count()).group_by(d.c.status))
             ).all()
         return DeliveryCounts({status: int(count) for status, count in rows})
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[NewDelivery], now: datetime) -> int:
+    """Queue outbox rows inside the caller's transaction; returns how many were new.
+
+    The one writer of outbox rows outside this module (repository helper, never commits): a row
+    whose (subscription, local date, kind) is already queued is left as it is, so asking twice
+    sends once.
+    """
+    if not rows:
+        return 0
+    values = [
+        {
+            "subscription_id": row.subscription_id,
+            "chat_id": row.chat_id,
+            "kind": row.kind,
+            "local_date": row.local_date,
+            "lesson_id": row.lesson_id,
+            "due_at": row.due_at,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    added = 0
+    for chunk in _chunks(values, IN_CHUNK // 10):  # ten parameters a row
+        insert = DeliveryService._insert_ignore(session, DELIVERIES).values(list(chunk))
+        added += len((await session.execute(insert.returning(DELIVERIES.c.id))).all())
+    return added
 
 
 async def next_due_for(

@@ -36,7 +36,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
 from bot.delivery import CLAIM_BATCH, DeliveryService, OutboxItem, Outcome, Result
-from scheduler.sender import LessonRenderer, Pause, RateLimiter, Renderer, Sender, SendPolicy
+from scheduler.render import OutboxRenderer, Renderer
+from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class DeliveryEngine:
         self.pause = Pause()
         self.sender = Sender(
             bot,
-            render or LessonRenderer(content),
+            render or OutboxRenderer(content),
             clock,
             self.limiter,
             self.pause,

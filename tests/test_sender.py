@@ -29,7 +29,8 @@ from bot.fake_bot_api import (
     TooManyRequests,
 )
 from scheduler.engine import DeliveryEngine
-from scheduler.sender import LessonRenderer, Pause, RateLimiter, Sender, SendPolicy, plain_text
+from scheduler.render import OutboxRenderer
+from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text
 from tests.outbox_helpers import (
     CHAT_BASE,
     deliveries,
@@ -91,7 +92,7 @@ def make_sender(bot: Bot, **policy: Any) -> tuple[Sender, Pause]:
     pause = Pause()
     sender = Sender(
         bot,
-        LessonRenderer(CONTENT),
+        OutboxRenderer(CONTENT),
         FakeClock(NOW),
         RateLimiter(1000),
         pause,
