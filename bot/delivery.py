@@ -282,6 +282,18 @@ def _clip(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_CHARS]
 
 
+def _identity(item: OutboxItem) -> tuple[Any, ...]:
+    """What must still match for a row to be the one this item was leased from."""
+    return (
+        item.delivery_id,
+        item.subscription_id,
+        item.learner_id,
+        item.chat_id,
+        item.kind,
+        item.local_date,
+    )
+
+
 def in_quiet_hours(instant: datetime, tz: str) -> bool:
     """True between 21:00 and 07:00 in the learner's local time (no reminders then)."""
     try:
@@ -732,7 +744,7 @@ class DeliveryService:
     ) -> None:
         d, s = DELIVERIES, SUBSCRIPTIONS
         by_result: dict[Result, list[Outcome]] = defaultdict(list)
-        for outcome in outcomes:
+        for outcome in await self._still_there(session, outcomes):
             by_result[outcome.result].append(outcome)
         sending = d.c.status == SENDING
         if sent := by_result.get(Result.SENT):
@@ -846,6 +858,43 @@ class DeliveryService:
             )
         if give_back:
             await self._give_back(session, give_back)
+
+    async def _still_there(
+        self, session: AsyncSession, outcomes: Sequence[Outcome]
+    ) -> list[Outcome]:
+        """The outcomes whose rows still exist as leased, locked until this transaction ends.
+
+        A learner who used /forget while their message was on the wire has no rows left (they
+        go with the learner), so their outcomes are dropped one by one instead of failing the
+        whole batch on a foreign key. A row is recognised by more than its id, because SQLite
+        re-uses the highest id once it is deleted: a newer row of someone else may carry it.
+        On PostgreSQL the lock (taken before anything else is written) makes /forget wait for
+        this transaction, or this one wait for /forget, which deletes the rows first.
+        """
+        d, s = DELIVERIES, SUBSCRIPTIONS
+        found: set[tuple[Any, ...]] = set()
+        for chunk in _chunks(sorted({o.item.delivery_id for o in outcomes})):
+            rows = await session.execute(
+                select(
+                    d.c.id,
+                    d.c.subscription_id,
+                    s.c.learner_id,
+                    d.c.chat_id,
+                    d.c.kind,
+                    d.c.local_date,
+                )
+                .join(s, s.c.id == d.c.subscription_id)
+                .where(d.c.id.in_(chunk))
+                .with_for_update(of=d)
+            )
+            found.update(tuple(row) for row in rows)
+        alive = [o for o in outcomes if _identity(o.item) in found]
+        if len(alive) < len(outcomes):
+            log.info(
+                "%d delivery outcome(s) not recorded: their learner was erased while sending",
+                len(outcomes) - len(alive),
+            )
+        return alive
 
     async def _queue_reminders(
         self, session: AsyncSession, now: datetime, lessons: Sequence[OutboxItem]
