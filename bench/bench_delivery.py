@@ -50,7 +50,8 @@ from bot.db import create_engine, create_sessions  # noqa: E402
 from bot.delivery import DeliveryService  # noqa: E402
 from bot.migrations import upgrade  # noqa: E402
 from scheduler.engine import DeliveryEngine, default_concurrency  # noqa: E402
-from scheduler.sender import LessonRenderer, SendPolicy  # noqa: E402
+from scheduler.render import OutboxRenderer  # noqa: E402
+from scheduler.sender import SendPolicy  # noqa: E402
 from tests.outbox_helpers import CHAT_BASE, make_content, make_lesson  # noqa: E402
 
 TOKEN = "123456:BENCH-token"
@@ -206,7 +207,7 @@ async def scenario_engine(
 
 
 async def scenario_floor(base_url: str, n: int, concurrency: int) -> dict[str, Any]:
-    renderer = LessonRenderer(CONTENT)
+    renderer = OutboxRenderer(CONTENT)
     from bot.delivery import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)
@@ -252,7 +253,7 @@ async def scenario_naive(base_url: str, n: int, patient: bool) -> dict[str, Any]
     """
     from telegram.ext import ApplicationBuilder, ContextTypes
 
-    renderer = LessonRenderer(CONTENT)
+    renderer = OutboxRenderer(CONTENT)
     from bot.delivery import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)

@@ -1,4 +1,4 @@
-"""Shared by the fault benchmarks (bench/fault_*.py): databases to run them on.
+"""Shared by the fault and fuzz benchmarks (bench/fault_*.py, fuzz_updates.py): their databases.
 
 What a burst received is tallied by tests/faults.py (shared with the fast fault test).
 """

@@ -16,22 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.faults import database_kinds, new_database  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
-from bot.migrations import upgrade  # noqa: E402
-from tests.factories import wire_text_router  # noqa: E402
 from tests.fuzzing import (  # noqa: E402
     ADMIN,
     FLOOD_OFF,
@@ -45,30 +40,11 @@ from tests.fuzzing import (  # noqa: E402
 from tests.harness import bot_under_test  # noqa: E402
 
 
-def pg_server_url() -> str | None:
-    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or None
-
-
-def new_database(kind: str) -> tuple[str, Callable[[], None]]:
-    if kind == "sqlite":
-        folder = tempfile.mkdtemp(prefix="fuzz-")
-        url = f"sqlite+aiosqlite:///{folder}/fuzz.sqlite3"
-        upgrade(url)
-        return url, lambda: shutil.rmtree(folder, ignore_errors=True)
-    from tests import databases
-
-    databases.TEST_DATABASE_URL = pg_server_url() or ""
-    url = databases.create_pg_database()
-    upgrade(url)
-    return url, lambda: databases.drop_pg_database(url)
-
-
 async def fuzz(url: str, updates: int, seed: int) -> bool:
     clock = FakeClock(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
     async with bot_under_test(
         url, clock, admin_telegram_ids=frozenset({ADMIN}), flood_limit=FLOOD_OFF
     ) as bot:
-        wire_text_router(bot)
         await set_up_people(bot)
         started = time.perf_counter()
         batches = generate(updates, *content_ids(bot), seed_value=seed)
@@ -106,9 +82,7 @@ def main() -> int:
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(2**32)
-    kinds = [k for k in args.db if k == "sqlite" or pg_server_url()]
-    if len(kinds) < len(args.db):
-        print("(PostgreSQL skipped: set TEST_DATABASE_URL or BENCH_DATABASE_URL)")
+    kinds = database_kinds(args.db)
     ok = True
     for kind in kinds:
         print(f"== {kind}: {args.updates:,} generated updates, seed {seed}")

@@ -41,7 +41,7 @@ from bot.retention import RetentionService
 from bot.roles import Access, InviteThrottle, LeadService
 from bot.updates import UpdateLog
 from scheduler.engine import DeliveryEngine
-from scheduler.sender import LessonRenderer
+from scheduler.render import OutboxRenderer
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def build_application(
         content,
         settings,
         clock,
-        render=cohort_handlers.with_nudges(LessonRenderer(content)),
+        render=OutboxRenderer(content),
     )
     # 6. The weekly huddle card for team leads: its own JobQueue tick.
     huddles = cohort_handlers.Huddles(services.cohorts, content, application.bot)

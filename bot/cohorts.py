@@ -34,24 +34,22 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.content import Content
-from bot.delivery import next_due_for
+from bot.core.states import DeliveryKind
+from bot.delivery import NewDelivery, enqueue, next_due_for
 from bot.models import (
     CheckAnswer,
     Cohort,
     CohortMember,
     CohortNudge,
-    Delivery,
     Invite,
     Learner,
     LessonProgress,
@@ -96,7 +94,7 @@ NUDGE_EVERY: Final = timedelta(days=7)
 NUDGE_FROM: Final = time(9, 0)
 NUDGE_UNTIL: Final = time(20, 0)
 CHART_WEEKS: Final = 8
-NUDGE: Final = "nudge"  # outbox kind
+NUDGE: Final = DeliveryKind.NUDGE  # outbox kind
 PENDING_NAME: Final = "cohort_name"  # pending-action flow: the member's next text is their name
 # Words that start a /cohort subcommand; a cohort name may not begin with one.
 SUBCOMMANDS: Final = frozenset(
@@ -440,10 +438,6 @@ def _info(cohort: Cohort, members: int, invite: Invite | None = None) -> CohortI
         members=members,
         invite_expires_at=invite.expires_at if invite is not None else None,
     )
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
 # --- per-member facts (what a lead may know, computed in one place) ------------------------------
@@ -876,27 +870,22 @@ class CohortService:
                 and m.state == "active"
                 and m.subscription_id is not None
             ]
-            insert = _insert(session)
-            nudged = 0
+            nudges = []
             for member in away:
+                assert member.subscription_id is not None  # filtered above
                 tz = zone(member.timezone or DEFAULT_TIMEZONE)
                 due = nudge_due(now, tz)
-                result = await session.execute(
-                    insert(Delivery)
-                    .values(
+                nudges.append(
+                    NewDelivery(
                         subscription_id=member.subscription_id,
                         chat_id=member.chat_id,
-                        kind=NUDGE,
+                        kind=DeliveryKind.NUDGE,
                         local_date=local_date(due, tz),
-                        lesson_id=None,
                         due_at=due,
-                        status="pending",
-                        attempts=0,
-                        created_at=now,
                     )
-                    .on_conflict_do_nothing()
                 )
-                nudged += int(getattr(result, "rowcount", 0) or 0)
+            nudged = await enqueue(session, nudges, now)
+            # Used up even when nobody was away, so the reply never reveals who was.
             session.add(CohortNudge(cohort_id=cohort_id, sent_at=now, nudged=nudged))
             return NudgeResult(nudged, sent=True)
 

@@ -110,6 +110,10 @@ class Keyring:
         except InvalidTag as exc:
             raise DecryptionError("data key does not belong to this learner") from exc
 
+    def knows(self, wrapped: bytes) -> bool:
+        """True when this keyring holds the master key that wrapped this data key."""
+        return wrapped[:1] == VERSION and wrapped[1 : 1 + KEY_ID_BYTES] in self._by_id
+
     def needs_rewrap(self, wrapped: bytes) -> bool:
         """True when a data key is wrapped by an older master key."""
         return wrapped[1 : 1 + KEY_ID_BYTES] != self.master_key_id
@@ -117,6 +121,11 @@ class Keyring:
     def rewrap(self, wrapped: bytes, learner_id: int) -> bytes:
         """Re-wrap a data key under the current master key (key rotation)."""
         return self.wrap(self.unwrap(wrapped, learner_id), learner_id)
+
+
+def key_version(wrapped: bytes) -> str:
+    """Names the master key that wrapped a data key (format and key id, never the key itself)."""
+    return f"v{wrapped[0] if wrapped else 0}:{wrapped[1 : 1 + KEY_ID_BYTES].hex()}"
 
 
 def encrypt(data_key: bytes, plaintext: str, associated_data: bytes) -> bytes:

@@ -69,6 +69,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
+from bot.core.states import DeliveryKind, DeliveryStatus, SubscriptionState
 from bot.models import Delivery, Learner, LessonProgress, Subscription
 from bot.schedule import (
     check_days,
@@ -86,24 +87,26 @@ SUBSCRIPTIONS = cast(Table, Subscription.__table__)
 LEARNERS = cast(Table, Learner.__table__)
 PROGRESS = cast(Table, LessonProgress.__table__)
 
-LESSON = "lesson"
-REFLECTION = "reflection"
-REMINDER = "reminder"  # one gentle reminder when a lesson has not been opened after a while
-PAUSE_NOTE = "pause_note"  # the kind note sent when lessons pause after three left unopened
+# The module-level names are the vocabulary of bot.core.states, kept short for the queries.
+LESSON = DeliveryKind.LESSON
+REFLECTION = DeliveryKind.REFLECTION
+REMINDER = DeliveryKind.REMINDER
+PAUSE_NOTE = DeliveryKind.PAUSE_NOTE
+NUDGE = DeliveryKind.NUDGE
 
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-UNCERTAIN = "uncertain"
-FAILED = "failed"
-CANCELLED = "cancelled"
-SKIPPED = "skipped"
+PENDING = DeliveryStatus.PENDING
+SENDING = DeliveryStatus.SENDING
+SENT = DeliveryStatus.SENT
+UNCERTAIN = DeliveryStatus.UNCERTAIN
+FAILED = DeliveryStatus.FAILED
+CANCELLED = DeliveryStatus.CANCELLED
+SKIPPED = DeliveryStatus.SKIPPED
 
-ACTIVE = "active"
-PAUSED = "paused"
-FINISHED = "finished"
-INACTIVE = "inactive"
-STOPPED = "stopped"
+ACTIVE = SubscriptionState.ACTIVE
+PAUSED = SubscriptionState.PAUSED
+FINISHED = SubscriptionState.FINISHED
+INACTIVE = SubscriptionState.INACTIVE
+STOPPED = SubscriptionState.STOPPED
 # States whose queued rows are still sent (a finished learner's last lesson was claimed before
 # the course ended).
 SENDABLE_STATES = frozenset({ACTIVE, FINISHED})
@@ -162,6 +165,18 @@ class Outcome:
     # For FAILED: True when the failure says nothing about the lesson (e.g. the network stayed
     # down through every attempt), so the learner gets it with their next slot instead.
     give_back: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """An outbox row another service asks for (e.g. a lead's nudge), written by `enqueue`."""
+
+    subscription_id: int
+    chat_id: int
+    kind: DeliveryKind
+    local_date: date
+    due_at: datetime
+    lesson_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +280,18 @@ def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[An
 
 def _clip(text: str | None) -> str | None:
     return None if text is None else text[:MAX_ERROR_CHARS]
+
+
+def _identity(item: OutboxItem) -> tuple[Any, ...]:
+    """What must still match for a row to be the one this item was leased from."""
+    return (
+        item.delivery_id,
+        item.subscription_id,
+        item.learner_id,
+        item.chat_id,
+        item.kind,
+        item.local_date,
+    )
 
 
 def in_quiet_hours(instant: datetime, tz: str) -> bool:
@@ -717,7 +744,7 @@ class DeliveryService:
     ) -> None:
         d, s = DELIVERIES, SUBSCRIPTIONS
         by_result: dict[Result, list[Outcome]] = defaultdict(list)
-        for outcome in outcomes:
+        for outcome in await self._still_there(session, outcomes):
             by_result[outcome.result].append(outcome)
         sending = d.c.status == SENDING
         if sent := by_result.get(Result.SENT):
@@ -832,6 +859,43 @@ class DeliveryService:
         if give_back:
             await self._give_back(session, give_back)
 
+    async def _still_there(
+        self, session: AsyncSession, outcomes: Sequence[Outcome]
+    ) -> list[Outcome]:
+        """The outcomes whose rows still exist as leased, locked until this transaction ends.
+
+        A learner who used /forget while their message was on the wire has no rows left (they
+        go with the learner), so their outcomes are dropped one by one instead of failing the
+        whole batch on a foreign key. A row is recognised by more than its id, because SQLite
+        re-uses the highest id once it is deleted: a newer row of someone else may carry it.
+        On PostgreSQL the lock (taken before anything else is written) makes /forget wait for
+        this transaction, or this one wait for /forget, which deletes the rows first.
+        """
+        d, s = DELIVERIES, SUBSCRIPTIONS
+        found: set[tuple[Any, ...]] = set()
+        for chunk in _chunks(sorted({o.item.delivery_id for o in outcomes})):
+            rows = await session.execute(
+                select(
+                    d.c.id,
+                    d.c.subscription_id,
+                    s.c.learner_id,
+                    d.c.chat_id,
+                    d.c.kind,
+                    d.c.local_date,
+                )
+                .join(s, s.c.id == d.c.subscription_id)
+                .where(d.c.id.in_(chunk))
+                .with_for_update(of=d)
+            )
+            found.update(tuple(row) for row in rows)
+        alive = [o for o in outcomes if _identity(o.item) in found]
+        if len(alive) < len(outcomes):
+            log.info(
+                "%d delivery outcome(s) not recorded: their learner was erased while sending",
+                len(outcomes) - len(alive),
+            )
+        return alive
+
     async def _queue_reminders(
         self, session: AsyncSession, now: datetime, lessons: Sequence[OutboxItem]
     ) -> None:
@@ -943,6 +1007,36 @@ class DeliveryService:
                 await session.execute(select(d.c.status, func.count()).group_by(d.c.status))
             ).all()
         return DeliveryCounts({status: int(count) for status, count in rows})
+
+
+async def enqueue(session: AsyncSession, rows: Sequence[NewDelivery], now: datetime) -> int:
+    """Queue outbox rows inside the caller's transaction; returns how many were new.
+
+    The one writer of outbox rows outside this module (repository helper, never commits): a row
+    whose (subscription, local date, kind) is already queued is left as it is, so asking twice
+    sends once.
+    """
+    if not rows:
+        return 0
+    values = [
+        {
+            "subscription_id": row.subscription_id,
+            "chat_id": row.chat_id,
+            "kind": row.kind,
+            "local_date": row.local_date,
+            "lesson_id": row.lesson_id,
+            "due_at": row.due_at,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    added = 0
+    for chunk in _chunks(values, IN_CHUNK // 10):  # ten parameters a row
+        insert = DeliveryService._insert_ignore(session, DELIVERIES).values(list(chunk))
+        added += len((await session.execute(insert.returning(DELIVERIES.c.id))).all())
+    return added
 
 
 async def next_due_for(

@@ -6,13 +6,15 @@ untouched (they are encrypted under the data keys). Afterwards the old key can b
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.crypto import Keyring
+from bot.crypto import KEY_ID_BYTES, DecryptionError, Keyring, MasterKeyError, key_version
 from bot.models import Learner
 
 BATCH = 500
+# The leading bytes of a wrapped data key that name its master key: format version and key id.
+VERSION_BYTES = 1 + KEY_ID_BYTES
 
 
 class KeyService:
@@ -23,17 +25,54 @@ class KeyService:
         self._keyring = keyring
 
     async def verify(self) -> None:
-        """Unwrap one stored data key; raises MasterKeyError when the key does not match."""
+        """Unwrap one data key of every master-key version in use; MasterKeyError if one fails.
+
+        After an interrupted rotation some data keys are under the new master key and the rest
+        under the previous one, so checking one arbitrary row is not enough: each version
+        present must be one this keyring holds, or the bot would start and then fail for some
+        learners. The error names the version (a fingerprint), never a key.
+        """
+        version = func.substr(
+            Learner.wrapped_data_key, literal_column("1"), literal_column(str(VERSION_BYTES))
+        )
         async with self._sessions.begin() as session:
-            row = (
+            groups = (
                 await session.execute(
-                    select(Learner.id, Learner.wrapped_data_key)
+                    select(func.min(Learner.id), func.count())
                     .where(Learner.wrapped_data_key.is_not(None))
-                    .limit(1)
+                    .group_by(version)
                 )
-            ).first()
-        if row is not None and row.wrapped_data_key is not None:
-            self._keyring.unwrap(row.wrapped_data_key, row.id)
+            ).all()
+            samples = dict(
+                (
+                    await session.execute(
+                        select(Learner.id, Learner.wrapped_data_key).where(
+                            Learner.id.in_([first for first, _ in groups])
+                        )
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        for first, count in groups:
+            wrapped = samples.get(first)
+            if wrapped is None:  # erased between the two queries
+                continue
+            if not self._keyring.knows(wrapped):
+                raise MasterKeyError(
+                    "the encryption key does not match master key"
+                    f" {key_version(wrapped)}, which protects {count} learner(s)' data keys:"
+                    " neither ENCRYPTION_KEY nor ENCRYPTION_PREVIOUS_KEY is that key (an"
+                    " unfinished rotation? set ENCRYPTION_PREVIOUS_KEY to that key and run"
+                    " `python -m bot keys rotate`)"
+                )
+            try:
+                self._keyring.unwrap(wrapped, first)
+            except DecryptionError as exc:
+                raise MasterKeyError(
+                    f"a data key wrapped by master key {key_version(wrapped)} does not open"
+                    " with it (the stored keys may be damaged)"
+                ) from exc
 
     async def rotate(self) -> int:
         """Re-wrap every data key not yet under the current master key; returns how many."""

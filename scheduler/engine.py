@@ -36,7 +36,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
 from bot.delivery import CLAIM_BATCH, DeliveryService, OutboxItem, Outcome, Result
-from scheduler.sender import LessonRenderer, Pause, RateLimiter, Renderer, Sender, SendPolicy
+from scheduler.render import OutboxRenderer, Renderer
+from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ DEFAULT_STOP_SECONDS = 10.0
 # records and leases a batch whose fixed cost is a small fraction of the Telegram calls'.
 BUFFER_FACTOR = 8
 BUFFER_SECONDS = 0.5
+# Attempts for a row whose send raised unexpectedly (a bug, such as a view that raises) before
+# its request started. Such a bug rarely fixes itself, so retrying longer only repeats the
+# traceback; three leave room for a one-off glitch, then the row is failed and logged once.
+MAX_UNEXPECTED_ATTEMPTS = 3
 
 
 def default_concurrency(rate: float) -> int:
@@ -83,7 +88,7 @@ class DeliveryEngine:
         self.pause = Pause()
         self.sender = Sender(
             bot,
-            render or LessonRenderer(content),
+            render or OutboxRenderer(content),
             clock,
             self.limiter,
             self.pause,
@@ -318,15 +323,35 @@ class _Drain:
             self.current[number] = item
             try:
                 outcome = await sender.send(item)
-            except Exception as exc:  # a bug in the sender: do not guess whether it was sent
-                log.error("delivery %s: unexpected error", item.delivery_id, exc_info=exc)
-                outcome = self._interrupted(item, f"internal error: {type(exc).__name__}")
+            except Exception as exc:  # a bug in the sender or a renderer
+                outcome = self._unexpected(item, exc)
             finally:
                 del self.current[number]
                 sender.started.discard(item.delivery_id)
             self.outcomes.append(self.engine._count(outcome))
             self.completed += 1
             self.progress.set()
+
+    def _unexpected(self, item: OutboxItem, exc: Exception) -> Outcome:
+        """An exception instead of an outcome: it counts as an attempt, and is logged once.
+
+        Released uncounted, the row would be leased again at once, forever. If the request had
+        started it may have arrived, so it is uncertain (never resent); otherwise it is retried
+        at once up to MAX_UNEXPECTED_ATTEMPTS, then failed with one log line and its traceback.
+        """
+        error = f"internal error: {type(exc).__name__}"
+        if item.delivery_id in self.engine.sender.started:
+            log.error("delivery %s: unexpected error while sending", item.delivery_id, exc_info=exc)
+            return Outcome(item, Result.UNCERTAIN, error=error)
+        if item.attempts < MAX_UNEXPECTED_ATTEMPTS:
+            return Outcome(item, Result.RETRY, error=error)  # due again now
+        log.error(
+            "delivery %s failed after %d attempts: unexpected error",
+            item.delivery_id,
+            item.attempts,
+            exc_info=exc,
+        )
+        return Outcome(item, Result.FAILED, error=error)
 
     def _interrupted(self, item: OutboxItem, error: str) -> Outcome:
         if item.delivery_id in self.engine.sender.started:

@@ -28,12 +28,11 @@ import html
 import logging
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
-from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -47,18 +46,8 @@ from telegram.error import (
 )
 
 from bot.clock import Clock
-from bot.content import Content
-from bot.delivery import (
-    LESSON,
-    PAUSE_NOTE,
-    REFLECTION,
-    REMINDER,
-    OutboxItem,
-    Outcome,
-    Result,
-)
-from bot.handlers.render import keyboard
-from bot.views import auto_paused_screen, lesson_reflect_screen, lesson_screen, reminder_screen
+from bot.delivery import OutboxItem, Outcome, Result
+from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -72,56 +61,6 @@ _NOT_SENT_CAUSES: tuple[type[BaseException], ...] = (
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """A message ready for the Bot API: HTML text and an optional inline keyboard."""
-
-    text: str
-    reply_markup: InlineKeyboardMarkup | None
-
-
-Renderer = Callable[[OutboxItem], Rendered | None]
-
-
-class LessonRenderer:
-    """Renders lesson and reflection items from the course, once per lesson (screens are static)."""
-
-    def __init__(self, content: Content) -> None:
-        self._content = content
-        self._cache: dict[tuple[str, str], Rendered | None] = {}
-        note = auto_paused_screen()
-        self._pause_note = Rendered(note.text, keyboard(note))
-
-    def __call__(self, item: OutboxItem) -> Rendered | None:
-        """The message for an item, or None when its lesson is no longer in the course."""
-        if item.kind == PAUSE_NOTE:
-            return self._pause_note
-        if item.lesson_id is None:
-            return None
-        key = (item.kind, item.lesson_id)
-        if key not in self._cache:
-            self._cache[key] = self._render(item.kind, item.lesson_id)
-        return self._cache[key]
-
-    def _render(self, kind: str, lesson_id: str) -> Rendered | None:
-        lesson = self._content.lesson(lesson_id)
-        if lesson is None:
-            return None
-        if kind == LESSON:
-            screen = lesson_screen(
-                lesson,
-                course_position=self._content.lesson_index(lesson_id) + 1,
-                course_length=len(self._content.lessons),
-            )
-        elif kind == REFLECTION:
-            screen = lesson_reflect_screen(lesson)
-        elif kind == REMINDER:
-            screen = reminder_screen(lesson)
-        else:
-            return None
-        return Rendered(screen.text, keyboard(screen))
 
 
 def plain_text(text: str) -> str:
@@ -223,9 +162,12 @@ class Sender:
         rendered = self._render(item)
         if rendered is None:
             log.error(
-                "delivery %s: lesson %r is not in the course", item.delivery_id, item.lesson_id
+                "delivery %s: nothing to send for kind %r, lesson %r (not in the course?)",
+                item.delivery_id,
+                item.kind,
+                item.lesson_id,
             )
-            return Outcome(item, Result.FAILED, error="lesson is not in the course")
+            return Outcome(item, Result.FAILED, error="nothing to send: lesson not in the course")
         if not await self._ready(item.chat_id):
             return Outcome(item, Result.RELEASE, error_code=429, error="sender paused")
         try:

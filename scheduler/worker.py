@@ -25,6 +25,7 @@ from bot.db import create_engine, create_sessions
 from bot.delivery import DeliveryService
 from bot.logs import configure_logging
 from scheduler.engine import DeliveryEngine
+from scheduler.render import OutboxRenderer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ async def run_worker(
     service = DeliveryService(create_sessions(engine), clock, content, settings)
     try:
         async with Bot(secret, base_url=settings.telegram_api_base_url) as bot:
-            delivery = DeliveryEngine(service, bot, content, settings, clock)
+            delivery = DeliveryEngine(
+                service, bot, content, settings, clock, render=OutboxRenderer(content)
+            )
             log.info("delivery worker started")
             while not stop.is_set():
                 await delivery.on_tick()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.content import Content
+from bot.crypto import Keyring, new_master_key_text, parse_master_key
 from bot.db import create_engine, create_sessions
 from bot.delivery import (
     DELIVERIES,
@@ -25,6 +26,7 @@ from bot.delivery import (
     next_due_for,
 )
 from bot.models import Subscription
+from bot.privacy import PrivacyService
 from bot.schedule import WEEKDAYS
 from tests.outbox_helpers import deliveries, make_content, seed_subscribers, subscription
 
@@ -394,6 +396,54 @@ async def test_reaper_turns_expired_sending_into_uncertain_only(
     statuses = {r["id"]: r["status"] for r in await deliveries(engine)}
     assert statuses[leased[0].delivery_id] == "sent"
     assert statuses[leased[1].delivery_id] == "uncertain"
+
+
+async def erase(engine: AsyncEngine, clock: FakeClock, content: Content, chat_id: int) -> None:
+    """/forget for the learner with this chat (seeded learners' Telegram id is their chat id)."""
+    keyring = Keyring(parse_master_key(new_master_key_text()))
+    privacy = PrivacyService(create_sessions(engine), clock, content, keyring)
+    assert await privacy.forget(chat_id) is not None
+
+
+async def test_recording_skips_a_learner_erased_mid_send_and_touches_no_one_else(
+    engine: AsyncEngine, service: DeliveryService, clock: FakeClock, content: Content
+) -> None:
+    """/forget while the learner's lesson is on the wire: their rows are gone (cascade) when
+    the outcomes come back. The batch is recorded for everyone else, and an id that SQLite
+    hands to a new row afterwards is not mistaken for the erased one."""
+    [stays] = await seed_subscribers(engine, 1, next_due_at=MONDAY_8 - timedelta(minutes=1))
+    await seed_subscribers(engine, 1, next_due_at=MONDAY_8, chat_base=20_000)
+    [newcomer] = await seed_subscribers(
+        engine, 1, next_due_at=MONDAY_8 + timedelta(hours=1), chat_base=30_000
+    )
+    clock.set(MONDAY_8)
+    await service.claim_due()
+    leased = {item.chat_id: item for item in await service.lease_batch(10)}
+    await erase(engine, clock, content, 20_000)  # erased while both lessons are on the wire
+    erased, kept = leased[20_000], leased[10_000]
+
+    clock.set(MONDAY_8 + timedelta(hours=1))
+    await service.claim_due()
+    [late] = await service.lease_batch(10)  # SQLite re-uses the erased row's id here
+    assert late.subscription_id == newcomer
+    await service.record_outcomes(
+        [
+            Outcome(erased, Result.UNCERTAIN, error="timed out"),
+            Outcome(kept, Result.SENT, message_id=7),
+        ]
+    )
+    await service.record_outcomes([Outcome(erased, Result.SENT, message_id=8)])
+    await service.record_outcomes([Outcome(erased, Result.DEACTIVATE, error_code=403)])
+    rows = {row["subscription_id"]: row for row in await deliveries(engine)}
+    assert set(rows) == {stays, newcomer}
+    assert (rows[stays]["status"], rows[stays]["telegram_message_id"]) == ("sent", 7)
+    assert (rows[newcomer]["status"], rows[newcomer]["telegram_message_id"]) == ("sending", None)
+    assert (await subscription(engine, newcomer))["state"] == "active"
+    async with engine.connect() as conn:
+        progress = (await conn.execute(select(PROGRESS.c.learner_id))).scalars().all()
+    assert progress == [kept.learner_id]
+    await service.record_outcomes([Outcome(late, Result.SENT, message_id=9)])
+    assert (await deliveries(engine))[-1]["telegram_message_id"] == 9
 
 
 async def test_uncertain_for_serves_today(

@@ -7,6 +7,7 @@ below, which then proves /mydata exports it and /forget erases it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Base
-from bot.fake_bot_api import FakeMessage
+from bot.fake_bot_api import Delay, FakeMessage
 from bot.logs import LibraryFloorFilter
 from bot.models import (
     CheckAnswer,
@@ -328,6 +329,36 @@ async def test_forget_after_the_course_was_delivered_by_the_engine(bot: BotUnder
     async with bot.runtime.sessions.begin() as session:
         for model in (Learner, Subscription, Delivery, LessonProgress):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_forget_while_a_lesson_is_on_the_wire_leaves_everyone_else_delivered(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    due = bot.clock.now() + timedelta(minutes=5)
+    await make_learner(bot, next_due_at=due)
+    await make_learner(bot, OTHER, next_due_at=due)
+    for chat in (USER, OTHER):  # Telegram takes the lessons, and answers a second later
+        bot.server.inject("sendMessage", chat_id=chat, fault=Delay(1.0))
+    caplog.set_level(logging.WARNING)
+    delivering = asyncio.create_task(bot.advance(minutes=5))
+    for _ in range(500):
+        if {USER, OTHER} <= {call.chat_id for call in bot.server.calls("sendMessage")}:
+            break
+        await asyncio.sleep(0.01)
+    [question] = await bot.send("/forget")  # while both answers are still on their way
+    [done] = await bot.press("Yes, erase everything", message=question)
+    assert "erased" in text_of(done).lower()
+    await asyncio.wait_for(delivering, 30)
+    async with bot.runtime.sessions.begin() as session:
+        outbox = (
+            await session.execute(select(Delivery.chat_id, Delivery.kind, Delivery.status))
+        ).all()
+        progress = (await session.execute(select(LessonProgress.learner_id))).scalars().all()
+        learners = (await session.execute(select(Learner.id, Learner.telegram_user_id))).all()
+    assert sorted(outbox) == [(OTHER, "lesson", "sent"), (OTHER, "reminder", "pending")]
+    assert [telegram_id for _, telegram_id in learners] == [OTHER]
+    assert progress == [learners[0][0]]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_reflections_and_exports_never_reach_the_logs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time as wallclock
 from collections.abc import AsyncIterator
@@ -29,7 +30,8 @@ from bot.fake_bot_api import (
     TooManyRequests,
 )
 from scheduler.engine import DeliveryEngine
-from scheduler.sender import LessonRenderer, Pause, RateLimiter, Sender, SendPolicy, plain_text
+from scheduler.render import OutboxRenderer, Rendered
+from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text
 from tests.outbox_helpers import (
     CHAT_BASE,
     deliveries,
@@ -91,7 +93,7 @@ def make_sender(bot: Bot, **policy: Any) -> tuple[Sender, Pause]:
     pause = Pause()
     sender = Sender(
         bot,
-        LessonRenderer(CONTENT),
+        OutboxRenderer(CONTENT),
         FakeClock(NOW),
         RateLimiter(1000),
         pause,
@@ -288,6 +290,36 @@ def make_engine(
     service = DeliveryService(create_sessions(engine), clock, CONTENT, config)
     kwargs.setdefault("policy", SendPolicy(per_chat_interval=0.05))
     return DeliveryEngine(service, bot, CONTENT, config, clock, **kwargs)
+
+
+async def test_a_row_whose_rendering_raises_fails_after_three_attempts_logged_once(
+    engine: AsyncEngine,
+    server: FakeBotAPI,
+    bot: Bot,
+    clock_at_8: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await seed_subscribers(engine, 3, next_due_at=NOW)
+    broken = CHAT_BASE + 1
+    lessons = OutboxRenderer(CONTENT)
+
+    def render(item: OutboxItem) -> Rendered | None:
+        if item.chat_id == broken:
+            raise ValueError("a bug in a view")
+        return lessons(item)
+
+    delivery = make_engine(engine, bot, clock_at_8, render=render)
+    with caplog.at_level(logging.INFO):
+        handled = await asyncio.wait_for(delivery.run_once(), 30)  # the drain finishes
+    rows = {row["chat_id"]: row for row in await deliveries(engine)}
+    assert (rows[broken]["status"], rows[broken]["attempts"]) == ("failed", 3)
+    assert rows[broken]["last_error"] == "internal error: ValueError"
+    assert [rows[chat]["status"] for chat in (CHAT_BASE, CHAT_BASE + 2)] == ["sent", "sent"]
+    assert server.messages(broken) == [] and handled == 2 + 3
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1, [r.getMessage() for r in problems]  # no traceback storm
+    assert f"delivery {rows[broken]['id']} failed after 3 attempts" in problems[0].getMessage()
+    assert await delivery.run_once() == 0  # never leased again
 
 
 async def test_run_once_delivers_every_due_lesson_once(

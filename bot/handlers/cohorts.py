@@ -44,7 +44,6 @@ from bot.callbacks import (
     decode,
 )
 from bot.cohorts import (
-    NUDGE,
     PENDING_NAME,
     AlreadyMember,
     CohortChange,
@@ -61,14 +60,12 @@ from bot.cohorts import (
 )
 from bot.content import Content
 from bot.context import BotContext
-from bot.delivery import OutboxItem
 from bot.handlers.render import keyboard, reply, show
 from bot.handlers.text import FlowStep
 from bot.roles import ADMIN, NONE, NotAvailable, looks_like_invite
 from bot.schedule import local_date, parse_days, weekdays_of
 from bot.timeparse import match_timezone, parse_time
 from bot.views import Screen
-from scheduler.sender import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
@@ -607,7 +604,7 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
     ]
 
 
-# --- scheduled: the weekly huddle card, and rendering nudges for the sender -----------------------
+# --- scheduled: the weekly huddle card -----------------------------------------------------------
 
 
 class Huddles:
@@ -645,14 +642,3 @@ class Huddles:
 
     async def _tick(self, context: object) -> None:
         await self.run_once()
-
-
-def with_nudges(render: Renderer) -> Renderer:
-    """The delivery engine's renderer, extended to outbox rows of kind NUDGE."""
-    screen = vc.nudge_screen()
-    nudge = Rendered(screen.text, keyboard(screen))
-
-    def rendered(item: OutboxItem) -> Rendered | None:
-        return nudge if item.kind == NUDGE else render(item)
-
-    return rendered

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.views import Button, Screen
+from bot.render import keyboard
+from bot.views import Screen
 
-
-def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
-    """The screen's buttons as an inline keyboard (None when it has none)."""
-    if not screen.buttons:
-        return None
-    return InlineKeyboardMarkup([[_button(b) for b in row] for row in screen.buttons])
-
-
-def _button(button: Button) -> InlineKeyboardButton:
-    if button.url is not None:
-        return InlineKeyboardButton(button.text, url=button.url)
-    if button.switch_inline_query is not None:
-        return InlineKeyboardButton(button.text, switch_inline_query=button.switch_inline_query)
-    return InlineKeyboardButton(button.text, callback_data=button.data)
+__all__ = ["keyboard", "reply", "show"]  # keyboard lives in bot.render (the scheduler uses it)
 
 
 async def reply(update: Update, screen: Screen) -> Message | None:

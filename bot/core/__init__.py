@@ -1,0 +1,1 @@
+"""Pure rules shared by every layer: no telegram, no database sessions."""

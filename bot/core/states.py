@@ -1,0 +1,42 @@
+"""The outbox and subscription vocabulary, in one place: each value is stored as text.
+
+A StrEnum member compares equal to its text, so rows read back from the database, queries and
+views all use these names; a renamed state is then a type error instead of a silent mismatch.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DeliveryKind(StrEnum):
+    """What an outbox row sends (every kind has one renderer: `scheduler.render`)."""
+
+    LESSON = "lesson"
+    REFLECTION = "reflection"  # the reflective prompt, later that day when the learner asks
+    REMINDER = "reminder"  # one gentle reminder when a lesson has not been opened after a while
+    PAUSE_NOTE = "pause_note"  # the kind note sent when lessons pause after three left unopened
+    NUDGE = "nudge"  # a team lead's pre-written nudge to members away for a week
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbox row is in its life (see `bot.delivery`)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    UNCERTAIN = "uncertain"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class SubscriptionState(StrEnum):
+    """A learner's subscription (see `bot.enrolment`)."""
+
+    SETUP = "setup"  # consented, schedule not yet confirmed: nothing is delivered
+    ACTIVE = "active"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    INACTIVE = "inactive"  # Telegram refused delivery
+    FINISHED = "finished"

@@ -1,0 +1,84 @@
+"""One renderer for every outbox kind: a leased item -> the message the sender sends.
+
+Built by both composition roots (`bot.app` and `scheduler.worker`), so whichever process leases
+a row can send it; a kind without a screen here would be failed by every process alike, and
+`tests/test_render.py` renders each kind. Screens come from the views, markup from `bot.render`:
+nothing here reaches into the handlers. This module never imports sqlalchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup
+
+from bot.content import Content
+from bot.core.states import DeliveryKind
+from bot.delivery import OutboxItem
+from bot.render import keyboard
+from bot.views import (
+    Screen,
+    auto_paused_screen,
+    lesson_reflect_screen,
+    lesson_screen,
+    reminder_screen,
+)
+from bot.views_cohorts import nudge_screen
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message ready for the Bot API: HTML text and an optional inline keyboard."""
+
+    text: str
+    reply_markup: InlineKeyboardMarkup | None
+
+    @classmethod
+    def of(cls, screen: Screen) -> Rendered:
+        """A view's screen as a message."""
+        return cls(screen.text, keyboard(screen))
+
+
+Renderer = Callable[[OutboxItem], Rendered | None]
+
+
+class OutboxRenderer:
+    """Renders every outbox kind; each lesson's screens once (they are static)."""
+
+    def __init__(self, content: Content) -> None:
+        self._content = content
+        # Kinds whose message does not depend on a lesson.
+        self._fixed: dict[str, Rendered] = {
+            DeliveryKind.PAUSE_NOTE: Rendered.of(auto_paused_screen()),
+            DeliveryKind.NUDGE: Rendered.of(nudge_screen()),
+        }
+        self._cache: dict[tuple[str, str], Rendered | None] = {}
+
+    def __call__(self, item: OutboxItem) -> Rendered | None:
+        """The message for an item; None for an unknown kind or a lesson no longer in the course."""
+        fixed = self._fixed.get(item.kind)
+        if fixed is not None or item.lesson_id is None:
+            return fixed
+        key = (item.kind, item.lesson_id)
+        if key not in self._cache:
+            self._cache[key] = self._render(item.kind, item.lesson_id)
+        return self._cache[key]
+
+    def _render(self, kind: str, lesson_id: str) -> Rendered | None:
+        lesson = self._content.lesson(lesson_id)
+        if lesson is None:
+            return None
+        if kind == DeliveryKind.LESSON:
+            screen = lesson_screen(
+                lesson,
+                course_position=self._content.lesson_index(lesson_id) + 1,
+                course_length=len(self._content.lessons),
+            )
+        elif kind == DeliveryKind.REFLECTION:
+            screen = lesson_reflect_screen(lesson)
+        elif kind == DeliveryKind.REMINDER:
+            screen = reminder_screen(lesson)
+        else:
+            return None
+        return Rendered.of(screen)

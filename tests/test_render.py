@@ -1,0 +1,73 @@
+"""One renderer for every outbox kind: each kind has a message, and both processes use it."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, date, datetime
+
+import pytest
+
+from bot.core.states import DeliveryKind
+from bot.delivery import OutboxItem
+from scheduler.render import OutboxRenderer
+from tests.harness import ROOT
+from tests.outbox_helpers import make_content
+
+CONTENT = make_content(3)
+
+
+def item(kind: str, lesson_id: str | None = "l02") -> OutboxItem:
+    return OutboxItem(
+        delivery_id=1,
+        subscription_id=1,
+        learner_id=1,
+        chat_id=501,
+        kind=kind,
+        local_date=date(2026, 11, 30),
+        lesson_id=lesson_id,
+        course_run=1,
+        attempts=1,
+        due_at=datetime(2026, 11, 30, 8, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize("kind", list(DeliveryKind))
+def test_every_outbox_kind_has_a_message(kind: DeliveryKind) -> None:
+    lesson_id = "l02" if kind in ("lesson", "reflection", "reminder") else None
+    rendered = OutboxRenderer(CONTENT)(item(kind, lesson_id))
+    assert rendered is not None and rendered.text.strip()
+
+
+def test_lesson_kinds_say_which_lesson() -> None:
+    render = OutboxRenderer(CONTENT)
+    lesson = render(item("lesson"))
+    assert lesson is not None and "Lesson 2 of 3" in lesson.text
+    assert lesson.reply_markup is not None  # the lesson's buttons
+    assert render(item("lesson")) is lesson  # rendered once per lesson
+
+
+def test_nothing_to_send_for_a_lesson_gone_from_the_course_or_an_unknown_kind() -> None:
+    render = OutboxRenderer(CONTENT)
+    assert render(item("lesson", "l99")) is None
+    assert render(item("reminder", None)) is None
+    assert render(item("carrier-pigeon")) is None
+
+
+@pytest.mark.parametrize("root", ["bot/app.py", "scheduler/worker.py"])
+def test_both_composition_roots_build_the_outbox_renderer(root: str) -> None:
+    tree = ast.parse((ROOT / root).read_text())
+    built = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "OutboxRenderer"
+    ]
+    assert len(built) == 1
+
+
+def test_the_scheduler_never_imports_the_handlers() -> None:
+    for path in (ROOT / "scheduler").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("bot.handlers"), path.name
