@@ -19,6 +19,10 @@ LESSON_ANSWER = "la"
 LESSON_SKIP = "ls"
 LESSON_MOMENT = "lm"
 LESSON_SHOW = "lv"
+# The support screen (no payload) and the "responding to a disclosure" screen (SUPPORT_DISCLOSURE):
+# content only, so they work when the database does not.
+SUPPORT = "sp"
+SUPPORT_DISCLOSURE = "d"
 # Lookup cards (payload: card id) and menus (payload: menu name).
 CARD_SHOW = "cs"
 MENU_SHOW = "mn"
