@@ -56,6 +56,20 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def framing_text() -> str:
+    """What the bot is and is not, and what it stores: said on /start and on every invite link."""
+    return (
+        "<b>What this is not</b>\n"
+        "It is a learning tool. It is not a crisis service, and nobody monitors these messages."
+        " If you need support, /support is always there.\n\n"
+        "<b>What is stored, and who sees it</b>\n"
+        "If you agree, I keep your Telegram user number (not your name or phone number), your"
+        " schedule and your progress. Your reflections are encrypted and are yours alone. If you"
+        " join a team, your team lead sees progress only, never your reflections.\n"
+        "You can see everything stored with /mydata and delete it all with /forget, at any time."
+    )
+
+
 def help_screen(commands: Mapping[str, Sequence[Command]]) -> Screen:
     """One screen explaining every command, grouped by section."""
     lines = ["<b>How this bot works</b>", ""]
