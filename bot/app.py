@@ -166,6 +166,7 @@ def build_application(
             build_router(
                 {**onboarding.TEXT_FLOWS, **learning.TEXT_FLOWS, **cohort_handlers.TEXT_FLOWS},
                 lookup.search_text,
+                lookup.safety_only,
             ),
             *common.fallback_handlers(),
         ]

@@ -524,3 +524,17 @@ async def test_safety_and_disclosure_screens_are_valid_telegram() -> None:
     for name, screen in screens.items():
         assert screen_problems(screen, "safety", name) == [], name
     assert len(views.inline_support(CONTENT.support).text) <= 4096
+
+
+async def test_safety_comes_first_even_when_the_database_is_down(clock: FakeClock) -> None:
+    unreachable = "postgresql+asyncpg://nobody@127.0.0.1:9/nothing"
+    async with bot_under_test(unreachable, clock) as down:
+        replies = await down.send("I want to kill myself")
+        assert [is_support(m) for m in replies] == [True]
+        support, listening = await down.send("a child told me they are being hurt at home")
+        assert is_support(support) and listening.plain_text.startswith(card_title("listen"))
+        [disclosure] = await down.press("Responding to a disclosure", message=support)
+        assert "safeguarding procedure" in disclosure.plain_text
+        [apology] = await down.send("stage 2")  # anything else waits for the database
+        assert "went wrong" in apology.plain_text
+        assert down.server.rejected == []

@@ -128,6 +128,15 @@ async def show_safety(update: Update, context: BotContext, found: SafetyMatch) -
         await reply(update, views.safety_listening_screen(content))
 
 
+async def safety_only(update: Update, context: BotContext) -> bool:
+    """The safety check alone, for when nothing else can run (the database is down)."""
+    message = update.effective_message
+    found = context.services.safety.check(message.text) if message and message.text else None
+    if found is not None:
+        await show_safety(update, context, found)
+    return found is not None
+
+
 async def _search(update: Update, context: BotContext, query: str) -> None:
     found_safety = context.services.safety.check(query)
     if found_safety is not None:
