@@ -39,6 +39,7 @@ from bot.lookup import Lookup
 from bot.privacy import PrivacyService
 from bot.retention import RetentionService
 from bot.roles import Access, InviteThrottle, LeadService
+from bot.safety import SafetyCheck
 from bot.updates import UpdateLog
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer
@@ -78,6 +79,7 @@ def build_services(
         updates=UpdateLog(sessions, clock),
         flood=FloodLimit(settings.flood_limit),
         lookup=Lookup(content, sessions),
+        safety=SafetyCheck(content.safety),
         learners=LearnerService(sessions, clock),
         delivery=DeliveryService(sessions, clock, content, settings),
         learning=LearningService(sessions, clock, content, keyring),
@@ -164,6 +166,7 @@ def build_application(
             build_router(
                 {**onboarding.TEXT_FLOWS, **learning.TEXT_FLOWS, **cohort_handlers.TEXT_FLOWS},
                 lookup.search_text,
+                lookup.safety_only,
             ),
             *common.fallback_handlers(),
         ]

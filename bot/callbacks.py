@@ -21,6 +21,10 @@ LESSON_MOMENT = "lm"
 LESSON_SHOW = "lv"
 # Show the lesson behind its content note (payload: lesson id).
 LESSON_OPEN = "lo"
+# The support screen (no payload) and the "responding to a disclosure" screen (SUPPORT_DISCLOSURE):
+# content only, so they work when the database does not.
+SUPPORT = "sp"
+SUPPORT_DISCLOSURE = "d"
 # Lookup cards (payload: card id) and menus (payload: menu name).
 CARD_SHOW = "cs"
 MENU_SHOW = "mn"

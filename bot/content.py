@@ -35,6 +35,8 @@ from pydantic import (
     field_validator,
 )
 
+from bot.safety import SAFETY_FILE, SafetyRules, rule_problems
+
 if TYPE_CHECKING:
     from bot.views import Screen
 
@@ -82,7 +84,7 @@ COURSE_FILE = "course.yaml"
 SUPPORT_FILE = "support.yaml"
 COVERAGE_FILE = "coverage.yaml"
 CARDS_DIR = "cards"
-_NOT_LESSONS = frozenset({COURSE_FILE, SUPPORT_FILE, COVERAGE_FILE})
+_NOT_LESSONS = frozenset({COURSE_FILE, SUPPORT_FILE, COVERAGE_FILE, SAFETY_FILE})
 
 
 # --- Telegram HTML --------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_M = TypeVar("_M", bound=_Model)
+_M = TypeVar("_M", bound=BaseModel)
 
 
 def _no_duplicates(values: list[str]) -> list[str]:
@@ -337,13 +339,30 @@ class SupportContact(_Model):
     when: Html | None = None
 
 
+class LocalContact(SupportContact):
+    """A deployment's own contact; `safeguarding` ones show on the disclosure screen too."""
+
+    safeguarding: bool = False
+
+
+class LocalSupport(_Model):
+    """SUPPORT_FILE: a deployment's own contacts, added to the shipped ones (never replacing)."""
+
+    contacts: Annotated[list[LocalContact], Field(min_length=1)]
+    last_reviewed: date
+
+
 class Support(_Model):
-    """What "I need a moment" and /support show."""
+    """What "I need a moment", /support and the disclosure screen show."""
 
     grounding: Html
     not_a_crisis_service: Html
     contacts: Annotated[list[SupportContact], Field(min_length=1)]
+    disclosure: Html
     last_reviewed: date
+    # From SUPPORT_FILE (a deployment's own contacts), shown after the shipped ones.
+    local_contacts: tuple[LocalContact, ...] = ()
+    local_last_reviewed: date | None = None
 
 
 class CoveragePoint(_Model):
@@ -377,12 +396,19 @@ class Content:
     """All course content, loaded and checked: the course, its lessons in order, cards, support."""
 
     def __init__(
-        self, course: Course, lessons: list[Lesson], cards: list[Card], support: Support
+        self,
+        course: Course,
+        lessons: list[Lesson],
+        cards: list[Card],
+        support: Support,
+        safety: SafetyRules | None = None,
     ) -> None:
         self.course = course
         self.lessons = lessons
         self.cards = cards
         self.support = support
+        # Always set by load_content (safety.yaml is required); None only in hand-built content.
+        self.safety = safety
         self._lessons = {lesson.id: lesson for lesson in lessons}
         self._positions = {lesson.id: index for index, lesson in enumerate(lessons)}
         self._cards = {card.id: card for card in cards}
@@ -570,6 +596,7 @@ class _Loaded:
     lessons: dict[str, tuple[Lesson, str]] | None = None
     cards: dict[str, tuple[Card, str]] | None = None
     support: Support | None = None
+    safety: SafetyRules | None = None
     content: Content | None = None
 
 
@@ -603,24 +630,94 @@ def _load(lessons_dir: Path, support_file: Path | None) -> _Loaded:
         for path in _yaml_files(cards_dir, lessons_dir, problems):
             _load_item(Card, path, lessons_dir, loaded.cards, problems)
 
-    support_path = support_file if support_file is not None else lessons_dir / SUPPORT_FILE
-    shown = _display(support_path, lessons_dir)
-    data = _read_yaml(support_path, shown, problems)
-    if data is not None:
-        loaded.support = _parse(Support, data, shown, problems)
+    support_path = lessons_dir / SUPPORT_FILE
+    loaded.support = _load_support(support_path, support_file, lessons_dir, problems)
+    loaded.safety = _load_safety(lessons_dir, problems)
 
     _check_references(loaded)
     _check_content_notes(loaded)
-    if loaded.course is not None and loaded.support is not None:
+    if loaded.safety is not None:
+        _check_not_safety_words(loaded)
+    if loaded.course is not None and loaded.support is not None and loaded.safety is not None:
         lessons = [
             loaded.lessons[lesson_id][0]
             for lesson_id in dict.fromkeys(loaded.course.lessons)
             if lesson_id in loaded.lessons
         ]
         cards = [card for card, _ in loaded.cards.values()]
-        loaded.content = Content(loaded.course, lessons, cards, loaded.support)
-        _check_screens(loaded.content, loaded, support_path, lessons_dir)
+        loaded.content = Content(loaded.course, lessons, cards, loaded.support, loaded.safety)
+        _check_screens(loaded.content, loaded, support_file or support_path, lessons_dir)
     return loaded
+
+
+def _load_support(
+    path: Path, local_file: Path | None, lessons_dir: Path, problems: list[Problem]
+) -> Support | None:
+    """The shipped support text, plus a deployment's own contacts from SUPPORT_FILE."""
+    data = _read_yaml(path, _display(path, lessons_dir), problems)
+    support = _parse(Support, data, _display(path, lessons_dir), problems) if data else None
+    if local_file is None:
+        return support
+    shown = _display(local_file, lessons_dir)
+    local_data = _read_yaml(local_file, shown, problems)
+    if local_data is None:
+        return support
+    if "grounding" in local_data or "not_a_crisis_service" in local_data:
+        problems.append(
+            Problem(
+                shown,
+                "(file)",
+                "SUPPORT_FILE now holds only your own contacts (contacts: and last_reviewed:),"
+                " added to the shipped ones; remove the copy of the shipped text",
+            )
+        )
+        return support
+    local = _parse(LocalSupport, local_data, shown, problems)
+    if support is None or local is None:
+        return support
+    return support.model_copy(
+        update={
+            "local_contacts": tuple(local.contacts),
+            "local_last_reviewed": local.last_reviewed,
+        }
+    )
+
+
+def _load_safety(lessons_dir: Path, problems: list[Problem]) -> SafetyRules | None:
+    """lessons/safety.yaml, its patterns compiled and its examples run."""
+    path = lessons_dir / SAFETY_FILE
+    shown = _display(path, lessons_dir)
+    data = _read_yaml(path, shown, problems)
+    rules = _parse(SafetyRules, data, shown, problems) if data is not None else None
+    if rules is None:
+        return None
+    found = rule_problems(rules)
+    problems.extend(Problem(shown, field, message) for field, message in found)
+    return None if found else rules
+
+
+def _check_not_safety_words(loaded: _Loaded) -> None:
+    """A card or lesson must be findable by its title: no title may match safety.yaml.
+
+    (An alias may: "self-harm" on a card is simply answered by the support screen first.)
+    """
+    assert loaded.safety is not None
+    matcher = loaded.safety.matcher
+    titled: list[tuple[Card | Lesson, str]] = [
+        *(loaded.cards or {}).values(),
+        *(loaded.lessons or {}).values(),
+    ]
+    for item, shown in titled:
+        found = matcher.match(item.title)
+        if found is not None:
+            loaded.problems.append(
+                Problem(
+                    shown,
+                    "title",
+                    f"{item.title!r} matches the safety phrases ({found.category!r}), so search"
+                    " never sees it: reword it, or change lessons/safety.yaml",
+                )
+            )
 
 
 def _load_item(
@@ -783,9 +880,11 @@ def _check_screens(content: Content, loaded: _Loaded, support_path: Path, root: 
             )
         if card.more is not None:
             renders.append((shown, "(more screen)", partial(views.card_more_screen, card, content)))
-    renders.append(
-        (_display(support_path, root), "(screen)", partial(views.support_screen, content.support))
-    )
+    shown = _display(support_path, root)
+    renders += [
+        (shown, "(screen)", partial(views.support_screen, content.support)),
+        (shown, "(disclosure screen)", partial(views.disclosure_screen, content.support)),
+    ]
     for shown, field, render in renders:
         _check_screen(render, shown, field, loaded.problems)
 

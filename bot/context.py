@@ -20,6 +20,7 @@ from bot.learning import LearningService
 from bot.lookup import Lookup
 from bot.privacy import PrivacyService
 from bot.roles import LeadService
+from bot.safety import SafetyCheck
 from bot.updates import UpdateLog
 
 SERVICES_KEY = "services"
@@ -33,6 +34,7 @@ class Services:
     clock: Clock
     content: Content
     lookup: Lookup
+    safety: SafetyCheck
     keyring: Keyring
     updates: UpdateLog
     flood: FloodLimit

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot.callbacks import (
     CARD_MORE,
@@ -24,10 +25,12 @@ from bot.callbacks import (
     LESSON_SKIP,
     MENU_SHOW,
     SETTINGS,
+    SUPPORT,
+    SUPPORT_DISCLOSURE,
     encode,
 )
 from bot.commands import Command
-from bot.content import MENUS, Card, Content, Lesson, Support, html_to_text
+from bot.content import MENUS, Card, Content, Lesson, Support, SupportContact, html_to_text
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -53,6 +56,20 @@ class Screen:
 def escape(text: str) -> str:
     """Escape user-supplied text for Telegram's HTML parse mode."""
     return html.escape(text, quote=False)
+
+
+def framing_text() -> str:
+    """What the bot is and is not, and what it stores: said on /start and on every invite link."""
+    return (
+        "<b>What this is not</b>\n"
+        "It is a learning tool. It is not a crisis service, and nobody monitors these messages."
+        " If you need support, /support is always there.\n\n"
+        "<b>What is stored, and who sees it</b>\n"
+        "If you agree, I keep your Telegram user number (not your name or phone number), your"
+        " schedule and your progress. Your reflections are encrypted and are yours alone. If you"
+        " join a team, your team lead sees progress only, never your reflections.\n"
+        "You can see everything stored with /mydata and delete it all with /forget, at any time."
+    )
 
 
 def help_screen(commands: Mapping[str, Sequence[Command]]) -> Screen:
@@ -297,17 +314,72 @@ def card_more_screen(card: Card, content: Content) -> Screen:
     )
 
 
-def support_screen(support: Support) -> Screen:
-    """For "I need a moment" and /support: grounding, what this bot is not, who to contact."""
-    contacts = "\n".join(
+def _contacts(contacts: Sequence[SupportContact]) -> str:
+    return "\n".join(
         f"• <b>{escape(contact.name)}</b>: {contact.how}"
         + (f" – {contact.when}" if contact.when else "")
-        for contact in support.contacts
+        for contact in contacts
     )
-    reviewed = support.last_reviewed
-    return Screen(
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def support_screen(support: Support) -> Screen:
+    """The one support screen: grounding, what this bot is not, who to contact (ours, then local).
+
+    /support, "I need a moment", the safety check and inline mode all show this.
+    """
+    text = (
         f"<b>Take a moment</b>\n\n{support.grounding}\n\n{support.not_a_crisis_service}\n\n"
-        f"{contacts}\n\n<i>Contacts last checked {reviewed.day} {reviewed:%B %Y}.</i>"
+        f"{_contacts(support.contacts)}"
+    )
+    reviewed = f"Contacts last checked {_day(support.last_reviewed)}"
+    if support.local_contacts:
+        text += f"\n\n<b>In your organisation</b>\n{_contacts(support.local_contacts)}"
+        if support.local_last_reviewed is not None:
+            reviewed += f" (your organisation's, {_day(support.local_last_reviewed)})"
+    return Screen(
+        f"{text}\n\n<i>{reviewed}.</i>",
+        ((Button("Responding to a disclosure", encode(SUPPORT, SUPPORT_DISCLOSURE)),),),
+    )
+
+
+def disclosure_screen(support: Support) -> Screen:
+    """Someone told me they are being harmed: follow the organisation's safeguarding procedure."""
+    text = f"<b>Responding to a disclosure</b>\n\n{support.disclosure}"
+    local = [contact for contact in support.local_contacts if contact.safeguarding]
+    if local:
+        text += f"\n\n<b>Safeguarding in your organisation</b>\n{_contacts(local)}"
+    return Screen(
+        text,
+        (
+            (Button("How to listen and respond", encode(MENU_SHOW, "listen")),),
+            (Button("Support and urgent contacts", encode(SUPPORT)),),
+        ),
+    )
+
+
+def safety_listening_screen(content: Content) -> Screen:
+    """After the support screen, for a practitioner's question: the listening card, as /listen."""
+    card = menu_screen("listen", content)
+    return Screen(
+        card.text,
+        (
+            (Button("Responding to a disclosure", encode(SUPPORT, SUPPORT_DISCLOSURE)),),
+            *card.buttons,
+        ),
+    )
+
+
+def inline_support(support: Support) -> InlineCard:
+    """The support screen as the first inline result when the safety check matches."""
+    return InlineCard(
+        id="support",
+        title="Support and urgent contacts",
+        description="This bot is not a crisis service. Who to contact now, and grounding.",
+        text=support_screen(support).text,
     )
 
 

@@ -43,7 +43,7 @@ from bot.cohorts import (
 from bot.content import Lesson
 from bot.roles import Handover, LeadInfo, LeadInvite, invite_payload
 from bot.schedule import DAY_NAMES, format_days, zone
-from bot.views import Button, Screen, escape
+from bot.views import Button, Screen, escape, framing_text
 
 MAX_LISTED_NAMES = 30
 # Long lists stay well inside Telegram's 4,096 characters and 100 buttons a message.
@@ -516,8 +516,9 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
         f"<b>What {lead} will never see</b>\n"
         "• your reflections, your journal, or your answers to the knowledge checks\n"
         "• whether your lessons are paused or stopped, or on which days you take them\n\n"
-        "This bot keeps your settings and progress so it can send your lessons; /mydata shows"
-        " everything it stores and /forget erases it. You can /leave the cohort at any time.",
+        # The same framing as /start: someone arriving by a link may never have seen it.
+        f"{framing_text()}\n\n"
+        "You can /leave the cohort at any time.",
         (
             (
                 Button("Join", encode(TEAM_JOIN, preview.token)),

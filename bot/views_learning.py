@@ -19,6 +19,7 @@ from bot.callbacks import (
     REVIEW_ANSWER,
     REVIEW_LATER,
     REVIEW_NEXT,
+    SUPPORT,
     encode,
 )
 from bot.content import Content, Lesson, Support
@@ -134,15 +135,25 @@ def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
     )
 
 
-def reflection_saved_screen(*, truncated: bool) -> Screen:
-    """The one-line acknowledgement (plus a note when the text had to be shortened)."""
+def reflection_saved_screen(*, truncated: bool, support: bool = False) -> Screen:
+    """The one-line acknowledgement (plus a note when the text had to be shortened).
+
+    `support`: the reflection matched the safety check, so the acknowledgement points to support.
+    """
     text = "Saved privately in your /journal. Thank you for taking the time."
     if truncated:
         text += (
             f"\n\n<i>It was longer than I can keep, so I saved the first {MAX_STORED_CHARS:,}"
             " characters.</i>"
         )
-    return Screen(text)
+    if not support:
+        return Screen(text)
+    return Screen(
+        text + "\n\nWhat you wrote sounds like it may be hard to carry. Nobody reads reflections,"
+        " so this bot cannot respond to them. If you or someone else is not safe, or you would"
+        " like to talk to someone, support is here whenever you need it.",
+        ((Button("Support and urgent contacts", encode(SUPPORT)),),),
+    )
 
 
 def reflection_cancelled_screen() -> Screen:

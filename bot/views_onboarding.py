@@ -15,7 +15,7 @@ from bot.content import Content
 from bot.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED, Enrolment
 from bot.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
 from bot.timeparse import format_time, time_code
-from bot.views import ALL_MENUS, Button, Screen, escape
+from bot.views import ALL_MENUS, Button, Screen, escape, framing_text
 
 # Quick choices; anything else can be typed.
 TIME_CHOICES = (
@@ -174,15 +174,7 @@ def welcome_screen(content: Content) -> Screen:
         f"<b>Welcome to {escape(content.course.title)}</b>\n\n"
         f"A short course on trauma-informed practice for frontline staff: {count} lessons, one a"
         " day, about two minutes each, with a question to reflect on and a quick check.\n\n"
-        "<b>What this is not</b>\n"
-        "It is a learning tool. It is not a crisis service, and nobody monitors these messages."
-        " If you need support, /support is always there.\n\n"
-        "<b>What is stored, and who sees it</b>\n"
-        "If you agree, I keep your Telegram user number (not your name or phone number), your"
-        " schedule and your progress. Your reflections are encrypted and are yours alone. If you"
-        " join a team, your team lead sees progress only, never your reflections.\n"
-        "You can see everything stored with /mydata and delete it all with /forget, at any"
-        " time.\n\n"
+        f"{framing_text()}\n\n"
         "Nothing is stored unless you agree.",
         (
             (Button("I agree, let's set up", encode(ONBOARD, "yes")),),

@@ -49,6 +49,7 @@ def make_content(count: int = 5, lessons: list[Lesson] | None = None) -> Content
         grounding="Breathe.",
         not_a_crisis_service="This is not a crisis service.",
         contacts=[SupportContact(name="Someone", how="Call 000")],
+        disclosure="Follow your safeguarding procedure.",
         last_reviewed=date(2026, 1, 1),
     )
     return Content(course, lessons, [], support)

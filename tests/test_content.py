@@ -774,21 +774,40 @@ def test_a_menu_without_its_overview_card_is_reported(lessons: Path) -> None:
     )
 
 
-def test_a_deployment_support_file_is_checked_in_place_of_the_shipped_one(
+def test_a_deployment_support_file_adds_its_contacts_and_is_checked(
     lessons: Path, tmp_path: Path
 ) -> None:
-    override = tmp_path / "our-support.yaml"
-    data = yaml.safe_load((lessons / "support.yaml").read_text(encoding="utf-8"))
-    data["contacts"].append({"name": "Our EAP", "how": "call <b>0800 000 000</b>"})
-    override.write_text(yaml.safe_dump(data), encoding="utf-8")
-    assert check_content(lessons, override) == []
-    assert "Our EAP" in support_screen(load_content(lessons, override).support).text
+    local = tmp_path / "our-support.yaml"
+    data = {
+        "contacts": [
+            {"name": "Our EAP", "how": "call <b>0800 000 000</b>", "when": "any time"},
+            {"name": "Council safeguarding hub", "how": "call 0300 000 000", "safeguarding": True},
+        ],
+        "last_reviewed": "2026-12-01",
+    }
+    local.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert check_content(lessons, local) == []
+    support = load_content(lessons, local).support
+    text = support_screen(support).text
+    assert "Samaritans" in text and "999" in text  # the shipped contacts stay
+    assert "Our EAP" in text and "Council safeguarding hub" in text
+    assert text.index("Samaritans") < text.index("Our EAP")
 
-    data["contacts"][-1]["how"] = "call 0800 & ask"
-    override.write_text(yaml.safe_dump(data), encoding="utf-8")
-    code, output = _check_output(lessons, override)
+    data["contacts"][0]["how"] = "call 0800 & ask"
+    local.write_text(yaml.safe_dump(data), encoding="utf-8")
+    code, output = _check_output(lessons, local)
     assert code == 1
-    assert "our-support.yaml: contacts.4.how: bare &" in output
+    assert "our-support.yaml: contacts.0.how: bare &" in output
+
+
+def test_a_support_file_that_copies_the_shipped_text_is_told_what_changed(
+    lessons: Path, tmp_path: Path
+) -> None:
+    old_style = tmp_path / "our-support.yaml"
+    old_style.write_text((lessons / "support.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    code, output = _check_output(lessons, old_style)
+    assert code == 1
+    assert "SUPPORT_FILE now holds only your own contacts" in output
 
 
 def test_a_missing_lessons_folder_is_a_problem_not_a_crash(tmp_path: Path) -> None:

@@ -230,7 +230,8 @@ async def test_search_shows_the_best_card_then_other_matches(bot: BotUnderTest) 
 
 
 async def test_free_text_is_searched(bot: BotUnderTest) -> None:
-    [reply] = await bot.send("what do I say when someone tells me about abuse")
+    # (A question about a disclosure of harm gets the support screen first: tests/test_safety.py)
+    [reply] = await bot.send("what do I say when someone tells me about their trauma")
     assert reply.plain_text.startswith(title("listen"))
 
 

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import update
 
 from bot.callbacks import COURSE, ONBOARD, SETTINGS
+from bot.clock import FakeClock
 from bot.content import answer_order
 from bot.fake_bot_api import FakeMessage
 from bot.flood import FloodLimit
 from bot.models import Subscription
-from tests.harness import USER, BotUnderTest
+from tests.cohort_helpers import ADMIN, LEAD, make_lead, new_cohort
+from tests.harness import USER, BotUnderTest, bot_under_test
 
 LESSON_1 = "Lesson 1 of 32"
 
@@ -63,6 +65,33 @@ async def test_welcome_says_what_it_is_and_asks_before_storing(learner: BotUnder
         assert words in text
     assert labels(welcome) == ["I agree, let's set up", "No thanks"]
     assert await learner.runtime.services.learners.find(1001) is None
+
+
+# What the bot is and is not, and what it stores: the same words on /start and on an invite link.
+FRAMING = (
+    "It is a learning tool. It is not a crisis service, and nobody monitors these messages.",
+    "/support is always there",
+    "your Telegram user number (not your name or phone number)",
+    "Your reflections are encrypted and are yours alone",
+    "/mydata",
+    "/forget",
+)
+
+
+async def test_joining_by_invite_link_gives_the_same_framing_as_start(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as bot:
+        await make_lead(bot, LEAD)
+        invite = await new_cohort(bot, "Night team")
+        [welcome] = await bot.send("/start", user=3001)
+        [join] = await bot.send(f"/start {invite}", user=3002)  # never saw /start
+        assert bot.server.rejected == []
+    assert join.plain_text.startswith("Join Night team?")
+    for words in FRAMING:
+        assert words in welcome.plain_text
+        assert words in join.plain_text, words
+    assert labels(join) == ["Join", "No thanks"]
 
 
 async def test_declining_stores_nothing(learner: BotUnderTest) -> None:

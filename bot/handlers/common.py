@@ -14,6 +14,7 @@ from telegram.ext import (
 )
 
 from bot import views
+from bot.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
 from bot.commands import sections
 from bot.context import BotContext
 from bot.handlers.render import reply
@@ -29,6 +30,20 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def support(update: Update, context: BotContext) -> None:
     """Show grounding and support contacts; needs only the content, so works if the DB is down."""
     await reply(update, views.support_screen(context.services.content.support))
+
+
+async def support_button(update: Update, context: BotContext) -> None:
+    """The support screen's buttons: itself, or "responding to a disclosure" (content only)."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    callback = decode(query.data)
+    support_text = context.services.content.support
+    if callback is not None and callback.args == (SUPPORT_DISCLOSURE,):
+        await reply(update, views.disclosure_screen(support_text))
+    else:
+        await reply(update, views.support_screen(support_text))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -68,6 +83,7 @@ def first_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     """Handlers that take precedence over everything (support is never blocked)."""
     return [
         CommandHandler("support", support),
+        CallbackQueryHandler(support_button, pattern=f"^{SUPPORT}(?:{SEP}|$)"),
         CommandHandler("help", help_command),
     ]
 

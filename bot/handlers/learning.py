@@ -37,7 +37,7 @@ from bot.callbacks import (
 )
 from bot.content import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
-from bot.handlers.lookup import search_text
+from bot.handlers.lookup import search_text, show_safety
 from bot.handlers.render import reply, show
 from bot.handlers.text import FlowStep, pending
 from bot.learning import REFLECT_FLOW
@@ -232,6 +232,9 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
         await context.services.learning.stop_reflection(user_id)
         await search_text(update, context)
         return
+    # Safety first, but the reflection is still kept as the learner asked: the acknowledgement
+    # points to support, calmly. Only the match is counted; nothing about it is stored.
+    found = context.services.safety.check(message.text)
     try:
         saved = await context.services.learning.save_reflection(
             user_id, lesson_id or None, message.text
@@ -242,12 +245,17 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
     except ValueError:
         await reply(update, views_learning.reflection_empty_screen())
         return
-    if saved is None:  # the learner erased their data meanwhile
-        await search_text(update, context)
+    if saved is None:  # the learner erased their data meanwhile: treat it as any other text
+        if found is not None:
+            await show_safety(update, context, found)
+        else:
+            await search_text(update, context)
         return
     await reply(
         update,
-        views_learning.reflection_saved_screen(truncated=saved.truncated),
+        views_learning.reflection_saved_screen(
+            truncated=saved.truncated, support=found is not None
+        ),
     )
 
 

@@ -1,7 +1,9 @@
 """Workday lookups: menu commands, /stage N, /cards, /search, card and menu buttons, inline mode.
 
 Nothing here needs the person to have subscribed: lookups read the content, and the only thing
-written is an anonymous per-card view count (see bot.lookup).
+written is an anonymous per-card view count (see bot.lookup). Every text is checked for crisis and
+safeguarding words first (bot.safety): a match brings the support screen instead of a search,
+and counts nothing but the match itself.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from bot import views
 from bot.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
 from bot.context import BotContext
 from bot.handlers.render import reply, show
+from bot.safety import SafetyMatch
 
 # Commands that open a menu, by the menu they open (the command is the menu's name).
 MENU_COMMANDS = (
@@ -117,7 +120,28 @@ async def search_text(update: Update, context: BotContext) -> None:
     await _search(update, context, message.text)
 
 
+async def show_safety(update: Update, context: BotContext, found: SafetyMatch) -> None:
+    """The support screen, then (for a practitioner's question) the listening card; no search."""
+    content = context.services.content
+    await reply(update, views.support_screen(content.support))
+    if found.practitioner:
+        await reply(update, views.safety_listening_screen(content))
+
+
+async def safety_only(update: Update, context: BotContext) -> bool:
+    """The safety check alone, for when nothing else can run (the database is down)."""
+    message = update.effective_message
+    found = context.services.safety.check(message.text) if message and message.text else None
+    if found is not None:
+        await show_safety(update, context, found)
+    return found is not None
+
+
 async def _search(update: Update, context: BotContext, query: str) -> None:
+    found_safety = context.services.safety.check(query)
+    if found_safety is not None:
+        await show_safety(update, context, found_safety)
+        return
     lookup = context.services.lookup
     found = lookup.find(query, others=views.MAX_OTHER_MATCHES)
     if found.best is None and not found.others:
@@ -231,10 +255,20 @@ async def answer_inline(update: Update, context: BotContext) -> None:
     query = update.inline_query
     if query is None:
         return
-    lookup = context.services.lookup
+    lookup, content = context.services.lookup, context.services.content
     words = query.query.strip()
     limit = min(INLINE_RESULTS, InlineQueryLimit.RESULTS)
-    cards = lookup.search_cards(words, limit) if words else await lookup.most_used(limit)
+    found = context.services.safety.check(words) if words else None
+    items: list[views.InlineCard]
+    if found is not None:
+        # Safety first: the support screen heads the results; a practitioner also gets /listen.
+        listen = content.card("listen")
+        items = [views.inline_support(content.support)]
+        if found.practitioner and listen is not None:
+            items.append(views.inline_card(listen))
+    else:
+        cards = lookup.search_cards(words, limit) if words else await lookup.most_used(limit)
+        items = [views.inline_card(card) for card in cards]
     more = InlineKeyboardMarkup(
         [[InlineKeyboardButton("More cards", url=f"https://t.me/{context.bot.username}")]]
     )
@@ -248,9 +282,9 @@ async def answer_inline(update: Update, context: BotContext) -> None:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             ),
-            reply_markup=more,
+            reply_markup=more if content.card(item.id) is not None else None,
         )
-        for item in map(views.inline_card, cards)
+        for item in items
     ]
     await query.answer(
         results,
