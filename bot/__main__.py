@@ -10,10 +10,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, load_settings
-from bot.logs import configure_logging
+from bot.logs import configure_logging, log_uncaught_exceptions
+
+if TYPE_CHECKING:
+    from bot.app import BotApplication
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "sandbox" and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a chat in the terminal: keep routine logs out of it
     configure_logging(level, secrets=[token])
+    log_uncaught_exceptions()
     if command == "lessons":
         return _lessons(settings, args)
     if command == "keys":
@@ -128,7 +133,9 @@ async def _with_keys(settings: Settings, *, rotate: bool) -> int:
 
 def _run(settings: Settings) -> int:
     """Migrate, then poll (or serve the webhook) until SIGINT/SIGTERM; pending updates are kept."""
-    from bot.app import ALLOWED_UPDATES, build_application
+    from telegram.error import InvalidToken
+
+    from bot.app import build_application
     from bot.content import ContentError
     from bot.crypto import MasterKeyError
 
@@ -145,21 +152,36 @@ def _run(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
+    try:
+        _serve(settings, runtime.application)
+    except InvalidToken:
+        # PTB's message repeats the token; this one does not.
+        print(
+            "Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather).",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def _serve(settings: Settings, application: BotApplication) -> None:
+    """Serve the webhook when it is configured, else poll; until SIGINT/SIGTERM."""
+    from bot.app import ALLOWED_UPDATES
+
     if settings.telegram_webhook_url and settings.telegram_webhook_secret:
         from bot.webhook import run_webhook
 
         asyncio.run(
             run_webhook(
-                runtime.application,
+                application,
                 url=settings.telegram_webhook_url,
                 secret=settings.telegram_webhook_secret.get_secret_value(),
                 host=settings.webhook_listen,
                 port=settings.webhook_port,
             )
         )
-        return 0
-    runtime.application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
-    return 0
+        return
+    application.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
 
 
 if __name__ == "__main__":

@@ -778,12 +778,16 @@ class FakeBotAPI:
         *,
         first_name: str | None = None,
         language_code: str | None = None,
+        chat_id: int | None = None,
     ) -> int:
-        """The user sends ``text`` in their private chat; returns the update_id.
+        """The user sends ``text`` in their private chat (or in the group ``chat_id``, a negative
+        id); returns the update_id.
 
         The user's names are those given here, else as known (``add_user``), else "Alex".
         """
-        message = self._user_message(user_id, first_name=first_name, language_code=language_code)
+        message = self._user_message(
+            user_id, first_name=first_name, language_code=language_code, chat_id=chat_id
+        )
         message["text"] = text
         command = _BOT_COMMAND_RE.match(text)
         if command:
@@ -841,14 +845,18 @@ class FakeBotAPI:
         original.pop("entities", None)
         return self.send_update({"edited_message": dict(original)})
 
-    def press(self, user_id: int, message_id: int, callback_data: str) -> int:
-        """The user presses a button on a bot message (a callback_query with it as it is now).
+    def press(
+        self, user_id: int, message_id: int, callback_data: str, *, chat_id: int | None = None
+    ) -> int:
+        """The user presses a button on a bot message (a callback_query with it as it is now) in
+        their private chat, or in the chat ``chat_id`` (a group's message).
 
         The data need not be on the message, so tests can send stale or forged callback data.
         """
-        message = self._messages.get(user_id, {}).get(message_id)
+        chat = user_id if chat_id is None else chat_id
+        message = self._messages.get(chat, {}).get(message_id)
         if message is None:
-            raise LookupError(f"no bot message {message_id} in chat {user_id}")
+            raise LookupError(f"no bot message {message_id} in chat {chat}")
         query_id = str(4_000_000_000_000_000 + next(self._ids))
         self._callback_queries[query_id] = (user_id, False)
         return self.send_update(
@@ -857,7 +865,7 @@ class FakeBotAPI:
                     "id": query_id,
                     "from": self._user(user_id),
                     "message": self._message_json(message),
-                    "chat_instance": str(-user_id),
+                    "chat_instance": str(-chat),
                     "data": callback_data,
                 }
             }
@@ -885,7 +893,12 @@ class FakeBotAPI:
         return dict(self._users[user_id])
 
     def _user_message(
-        self, user_id: int, *, first_name: str | None = None, language_code: str | None = None
+        self,
+        user_id: int,
+        *,
+        first_name: str | None = None,
+        language_code: str | None = None,
+        chat_id: int | None = None,
     ) -> JSON:
         if first_name is not None or language_code is not None:
             known = self._users.get(user_id, {})
@@ -896,10 +909,11 @@ class FakeBotAPI:
                 last_name=known.get("last_name"),
                 username=known.get("username"),
             )
+        chat = user_id if chat_id is None else chat_id
         return {
-            "message_id": self._allocate_message_id(user_id),
+            "message_id": self._allocate_message_id(chat),
             "from": self._user(user_id),
-            "chat": self._chat_json(user_id),
+            "chat": self._chat_json(chat),
             "date": self._timestamp(),
         }
 

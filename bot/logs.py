@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from types import TracebackType
 from typing import TextIO
 
 # Minimum level per noisy library, whatever LOG_LEVEL is.
@@ -30,22 +31,51 @@ REDACTED = "[redacted]"
 
 
 class RedactFilter(logging.Filter):
-    """Replace secrets (the bot token) in a record's rendered message."""
+    """Replace secrets (the bot token) in everything a record will print: the message, the
+    formatted exception (PTB's InvalidToken carries the token in its text) and the stack.
+
+    The exception is formatted here, redacted, and kept as `exc_text` in place of `exc_info`, so
+    whatever formatter runs next prints the redacted text. A Telegram token's secret part (after
+    the colon) is redacted on its own too, as it also appears URL-encoded or split.
+    """
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s]
+        self._secrets = _variants(secrets)
+
+    def redact(self, text: str) -> str:
+        """The text with every secret replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
         message = record.getMessage()
-        redacted = message
-        for secret in self._secrets:
-            redacted = redacted.replace(secret, REDACTED)
+        redacted = self.redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
+# A token's secret part is long; anything this short is not worth redacting on its own.
+_MIN_PART = 8
+
+
+def _variants(secrets: list[str]) -> list[str]:
+    """Each secret, and a Telegram token's part after the colon; longest first."""
+    found = {s for s in secrets if s}
+    found |= {s.partition(":")[2] for s in found if len(s.partition(":")[2]) >= _MIN_PART}
+    return sorted(found, key=len, reverse=True)
 
 
 class LibraryFloorFilter(logging.Filter):
@@ -78,3 +108,15 @@ def install_filters(handler: logging.Handler, secrets: list[str]) -> None:
     """Attach the privacy filters to a handler (also used by tests capturing logs)."""
     handler.addFilter(LibraryFloorFilter())
     handler.addFilter(RedactFilter(secrets))
+
+
+def log_uncaught_exceptions() -> None:
+    """Print an uncaught exception through logging (so redacted), not straight to stderr."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, error, tb)
+            return
+        logging.getLogger("bot").critical("uncaught exception", exc_info=(kind, error, tb))
+
+    sys.excepthook = hook

@@ -82,31 +82,40 @@ class Simulator:
         for job in self.clock_jobs:
             await job()
 
-    async def send(self, user_id: int, text: str) -> list[FakeMessage]:
-        """The user sends text; returns the messages the bot sent or changed in their chat."""
-        return await self._run(user_id, lambda: self.server.send_text(user_id, text))
+    async def send(self, user_id: int, text: str, chat: int | None = None) -> list[FakeMessage]:
+        """The user sends text in their private chat (or in the group `chat`); returns the
+        messages the bot sent or changed in that chat."""
+        where = user_id if chat is None else chat
+        return await self._run(where, lambda: self.server.send_text(user_id, text, chat_id=chat))
 
     async def press(
-        self, user_id: int, label: str, message: FakeMessage | None = None
+        self, user_id: int, label: str, message: FakeMessage | None = None, chat: int | None = None
     ) -> list[FakeMessage]:
-        """The user presses the button with this label (on `message`, else the latest one)."""
-        button = self.find_button(user_id, label, message)
-        return await self.press_data(user_id, button.message_id, button.data)
+        """The user presses the button with this label (on `message`, else the latest one) in
+        their private chat or in the group `chat`."""
+        button = self.find_button(user_id if chat is None else chat, label, message)
+        return await self.press_data(user_id, button.message_id, button.data, chat)
 
-    async def press_data(self, user_id: int, message_id: int, data: str) -> list[FakeMessage]:
-        """The user presses a button with arbitrary callback data (old or forged buttons too)."""
-        return await self._run(user_id, lambda: self.server.press(user_id, message_id, data))
+    async def press_data(
+        self, user_id: int, message_id: int, data: str, chat: int | None = None
+    ) -> list[FakeMessage]:
+        """The user presses a button with arbitrary callback data (old or forged buttons too) on
+        a message in their private chat or in the group `chat`."""
+        where = user_id if chat is None else chat
+        return await self._run(
+            where, lambda: self.server.press(user_id, message_id, data, chat_id=chat)
+        )
 
     def find_button(
-        self, user_id: int, label: str, message: FakeMessage | None = None
+        self, chat_id: int, label: str, message: FakeMessage | None = None
     ) -> Pressable:
-        """The newest button with this label in the user's chat (or on the given message)."""
-        candidates = [message] if message else list(reversed(self.server.messages(user_id)))
+        """The newest button with this label in the chat (or on the given message)."""
+        candidates = [message] if message else list(reversed(self.server.messages(chat_id)))
         for candidate in candidates:
             for button in buttons(candidate):
                 if button.label == label:
                     return button
-        raise LookupError(f"no button labelled {label!r} in chat {user_id}")
+        raise LookupError(f"no button labelled {label!r} in chat {chat_id}")
 
     def snapshot(self, chat_id: int) -> dict[int, tuple[object, ...]]:
         """The visible state of every bot message in a chat, to diff against later."""
@@ -118,11 +127,11 @@ class Simulator:
         """Messages in the chat that are new or changed since the snapshot, oldest first."""
         return [m for m in self.server.messages(chat_id) if before.get(m.message_id) != _state(m)]
 
-    async def _run(self, user_id: int, enqueue: Callable[[], int]) -> list[FakeMessage]:
-        before = self.snapshot(user_id)
+    async def _run(self, chat_id: int, enqueue: Callable[[], int]) -> list[FakeMessage]:
+        before = self.snapshot(chat_id)
         update_id = enqueue()
         await self.application.wait_finished(update_id, self.timeout)
-        return self.changes_since(before, user_id)
+        return self.changes_since(before, chat_id)
 
 
 def _state(message: FakeMessage) -> tuple[object, ...]:

@@ -2,7 +2,8 @@
 
 Our own small aiohttp endpoint (not PTB's built-in server) so the secret token is compared in
 constant time and the presented value is never logged. A request without the right
-`X-Telegram-Bot-Api-Secret-Token` header gets 403 and is not processed.
+`X-Telegram-Bot-Api-Secret-Token` header gets 403 and is not processed. Anyone can send those,
+so they are counted and logged as a summary at most once a minute, not one line each.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import hmac
 import json
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,16 +27,45 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_UPDATE_BYTES = 1024 * 1024
+SUMMARY_SECONDS = 60.0
+Seconds = Callable[[], float]
 
 
-def webhook_app(application: BotApplication, path: str, secret: str) -> web.Application:
+class RefusalSummary:
+    """Counts refused requests; logs the first at once, then a count at most once a minute."""
+
+    def __init__(self, now: Seconds, every: float = SUMMARY_SECONDS) -> None:
+        self._now = now
+        self._every = every
+        self._count = 0
+        self._since: float | None = None  # when the last line was logged
+
+    def refused(self) -> None:
+        """Count one refused request; log the count when a minute has passed since the last."""
+        self._count += 1
+        if self._since is None or self._now() - self._since >= self._every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Log what was counted since the last line (nothing when nothing was)."""
+        if not self._count:
+            return
+        now = self._now()
+        window = f" in the last {now - self._since:.0f} s" if self._since is not None else ""
+        log.warning("webhook requests refused (wrong secret token): %d%s", self._count, window)
+        self._count, self._since = 0, now
+
+
+def webhook_app(
+    application: BotApplication, path: str, secret: str, refusals: RefusalSummary
+) -> web.Application:
     """The aiohttp app that accepts Telegram's POSTs on `path`."""
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
         presented = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(presented, expected):
-            log.warning("webhook request refused: missing or wrong secret token")
+            refusals.refused()
             return web.Response(status=403)
         try:
             data = json.loads(await request.read())
@@ -52,10 +83,17 @@ def webhook_app(application: BotApplication, path: str, secret: str) -> web.Appl
 
 @contextlib.asynccontextmanager
 async def webhook_server(
-    application: BotApplication, *, path: str, secret: str, host: str, port: int
+    application: BotApplication,
+    *,
+    path: str,
+    secret: str,
+    host: str,
+    port: int,
+    now: Seconds = time.monotonic,
 ) -> AsyncIterator[int]:
     """Serve the webhook endpoint; yields the bound port."""
-    runner = web.AppRunner(webhook_app(application, path, secret), access_log=None)
+    refusals = RefusalSummary(now)
+    runner = web.AppRunner(webhook_app(application, path, secret, refusals), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -63,6 +101,7 @@ async def webhook_server(
         yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
+        refusals.flush()
 
 
 async def run_webhook(

@@ -42,15 +42,21 @@ class BotUnderTest:
     runtime: Runtime
     clock: FakeClock
 
-    async def send(self, text: str, user: int = USER) -> list[FakeMessage]:
-        """The user sends text; returns what the bot showed in reply."""
-        return await self.sim.send(user, text)
+    async def send(self, text: str, user: int = USER, chat: int | None = None) -> list[FakeMessage]:
+        """The user sends text (in the group `chat`, else privately); returns what the bot showed
+        in reply in that chat."""
+        return await self.sim.send(user, text, chat)
 
     async def press(
-        self, label: str, user: int = USER, message: FakeMessage | None = None
+        self,
+        label: str,
+        user: int = USER,
+        message: FakeMessage | None = None,
+        chat: int | None = None,
     ) -> list[FakeMessage]:
-        """The user presses the newest button with this label."""
-        return await self.sim.press(user, label, message)
+        """The user presses the newest button with this label (in the group `chat`, else in
+        their private chat)."""
+        return await self.sim.press(user, label, message, chat)
 
     async def advance(self, **delta: float) -> list[FakeMessage]:
         """Time passes (e.g. days=1); the engine delivers what is due. Returns new messages."""

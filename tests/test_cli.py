@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.clock import FakeClock
-from bot.fake_bot_api import FakeBotAPI
+from bot.fake_bot_api import FakeBotAPI, ServerError
 from tests.harness import ROOT, bot_under_test, production_log
 
 CANARY_TOKEN = "424242:CANARY-TOKEN-must-never-be-logged"
@@ -122,3 +123,61 @@ async def test_nothing_personal_or_secret_reaches_the_log(
     assert "DEBUG" in log or "INFO" in log  # logging was on
     for canary in canaries:
         assert canary not in log
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_a_rejected_token_is_never_printed(tmp_path: Path, mode: str) -> None:
+    """Telegram answers 401 to getMe: PTB raises InvalidToken with the token in its message and
+    logs it with a traceback. The bot says the token was refused, exits 2, and prints no token."""
+    webhook = (
+        {"TELEGRAM_WEBHOOK_URL": "https://example.org/hook", "TELEGRAM_WEBHOOK_SECRET": "s" * 40}
+        if mode == "webhook"
+        else {}
+    )
+    async with FakeBotAPI() as server:
+        server.inject("getMe", times=None, fault=ServerError(401, "Unauthorized"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            env=cli_env(
+                tmp_path,
+                TELEGRAM_BOT_TOKEN=CANARY_TOKEN,
+                TELEGRAM_API_BASE_URL=server.base_url,
+                LOG_LEVEL="DEBUG",
+                **webhook,
+            ),
+            cwd=str(tmp_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    output = (stdout + stderr).decode()
+    assert server.calls("getMe"), "the token was never tried"
+    assert process.returncode == 2, output
+    assert CANARY_TOKEN.split(":")[1] not in output
+    if mode == "polling":  # PTB's retry loop logs the refusal with its traceback: redacted
+        assert "[redacted]" in output
+    # A refused token is a configuration error, said in one line, not an uncaught traceback.
+    assert stderr.decode().strip().splitlines()[-1] == (
+        "Telegram refused the bot token: check TELEGRAM_BOT_TOKEN (from @BotFather)."
+    )
+
+
+def test_tracebacks_and_stacks_are_redacted_too() -> None:
+    """The redaction covers the formatted exception and stack text, not only the message."""
+    log = logging.getLogger("bot.test")
+    with production_log([CANARY_TOKEN]) as buffer:
+        try:
+            raise RuntimeError(f"The token `{CANARY_TOKEN}` was rejected by the server.")
+        except RuntimeError:
+            log.exception("start-up failed")
+        log.warning("where %s was", CANARY_TOKEN.split(":")[1], stack_info=True)
+        secret_in_url = f"https://api.telegram.org/bot{CANARY_TOKEN.replace(':', '%3A')}/getMe"
+        log.error("request to %s failed", secret_in_url)
+    text = buffer.getvalue()
+    assert "Traceback" in text and "RuntimeError" in text and "Stack (most recent" in text
+    assert "RuntimeError: The token `[redacted]` was rejected" in text
+    assert "where [redacted] was" in text and "/bot424242%3A[redacted]/getMe" in text
+    assert CANARY_TOKEN.split(":")[1] not in text

@@ -630,3 +630,25 @@ async def test_application_dialogue(server: FakeBotAPI) -> None:
 async def test_wait_until_times_out(server: FakeBotAPI) -> None:
     with pytest.raises(TimeoutError):
         await server.wait_until(lambda: False, timeout=0.05)
+
+
+async def test_a_group_chat_has_its_members_and_its_own_messages(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    """Two people write in one group; the bot's reply and a press on it stay in the group."""
+    group = -100_500
+    first = server.send_text(USER, "/help", chat_id=group)
+    second = server.send_text(OTHER, "hello", chat_id=group)
+    one, two = (u["message"] for u in server.pending_updates[-2:])
+    assert (one["message_id"], two["message_id"]) == (1, 2) and first < second
+    assert one["chat"] == two["chat"] == {"id": group, "type": "group", "title": "Test group"}
+    assert (one["from"]["id"], two["from"]["id"]) == (USER, OTHER)
+    markup = keyboard(InlineKeyboardButton("Older", callback_data="jp:1"))
+    sent = await bot.send_message(group, "hi all", reply_markup=markup)
+    assert [m.message_id for m in server.messages(group)] == [3]
+    assert server.messages(USER) == [] and server.messages(OTHER) == []
+    server.press(OTHER, sent.message_id, "jp:1", chat_id=group)
+    query = server.pending_updates[-1]["callback_query"]
+    assert query["from"]["id"] == OTHER and query["message"]["chat"]["id"] == group
+    with pytest.raises(LookupError):
+        server.press(OTHER, sent.message_id, "jp:1")  # not a message of their private chat

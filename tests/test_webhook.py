@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
 import pytest
 
@@ -82,3 +84,57 @@ def test_webhook_mode_refuses_to_start_without_a_strong_secret(
         load_settings(_env_file=None)
     assert str(info.value).startswith(message)
     assert "short" not in str(info.value)
+
+
+async def test_refused_requests_are_summarised_at_most_once_a_minute(
+    database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone can POST to the webhook: one WARNING per refused request would let them flood
+    the log. The first refusal is logged at once, later ones as a count at most once a minute,
+    and what is left when the server stops."""
+    seconds = [1000.0]
+    async with FakeBotAPI() as server:
+        settings = settings_for_test(database_url, telegram_api_base_url=server.base_url)
+        runtime = build_application(settings, clock, application_class=TrackingApplication)
+        caplog.set_level(logging.INFO, logger="bot.webhook")
+        async with (
+            started(runtime.application),
+            webhook_server(
+                runtime.application,
+                path="/hook",
+                secret=SECRET,
+                host="127.0.0.1",
+                port=0,
+                now=lambda: seconds[0],
+            ) as port,
+            aiohttp.ClientSession() as http,
+        ):
+            url = f"http://127.0.0.1:{port}/hook"
+
+            async def refused(times: int) -> None:
+                for _ in range(times):
+                    async with http.post(url, json=help_update(1)) as response:
+                        assert response.status == 403
+
+            await refused(300)
+            assert _warnings(caplog) == ["webhook requests refused (wrong secret token): 1"]
+            seconds[0] += 59
+            await refused(200)
+            assert len(_warnings(caplog)) == 1  # still within the minute
+            seconds[0] += 1
+            await refused(1)
+            seconds[0] += 30
+            await refused(3)
+        assert _warnings(caplog) == [
+            "webhook requests refused (wrong secret token): 1",
+            "webhook requests refused (wrong secret token): 500 in the last 60 s",
+            "webhook requests refused (wrong secret token): 3 in the last 30 s",
+        ]
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "bot.webhook" and r.levelno == logging.WARNING
+    ]
