@@ -26,6 +26,7 @@ from bot.callbacks import (
 )
 from bot.commands import Command
 from bot.content import MENUS, Card, Content, Lesson, Support, html_to_text
+from bot.textclean import shorten
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -258,10 +259,7 @@ def _all_cards_row() -> tuple[Button, ...]:
 
 def _echo(query: str) -> str:
     """A person's words, shortened and escaped, to show what was searched for."""
-    query = " ".join(query.split())
-    if len(query) > _MAX_ECHO:
-        query = query[: _MAX_ECHO - 1].rstrip() + "…"
-    return escape(query)
+    return escape(shorten(" ".join(query.split()), _MAX_ECHO))
 
 
 def menu_screen(menu: str, content: Content) -> Screen:
@@ -374,9 +372,7 @@ class InlineCard:
 
 def inline_card(card: Card) -> InlineCard:
     """A card as an inline-mode result that someone can send into any chat."""
-    summary = " ".join(html_to_text(card.summary).split())
-    if len(summary) > MAX_INLINE_DESCRIPTION:
-        summary = summary[: MAX_INLINE_DESCRIPTION - 1].rstrip() + "…"
+    summary = shorten(" ".join(html_to_text(card.summary).split()), MAX_INLINE_DESCRIPTION)
     return InlineCard(
         id=card.id,
         title=card.title,

@@ -23,7 +23,7 @@ from bot.callbacks import (
 )
 from bot.content import Content, Lesson, Support
 from bot.learning import AnswerResult, JournalPage, Progress, Touch
-from bot.textclean import MAX_STORED_CHARS
+from bot.textclean import MAX_STORED_CHARS, shorten
 from bot.views import Button, Screen, escape, lesson_answer_screen, support_screen
 
 _LETTERS = "ABCD"
@@ -275,9 +275,8 @@ def _schedule_line(progress: Progress) -> str:
 
 
 def _shorten(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    return text[: limit - 1].rstrip() + "…", True
+    shortened = shorten(text, limit)
+    return shortened, shortened != text
 
 
 def journal_screen(page: JournalPage, content: Content) -> Screen:

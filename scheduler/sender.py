@@ -58,6 +58,7 @@ from bot.delivery import (
     Result,
 )
 from bot.handlers.render import keyboard
+from bot.textclean import utf16_cut
 from bot.views import auto_paused_screen, lesson_reflect_screen, lesson_screen, reminder_screen
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class LessonRenderer:
 def plain_text(text: str) -> str:
     """Telegram HTML as plain text (tags dropped, entities decoded), cut to Telegram's limit."""
     plain = html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
-    return plain[:MAX_MESSAGE_CHARS]
+    return utf16_cut(plain, MAX_MESSAGE_CHARS)
 
 
 class RateLimiter:
