@@ -4,13 +4,15 @@ errors on a reply, an update the library cannot parse, and a second sandbox run.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.clock import FakeClock
-from tests.harness import USER, BotUnderTest, bot_under_test
+from bot.sandbox import sandbox
+from tests.harness import USER, BotUnderTest, bot_under_test, settings_for_test
 
 
 @contextlib.contextmanager
@@ -81,3 +83,13 @@ async def test_start_by_name_in_a_group_is_not_unknown(database_url: str, clock:
         await bot.sim.application.wait_finished(update_id, 10)
         replies = bot.server.messages(-100_200)
         assert replies and all("know that command" not in (m.text or "") for m in replies)
+
+
+async def test_two_sandbox_runs_on_one_database_both_answer(database_url: str) -> None:
+    """The second run's fake server numbered updates from 1 again and the guard dropped them all."""
+    settings = settings_for_test(database_url)
+    for run in range(2):
+        out = io.StringIO()
+        assert await sandbox(settings, USER, io.StringIO("/help\n/support\n"), out) == 0
+        assert "How this bot works" in out.getvalue(), f"run {run + 1} answered nothing"
+        assert "116 123" in out.getvalue()
