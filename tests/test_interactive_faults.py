@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.clock import FakeClock
 from bot.sandbox import sandbox
-from tests.harness import USER, BotUnderTest, bot_under_test, settings_for_test
+from tests.harness import (
+    TEST_TOKEN,
+    USER,
+    BotUnderTest,
+    bot_under_test,
+    production_log,
+    settings_for_test,
+)
 
 
 @contextlib.contextmanager
@@ -93,3 +100,42 @@ async def test_two_sandbox_runs_on_one_database_both_answer(database_url: str) -
         assert await sandbox(settings, USER, io.StringIO("/help\n/support\n"), out) == 0
         assert "How this bot works" in out.getvalue(), f"run {run + 1} answered nothing"
         assert "116 123" in out.getvalue()
+
+
+def _unparsable(update_id: int) -> dict[str, Any]:
+    """A message in a field shape this PTB cannot read (a photo as an object, not a list)."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": {"id": 3003, "type": "private", "first_name": "Kestrel"},
+            "from": {"id": 3003, "is_bot": False, "first_name": "Kestrel"},
+            "text": "canary words: the night shift",
+            "photo": {"new": "shape"},
+        },
+    }
+
+
+async def test_an_unparsable_update_is_skipped_and_everyone_else_answered(
+    database_url: str, clock: FakeClock
+) -> None:
+    """One such update used to fail every getUpdates, never advance the offset, and log the
+    whole batch (names and text) at CRITICAL in a tight loop: nobody was answered."""
+    with production_log([TEST_TOKEN]) as log:
+        async with bot_under_test(database_url, clock) as bot:
+            first = bot.server.send_text(USER, "/help")
+            bot.server.send_update(_unparsable(first + 1))
+            second = bot.server.send_text(2002, "/support")
+            bot.server.send_update(_unparsable(second + 1))  # the last of its batch, too
+            await bot.sim.application.wait_finished(second, 10)
+            assert len(bot.messages(USER)) == 1 and len(bot.messages(2002)) == 1
+            await bot.server.wait_until(lambda: not bot.server.pending_updates, timeout=5)
+            [after] = await bot.send("/help")  # still listening
+            assert "/support" in (after.text or "")
+    text = log.getvalue()
+    assert f"skipped update {first + 1} (message)" in text
+    assert f"skipped update {second + 1} (message)" in text
+    assert "Kestrel" not in text and "canary words" not in text
+    assert "CRITICAL" not in text
+    assert text.count("skipped update") == 2  # once each, not in a loop
