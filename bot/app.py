@@ -34,7 +34,7 @@ from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy
 from bot.handlers import retention as retention_job
 from bot.handlers.text import build_router
-from bot.incoming import IncomingBot
+from bot.incoming import IncomingBot, PerPerson
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
@@ -144,10 +144,13 @@ def build_application(
         defaults=Defaults(block=True),
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
+        reply_rate=settings.reply_chat_rate,
     )
     builder = (
         ApplicationBuilder()
         .bot(bot)
+        # Each person's updates in order, different people's side by side (bot/incoming.py).
+        .concurrent_updates(PerPerson())
         .context_types(ContextTypes(context=BotContext))
         .post_init(post_init)
         .post_stop(post_stop)

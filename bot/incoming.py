@@ -1,19 +1,31 @@
-"""Incoming updates are parsed one at a time: one the library cannot read never makes us deaf.
+"""The bot's side of the conversation: updates parsed one at a time, each person's handled in
+order but alongside everyone else's, and replies paced per chat.
 
-PTB parses a whole `getUpdates` batch at once: a single update it cannot parse (say, a field
-shape from a newer Bot API) fails the batch, the offset never advances, and the whole batch, names
-and message text included, is logged at CRITICAL on every retry. Here each raw update is tried
-alone; one that fails is skipped (the next `getUpdates` confirms it) and logged by id and type
-only, never by content, and everyone else is answered. The webhook uses `parse_update` too.
+Parsing. PTB parses a whole `getUpdates` batch at once: a single update it cannot parse (a
+field shape from a newer Bot API) fails the batch, the offset never advances, and the whole
+batch, names and message text included, is logged at CRITICAL on every retry. Here each raw
+update is tried alone; one that fails is skipped (the next `getUpdates` confirms it) and logged by
+id and type only, never by content, and everyone else is answered. The webhook uses
+`parse_update` too.
+
+Concurrency. `PerPerson` handles different people's updates concurrently and one person's in
+the order they were sent, so someone flooding the bot (or waiting for their replies to be paced)
+delays only themselves.
+
+Pacing. Telegram allows about one message a second in a chat (short bursts pass); `ChatPacer`
+lets a few replies through at once, then spaces a chat's replies at `rate` a second, so a burst
+of replies never provokes a 429.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Bot, Update
-from telegram.ext import ExtBot
+from telegram.ext import BaseUpdateProcessor, ExtBot
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +55,83 @@ def parse_update(raw: object, bot: Bot) -> Update | None:
         return None
 
 
-class IncomingBot(ExtBot[None]):
-    """ExtBot whose getUpdates drops the updates it cannot parse and confirms them next time."""
+class ChatPacer:
+    """A token bucket per chat: `burst` messages at once, then `rate` a second (0: unpaced)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, rate: float, burst: int = 3) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, when counted)
+
+    async def wait(self, chat_id: int) -> None:
+        """Return when the chat may be sent one more message (at once, unless it had a burst)."""
+        if self.rate <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        tokens, then = self._buckets.get(chat_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate) - 1
+        self._buckets[chat_id] = (tokens, now)
+        if len(self._buckets) > 10_000:  # forget chats whose bucket has long refilled
+            idle = now - self.burst / self.rate
+            self._buckets = {c: b for c, b in self._buckets.items() if b[1] > idle}
+        if tokens < 0:
+            await asyncio.sleep(-tokens / self.rate)
+
+
+class PerPerson(BaseUpdateProcessor):
+    """Different people's updates concurrently; one person's (or chat's) strictly in order."""
+
+    def __init__(self, max_concurrent_updates: int = 4096) -> None:
+        # The cap bounds memory only: a flooder's updates wait on their own lock, not for slots
+        # others need (PTB takes the slot first, so the cap is set far above real concurrency).
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await the update's handling once this person's earlier updates are done."""
+        key = _person(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users > 1:
+                self._locks[key] = (lock, users - 1)
+            else:
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _person(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+class IncomingBot(ExtBot[None]):
+    """ExtBot whose getUpdates drops the updates it cannot parse and confirms them next time,
+    and which carries the per-chat pacer for replies."""
+
+    def __init__(self, *args: Any, reply_rate: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._confirm_before = 0  # the next getUpdates' offset is at least this
+        self._reply_pacer = ChatPacer(reply_rate)  # a public attribute cannot be set on a Bot
+
+    @property
+    def reply_pacer(self) -> ChatPacer:
+        """Paces the replies in each chat (bot.handlers.render waits on it before each one)."""
+        return self._reply_pacer
 
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         if endpoint != "getUpdates":

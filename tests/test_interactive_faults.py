@@ -3,14 +3,21 @@ errors on a reply, an update the library cannot parse, and a second sandbox run.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
+from telegram.error import BadRequest as TelegramBadRequest
+from telegram.error import NetworkError, TimedOut
 
 from bot.clock import FakeClock
+from bot.fake_bot_api import FakeMessage, ServerError, TooManyRequests
+from bot.handlers.render import REPLY_ATTEMPTS, certainly_not_sent
 from bot.sandbox import sandbox
 from tests.harness import (
     TEST_TOKEN,
@@ -139,3 +146,84 @@ async def test_an_unparsable_update_is_skipped_and_everyone_else_answered(
     assert "Kestrel" not in text and "canary words" not in text
     assert "CRITICAL" not in text
     assert text.count("skipped update") == 2  # once each, not in a loop
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [TooManyRequests(retry_after=1), ServerError(500, "Internal Server Error"), ServerError(502)],
+    ids=["429", "500", "502"],
+)
+async def test_a_reply_refused_once_is_sent_again(
+    database_url: str, clock: FakeClock, fault: TooManyRequests | ServerError
+) -> None:
+    """One 429, 500 or 502 used to give "Sorry, something went wrong" and an ERROR."""
+    with production_log([TEST_TOKEN]) as log:
+        async with bot_under_test(database_url, clock) as bot:
+            bot.server.inject("sendMessage", chat_id=USER, fault=fault)
+            [reply] = await bot.send("/help")
+            assert "How this bot works" in (reply.text or "")
+            assert len(bot.messages()) == 1 and bot.server.faults_served
+    assert "ERROR" not in log.getvalue() and "Traceback" not in log.getvalue()
+
+
+async def test_a_reply_that_keeps_failing_stops_after_a_few_attempts(bot: BotUnderTest) -> None:
+    bot.server.inject("sendMessage", chat_id=USER, fault=ServerError(502), times=None)
+    await bot.send("/help")
+    # The reply's attempts and the apology's, then nothing more.
+    assert len(bot.server.calls("sendMessage")) <= 2 * REPLY_ATTEMPTS
+    assert bot.messages() == []
+
+
+def test_only_a_failure_that_proves_nothing_was_sent_is_retried() -> None:
+    request = httpx.Request("POST", "http://127.0.0.1/")
+    refused = NetworkError("connect failed")
+    refused.__cause__ = httpx.ConnectError("refused", request=request)
+    broken = NetworkError("server disconnected")
+    broken.__cause__ = httpx.RemoteProtocolError("gone", request=request)
+    read = TimedOut("read timed out")
+    read.__cause__ = httpx.ReadTimeout("slow", request=request)
+    assert certainly_not_sent(NetworkError("Bad Gateway"))  # Telegram answered 502
+    assert certainly_not_sent(refused)
+    assert not certainly_not_sent(broken)  # it may have arrived
+    assert not certainly_not_sent(read)  # it may have arrived: never resent
+    assert not certainly_not_sent(TelegramBadRequest("Bad Request: message is too long"))
+
+
+async def test_a_burst_of_replies_is_paced_and_nobody_else_waits(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The flood limiter let 20 replies go out at once into one chat: a 429 from Telegram."""
+    async with bot_under_test(database_url, clock, reply_chat_rate=2.0) as bot:
+        loop = asyncio.get_running_loop()
+        sent: dict[int, list[float]] = {USER: [], 2002: []}
+
+        def note(event: str, message: FakeMessage) -> None:
+            if event == "sent" and message.chat_id in sent:
+                sent[message.chat_id].append(loop.time())
+
+        bot.server.listeners.append(note)
+        ids = [bot.server.send_text(USER, "/help") for _ in range(8)]
+        await asyncio.sleep(0.2)
+        asked = loop.time()
+        [other] = await bot.send("/help", user=2002)  # someone else, meanwhile
+        answered = loop.time() - asked
+        await bot.sim.application.wait_finished(ids[-1], 10)
+        times = sent[USER]
+        assert len(times) == 8
+        # Three at once, then two a second (the rate set here; the default is one).
+        assert times[-1] - times[0] >= (8 - 3) / 2.0 - 0.1
+        assert answered < 0.5, f"the other person waited {answered:.2f} s"
+        assert "How this bot works" in (other.text or "")
+
+
+async def test_updates_from_one_person_are_handled_in_the_order_sent(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, reply_chat_rate=5.0) as bot:
+        ids = [bot.server.send_text(USER, f"/stage {n}") for n in (1, 2, 3, 1, 2, 3)]
+        await bot.sim.application.wait_finished(ids[-1], 10)
+        titles = [m.plain_text or "" for m in bot.messages()]
+        order = [
+            next(n for n in "123" if f"stage {n}" in t.lower() or f"Stage {n}" in t) for t in titles
+        ]
+        assert order == list("123123")
