@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
+from telegram.request import HTTPXRequest
 
 from bot.clock import Clock
 from bot.cohorts import CohortService
@@ -33,6 +34,7 @@ from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy
 from bot.handlers import retention as retention_job
 from bot.handlers.text import build_router
+from bot.incoming import IncomingBot, PerPerson
 from bot.learners import LearnerService
 from bot.learning import LearningService
 from bot.lookup import Lookup
@@ -136,12 +138,22 @@ def build_application(
     )
     if not secret:
         raise ValueError("a bot token is needed to build the application")
+    # The bot is built here rather than by the builder so that it parses updates one at a time
+    # (bot/incoming.py); the two connection pools are the builder's defaults.
+    bot = IncomingBot(
+        token=secret,
+        base_url=settings.telegram_api_base_url,
+        defaults=Defaults(block=True),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        reply_rate=settings.reply_chat_rate,
+    )
     builder = (
         ApplicationBuilder()
-        .token(secret)
-        .base_url(settings.telegram_api_base_url)
+        .bot(bot)
+        # Each person's updates in order, different people's side by side (bot/incoming.py).
+        .concurrent_updates(PerPerson())
         .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(block=True))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from bot.safety import SAFETY_FILE, SafetyRules, rule_problems
+from bot.textclean import utf16_len
 
 if TYPE_CHECKING:
     from bot.views import Screen
@@ -905,10 +906,9 @@ def screen_problems(screen: Screen, shown: str, field: str) -> list[Problem]:
     from bot.callbacks import MAX_CALLBACK_BYTES
 
     problems: list[Problem] = []
-    if len(screen.text) > MAX_MESSAGE_CHARS:
-        problems.append(
-            Problem(shown, field, f"is {len(screen.text)} characters; Telegram allows 4096")
-        )
+    length = utf16_len(html_to_text(screen.text))  # as Telegram counts, after parsing
+    if length > MAX_MESSAGE_CHARS:
+        problems.append(Problem(shown, field, f"is {length} characters; Telegram allows 4096"))
     problems.extend(Problem(shown, field, error) for error in html_errors(screen.text))
     for row in screen.buttons:
         for button in row:

@@ -761,6 +761,11 @@ class FakeBotAPI:
         if username is not None:
             self._users[user_id]["username"] = username
 
+    def number_updates_after(self, update_id: int) -> None:
+        """Give the next updates ids above `update_id` (e.g. the highest a database recorded)."""
+        with self._lock:
+            self._next_update_id = max(self._next_update_id, update_id + 1)
+
     def send_update(self, update: JSON) -> int:
         """Queue a raw update (update_id is assigned when missing); returns the update_id."""
         with self._lock:

@@ -1,7 +1,9 @@
 """Per-person flood limit: someone sending faster than the limit is told once, then ignored.
 
-Uses the `limits` library's moving window, in memory (per bot process). Other people are never
-affected, and /support is never limited (the guard handler checks that before asking here).
+Uses the `limits` library's moving window, in memory (per bot process): the check writes nothing
+to the database, so a flood costs no more than a dictionary look-up. Other people are never
+affected. `/support` counts like anything else, except that a person's first `/support` in any
+window is always answered, even when they are over the limit.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ class FloodLimit:
 
     def __init__(self, rate: str) -> None:
         self._item: RateLimitItem = parse(rate)
+        # One /support per window gets through whatever else the person sent.
+        self._support: RateLimitItem = parse(f"1/{self._item.get_expiry()} seconds")
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._told: set[int] = set()
 
-    def allow(self, user_id: int) -> bool:
+    def allow(self, user_id: int, *, support: bool = False) -> bool:
         """Count this update; False when the person is over the limit."""
-        allowed = self._limiter.hit(self._item, str(user_id))
-        if allowed:
-            self._told.discard(user_id)
-        return allowed
+        if self._limiter.hit(self._item, str(user_id)):
+            self._told.discard(user_id)  # under the limit again: a new spell would be told
+            return True
+        return support and self._limiter.hit(self._support, str(user_id), "support")
 
     def should_tell(self, user_id: int) -> bool:
         """True once per limited spell: the first refused update gets a reply, the rest none."""

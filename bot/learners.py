@@ -5,13 +5,17 @@ A service: each public method is one transaction; it returns plain dataclasses, 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.db import DATABASE_UNAVAILABLE
 from bot.models import Learner, Subscription
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +67,23 @@ class LearnerService:
             )
 
     async def pending_action(self, telegram_user_id: int) -> str | None:
-        """What the learner's next free text means (None: it is a search)."""
-        async with self._sessions.begin() as session:
-            return await session.scalar(
-                select(Learner.pending_action).where(Learner.telegram_user_id == telegram_user_id)
+        """What the learner's next free text means (None: it is a search).
+
+        None too while the database is unreachable, so searching keeps working (it needs only
+        the content); a step that needs the database could not be saved anyway.
+        """
+        try:
+            async with self._sessions.begin() as session:
+                return await session.scalar(
+                    select(Learner.pending_action).where(
+                        Learner.telegram_user_id == telegram_user_id
+                    )
+                )
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning(
+                "pending step unavailable (%s); treating text as a search", type(exc).__name__
             )
+            return None
 
     async def set_pending_action(self, telegram_user_id: int, action: str | None) -> None:
         """Set or clear (None) the meaning of the learner's next free text."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content import MENUS, Card, Content, Lesson
+from bot.db import DATABASE_UNAVAILABLE
 from bot.models import CardView
 from bot.search import CARD, Hit, SearchIndex, build_index
 
@@ -80,7 +80,7 @@ class Lookup:
         try:
             async with self._sessions.begin() as session:
                 await _increment(session, card_id)
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_UNAVAILABLE as exc:
             log.warning("could not count a card view: %s", type(exc).__name__)
 
     async def most_used(self, limit: int) -> list[Card]:
@@ -89,7 +89,7 @@ class Lookup:
         try:
             async with self._sessions() as session:
                 counted = await _most_viewed(session, limit)
-        except (SQLAlchemyError, OSError) as exc:
+        except DATABASE_UNAVAILABLE as exc:
             log.warning("could not read card views: %s", type(exc).__name__)
         ordered = [*counted, *self.default_order()]
         cards = [card for card in map(self.content.card, dict.fromkeys(ordered)) if card]

@@ -153,6 +153,9 @@ async def sandbox(settings: Settings, user_id: int, source: TextIO, out: TextIO)
         runtime = build_application(
             settings, clock, token=SANDBOX_TOKEN, application_class=TrackingApplication
         )
+        # A fresh fake server would number from 1 again, and the redelivery guard would take
+        # every update of a second run on this database for one it had already handled.
+        server.number_updates_after(await runtime.services.updates.latest())
         async with running(runtime, server) as sim:
             terminal = Terminal(sim, clock, user_id, out)
             if source.isatty():

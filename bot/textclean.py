@@ -9,6 +9,9 @@ of a person writing.
 
 Right-to-left text, emoji (including ZWJ sequences and skin tones) and the left-to-right and
 right-to-left marks (U+200E, U+200F) are kept: they are how people write.
+
+Every length here is counted as Telegram counts it, in UTF-16 code units (an emoji outside the
+Basic Multilingual Plane is two), so a limit that fits here fits in a message.
 """
 
 from __future__ import annotations
@@ -57,27 +60,46 @@ def _attached(char: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x1F3FB <= code <= 0x1F3FF
 
 
-def _cut(text: str, limit: int) -> str:
-    """The first `limit` characters at most, backing off so no combining sequence is split."""
-    if len(text) <= limit:
+def utf16_len(text: str) -> int:
+    """The text's length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_cut(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` UTF-16 units, never splitting a character
+    from its combining marks, joiners or skin tone (so the cut may be a little shorter)."""
+    if utf16_len(text) <= limit:
         return text
-    end = limit
+    end, used = 0, 0
+    for char in text:  # the most characters whose UTF-16 length fits
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            break
+        end += 1
+    fits = end
     while end > 0 and _attached(text[end]):
         end -= 1
     if end > 0 and text[end - 1] in _JOINERS:
         end -= 1
-    return text[: end or limit].rstrip()
+    return text[: end or fits].rstrip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """The text within `limit` UTF-16 units, ending in "…" when it had to be cut."""
+    if utf16_len(text) <= limit:
+        return text
+    return utf16_cut(text, limit - 1).rstrip() + "…"
 
 
 def clean(text: str, *, max_chars: int = MAX_STORED_CHARS) -> CleanText:
-    """Normalise, strip unsafe characters and truncate text for storage; NUL is refused."""
+    """Normalise, strip unsafe characters and truncate (UTF-16 units) for storage; NUL refused."""
     if "\x00" in text:
         raise RejectedText("text contains NUL")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(char for char in text if _keep(char))
     # NFC after removal: a removed control no longer separates characters that compose.
     text = unicodedata.normalize("NFC", text).strip()
-    shortened = _cut(text, max_chars)
+    shortened = utf16_cut(text, max_chars)
     return CleanText(
-        text=shortened, truncated=len(shortened) < len(text), original_length=len(text)
+        text=shortened, truncated=len(shortened) < len(text), original_length=utf16_len(text)
     )

@@ -1,57 +1,111 @@
-"""Update hygiene: redelivered updates are recognised (by id, in the database) and ignored.
+"""Update hygiene: a redelivered update is recognised (by id, in the database) and ignored.
 
-Telegram redelivers an update when a webhook call failed or the bot crashed before confirming
-it; handling it twice could record an answer twice or send a lesson twice.
+Telegram redelivers an update when the bot stopped (or crashed) before confirming it; handling it
+twice could record an answer twice or save a reflection twice. So the id is recorded *with the
+effect*: the first transaction that changes anything while an update is handled also inserts its
+id, atomically, and an update that changed nothing is recorded once it has been handled. Hence:
+
+- handling failed before changing anything: nothing recorded, a redelivery is handled afresh;
+- it crashed after its change was committed: the id went with the change, so a redelivery is
+  recognised and the change is not made twice;
+- two copies handled at the same moment (two processes): the second one's insert of the id
+  conflicts, so its transaction is rolled back (`AlreadyHandled`) and it changes nothing.
+
+The guard calls `begin` when an update arrives and `finish` after the handlers succeeded.
 """
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import delete
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.clock import Clock
+from bot.db import DATABASE_UNAVAILABLE
 from bot.models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
-# What an unreachable database raises: SQLAlchemy's errors, OSError (connection refused, timeouts)
-# and asyncpg's own errors, which SQLAlchemy does not wrap while it opens a connection (e.g.
-# CannotConnectNowError while PostgreSQL restarts).
-DATABASE_UNAVAILABLE = (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+__all__ = ["DATABASE_UNAVAILABLE", "AlreadyHandled", "UpdateLog"]
+
+
+class AlreadyHandled(Exception):
+    """Another copy of this update recorded its id first; this copy's change is rolled back."""
+
+
+@dataclass(slots=True)
+class _Handling:
+    update_id: int
+    recorded: bool = False
+
+
+# The update the current task is handling (each update runs in its own asyncio context).
+_handling: ContextVar[_Handling | None] = ContextVar("update_being_handled", default=None)
 
 
 class UpdateLog:
-    """Remembers which update ids were handled."""
+    """Remembers which update ids were handled, recording each with its effect."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        # Every session the services open gets the hooks (a subclass of this factory's own).
+        base: type[Session] = sessions.kw.get("sync_session_class") or Session
+        recording = type("RecordingSession", (base,), {})
+        event.listen(recording, "do_orm_execute", _note_write)
+        event.listen(recording, "before_commit", self._record_with_effect)
+        event.listen(recording, "after_commit", _mark_recorded)
+        event.listen(recording, "after_rollback", _forget_writes)
+        sessions.configure(sync_session_class=recording)
 
-    async def first_time(self, update_id: int) -> bool:
-        """Record the update id; False when it was already handled.
+    async def begin(self, update_id: int) -> bool:
+        """Start handling an update; False when it was already handled (a redelivery).
 
         Fails open: if the database is unreachable the update is handled (support must work).
         """
+        _handling.set(None)
         try:
-            async with self._sessions.begin() as session:
-                dialect = session.bind.dialect.name
-                insert = pg_insert if dialect == "postgresql" else sqlite_insert
-                result = await session.execute(
-                    insert(ProcessedUpdate)
-                    .values(update_id=update_id, seen_at=self._clock.now())
-                    .on_conflict_do_nothing(index_elements=["update_id"])
+            async with self._sessions() as session:
+                seen = await session.scalar(
+                    select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
                 )
-                return bool(result.rowcount)  # type: ignore[attr-defined]
         except DATABASE_UNAVAILABLE as exc:
             log.warning("update log unavailable (%s); handling update anyway", type(exc).__name__)
-            return True
+            seen = None
+        if seen is not None:
+            return False
+        _handling.set(_Handling(update_id))
+        return True
+
+    async def finish(self) -> None:
+        """The update was handled: record its id if nothing it changed has recorded it yet."""
+        handling = _handling.get()
+        _handling.set(None)
+        if handling is None or handling.recorded:
+            return
+        try:
+            async with self._sessions.begin() as session:
+                await session.execute(_insert(session, handling.update_id, self._clock))
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("update %s not recorded (%s)", handling.update_id, type(exc).__name__)
+
+    @staticmethod
+    def abandon() -> None:
+        """Handling failed: forget the update (whatever it committed has recorded its id)."""
+        _handling.set(None)
+
+    async def latest(self) -> int:
+        """The highest update id recorded (0 when none): a fake server numbers after it."""
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.max(ProcessedUpdate.update_id))) or 0)
 
     async def prune(self, older_than: timedelta) -> int:
         """Forget update ids older than the given age (Telegram keeps updates for 24 hours)."""
@@ -62,3 +116,42 @@ class UpdateLog:
                 )
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _record_with_effect(self, session: Session) -> None:
+        """before_commit: a transaction that changed something also records the update id."""
+        handling = _handling.get()
+        if handling is None or handling.recorded:
+            return
+        changed = session.info.get("wrote") or session.new or session.dirty or session.deleted
+        if not changed:
+            return
+        result = session.execute(_insert(session, handling.update_id, self._clock))
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise AlreadyHandled(handling.update_id)
+        session.info["recorded"] = handling
+
+
+def _insert(session: Session | AsyncSession, update_id: int, clock: Clock) -> Any:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return (
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, seen_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+
+
+def _note_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
+def _forget_writes(session: Session) -> None:
+    session.info.pop("recorded", None)
+    session.info.pop("wrote", None)
+
+
+def _mark_recorded(session: Session) -> None:
+    handling: _Handling | None = session.info.pop("recorded", None)
+    session.info.pop("wrote", None)
+    if handling is not None:
+        handling.recorded = True

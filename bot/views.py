@@ -31,6 +31,7 @@ from bot.callbacks import (
 )
 from bot.commands import Command
 from bot.content import MENUS, Card, Content, Lesson, Support, SupportContact, html_to_text
+from bot.textclean import shorten
 
 MAX_MESSAGE_CHARS = 4096
 
@@ -91,14 +92,22 @@ def help_screen(commands: Mapping[str, Sequence[Command]]) -> Screen:
 def apology_screen() -> Screen:
     """What a person sees when something went wrong on our side."""
     return Screen(
-        "Sorry, something went wrong on our side and that did not work. "
-        "Nothing you sent is lost; please try again in a moment. /support is always available."
+        "Sorry, something went wrong on our side and that did not work, so please send it"
+        " again in a moment. /support is always available."
     )
 
 
 def unknown_command_screen() -> Screen:
     """Reply to a command the bot does not know."""
     return Screen("I don't know that command. /help lists everything I can do.")
+
+
+def private_command_screen(command: str, bot_username: str) -> Screen:
+    """A known command sent where it does not work (a group): it works in the private chat."""
+    return Screen(
+        f"/{escape(command)} works in our private chat, where what you do stays yours.",
+        ((Button("Open the private chat", url=f"https://t.me/{bot_username}"),),),
+    )
 
 
 def unsupported_message_screen() -> Screen:
@@ -410,10 +419,7 @@ def _all_cards_row() -> tuple[Button, ...]:
 
 def _echo(query: str) -> str:
     """A person's words, shortened and escaped, to show what was searched for."""
-    query = " ".join(query.split())
-    if len(query) > _MAX_ECHO:
-        query = query[: _MAX_ECHO - 1].rstrip() + "…"
-    return escape(query)
+    return escape(shorten(" ".join(query.split()), _MAX_ECHO))
 
 
 def menu_screen(menu: str, content: Content, *, opened: bool = False) -> Screen:
@@ -538,9 +544,7 @@ class InlineCard:
 
 def inline_card(card: Card) -> InlineCard:
     """A card as an inline-mode result that someone can send into any chat."""
-    summary = " ".join(html_to_text(card.summary).split())
-    if len(summary) > MAX_INLINE_DESCRIPTION:
-        summary = summary[: MAX_INLINE_DESCRIPTION - 1].rstrip() + "…"
+    summary = shorten(" ".join(html_to_text(card.summary).split()), MAX_INLINE_DESCRIPTION)
     return InlineCard(
         id=card.id,
         title=card.title,
@@ -554,8 +558,9 @@ def inline_card(card: Card) -> InlineCard:
 def slow_down_screen() -> Screen:
     """Told once to someone sending faster than the flood limit."""
     return Screen(
-        "You're sending messages faster than I can keep up with, so I'll pause for a few "
-        "seconds. Nothing is lost. /support is always available."
+        "You're sending messages faster than I can keep up with, so I'll pause for a few"
+        " seconds: what you send meanwhile won't be answered, so please send it again after."
+        " /support still gets through."
     )
 
 

@@ -43,6 +43,7 @@ from bot.cohorts import (
 from bot.content import Lesson
 from bot.roles import Handover, LeadInfo, LeadInvite, invite_payload
 from bot.schedule import DAY_NAMES, format_days, zone
+from bot.textclean import utf16_len
 from bot.views import Button, Screen, escape, framing_text
 
 MAX_LISTED_NAMES = 30
@@ -78,11 +79,11 @@ def _within(lines: list[str], budget: int = 3800) -> str:
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
-        if used + len(line) + 1 > budget:
+        if used + utf16_len(line) + 1 > budget:
             kept.append(f"… and {len(lines) - index} more lines")
             break
         kept.append(line)
-        used += len(line) + 1
+        used += utf16_len(line) + 1
     return "\n".join(kept)
 
 

@@ -24,7 +24,7 @@ from bot.callbacks import (
 )
 from bot.content import Content, Lesson, Support
 from bot.learning import AnswerResult, JournalPage, Progress, Touch
-from bot.textclean import MAX_STORED_CHARS
+from bot.textclean import MAX_STORED_CHARS, shorten
 from bot.views import (
     NO_NAMES,
     Button,
@@ -291,9 +291,8 @@ def _schedule_line(progress: Progress) -> str:
 
 
 def _shorten(text: str, limit: int) -> tuple[str, bool]:
-    if len(text) <= limit:
-        return text, False
-    return text[: limit - 1].rstrip() + "…", True
+    shortened = shorten(text, limit)
+    return shortened, shortened != text
 
 
 def journal_screen(page: JournalPage, content: Content) -> Screen:

@@ -14,6 +14,7 @@ from bot.callbacks import COURSE, MENU_SHOW, ONBOARD, SETTINGS, encode
 from bot.content import Content
 from bot.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED, Enrolment
 from bot.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
+from bot.textclean import shorten
 from bot.timeparse import format_time, time_code
 from bot.views import ALL_MENUS, Button, Screen, escape, framing_text
 
@@ -67,10 +68,7 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 def _echo(text: str) -> str:
     """What the person typed, shortened and escaped, to show it back."""
-    text = " ".join(text.split())
-    if len(text) > _MAX_ECHO:
-        text = text[: _MAX_ECHO - 1].rstrip() + "…"
-    return escape(text)
+    return escape(shorten(" ".join(text.split()), _MAX_ECHO))
 
 
 def _rows(buttons: Sequence[Button], per_row: int) -> tuple[tuple[Button, ...], ...]:

@@ -47,6 +47,7 @@ from telegram.error import (
 
 from bot.clock import Clock
 from bot.delivery import OutboxItem, Outcome, Result
+from bot.textclean import utf16_cut
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ _NOT_SENT_CAUSES: tuple[type[BaseException], ...] = (
 def plain_text(text: str) -> str:
     """Telegram HTML as plain text (tags dropped, entities decoded), cut to Telegram's limit."""
     plain = html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
-    return plain[:MAX_MESSAGE_CHARS]
+    return utf16_cut(plain, MAX_MESSAGE_CHARS)
 
 
 class RateLimiter:

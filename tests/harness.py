@@ -83,6 +83,8 @@ def settings_for_test(database_url: str, **overrides: Any) -> Settings:
         "encryption_key": TEST_ENCRYPTION_KEY,
         # Dialogues run far faster than a person types; the flood limit has its own tests.
         "flood_limit": "10000/10 seconds",
+        # Replies are paced per chat in real time; the pacing has its own tests.
+        "reply_chat_rate": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

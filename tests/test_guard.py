@@ -1,36 +1,110 @@
-"""The guard: redelivered updates change nothing; a flooding person is told once, then ignored."""
+"""The guard: redelivered updates change nothing, yet an update that failed is handled when it comes
+again; a flooding person is told once, then ignored, with no database work and no one slowed."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from telegram import Update
 
 from bot.clock import FakeClock
-from bot.updates import UpdateLog
-from tests.harness import bot_under_test
+from bot.fake_bot_api import BadRequest
+from bot.flood import FloodLimit
+from bot.models import ProcessedUpdate, Reflection
+from bot.updates import AlreadyHandled, UpdateLog
+from tests.factories import count, deliver, make_learner
+from tests.harness import USER, BotUnderTest, bot_under_test
+
+
+def _message(update_id: int, text: str, user: int = USER) -> dict[str, Any]:
+    entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": user, "type": "private"},
+            "from": {"id": user, "is_bot": False, "first_name": "Alex"},
+            "text": text,
+            **({"entities": entities} if text.startswith("/") else {}),
+        },
+    }
+
+
+async def _process(bot: BotUnderTest, payload: dict[str, Any]) -> None:
+    application = bot.sim.application
+    await application.process_update(Update.de_json(payload, application.bot))
 
 
 async def test_a_redelivered_update_is_handled_once(database_url: str, clock: FakeClock) -> None:
     async with bot_under_test(database_url, clock) as bot:
-        application = bot.sim.application
-        payload = {
-            "update_id": 777,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "chat": {"id": 1001, "type": "private"},
-                "from": {"id": 1001, "is_bot": False, "first_name": "Alex"},
-                "text": "/help",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
-            },
-        }
-        for _ in range(2):  # e.g. a webhook retry after a crash
-            await application.process_update(Update.de_json(payload, application.bot))
+        for _ in range(2):  # e.g. redelivered after a crash before Telegram was told
+            await _process(bot, _message(777, "/help"))
         assert len(bot.messages()) == 1
+        assert await count(bot, ProcessedUpdate) == 1
+
+
+async def test_an_update_whose_handling_failed_is_handled_when_redelivered(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Its id used to be recorded first, so the redelivery was dropped while the apology
+    promised nothing was lost."""
+    async with bot_under_test(database_url, clock) as bot:
+        bot.server.inject("sendMessage", fault=BadRequest("Bad Request: something odd"))
+        await _process(bot, _message(778, "/help"))
+        [apology] = bot.messages()
+        assert "went wrong" in (apology.text or "")
+        assert await count(bot, ProcessedUpdate) == 0
+        await _process(bot, _message(778, "/help"))
+        assert "/support" in (bot.last().text or "") and len(bot.messages()) == 2
+        assert await count(bot, ProcessedUpdate) == 1
+
+
+async def test_an_effect_records_the_update_so_a_redelivery_does_not_repeat_it(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The reflection is saved, then the reply fails (as if the bot crashed): the redelivered
+    update must not save it twice."""
+    async with bot_under_test(database_url, clock) as bot:
+        await make_learner(bot)
+        lesson = await deliver(bot, "welcome")
+        await bot.press("Reflect", message=lesson)
+        bot.server.inject("sendMessage", fault=BadRequest("Bad Request: something odd"), times=2)
+        await _process(bot, _message(900_001, "I listened more than I talked"))
+        assert await count(bot, Reflection) == 1
+        await _process(bot, _message(900_001, "I listened more than I talked"))
+        assert await count(bot, Reflection) == 1
+
+
+async def test_two_copies_handled_at_once_change_things_once(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Two processes given the same update: the second copy's change is rolled back."""
+    async with bot_under_test(database_url, clock) as bot:
+        services = bot.runtime.services
+        both_started = asyncio.Barrier(2)
+
+        async def handle_copy() -> None:
+            assert await services.updates.begin(31_337)
+            await both_started.wait()
+            await services.learners.set_pending_action(USER, None)  # any write
+            await services.updates.finish()
+
+        await make_learner(bot)
+        results = await asyncio.gather(
+            asyncio.create_task(handle_copy()),
+            asyncio.create_task(handle_copy()),
+            return_exceptions=True,
+        )
+        assert sorted(type(r).__name__ for r in results) == ["AlreadyHandled", "NoneType"]
+        assert any(isinstance(r, AlreadyHandled) for r in results)
+        assert await count(bot, ProcessedUpdate) == 1
 
 
 async def test_flooding_is_answered_once_then_ignored_and_others_are_unaffected(
@@ -41,11 +115,54 @@ async def test_flooding_is_answered_once_then_ignored_and_others_are_unaffected(
         assert [len(r) for r in replies[:5]] == [1] * 5
         assert "faster than I can keep up" in (replies[5][0].text or "")
         assert replies[6:] == [[], []]
-        [support] = await bot.send("/support")  # never limited
-        assert "116 123" in (support.text or "")
         assert len(await bot.send("/help", user=2002)) == 1  # someone else
         await asyncio.sleep(1.1)  # the person slows down
         assert len(await bot.send("/help")) == 1
+
+
+async def test_support_gets_through_once_a_window_then_is_limited_like_the_rest(
+    database_url: str, clock: FakeClock
+) -> None:
+    """200 /support from one person used to get 200 replies, slowing everyone else."""
+    async with bot_under_test(database_url, clock, flood_limit="5/30 seconds") as bot:
+        for _ in range(6):
+            await bot.send("/help")  # over the limit now
+        [support] = await bot.send("/support")  # the first /support in the window gets through
+        assert "116 123" in (support.text or "")
+        before = len(bot.messages())
+        for _ in range(50):
+            await bot.send("/support")
+        assert len(bot.messages()) == before  # then it is limited like everything else
+
+
+def test_a_new_window_lets_one_support_through_again() -> None:
+    flood = FloodLimit("2/1 second")
+    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert [flood.allow(1, support=True) for _ in range(3)] == [True, False, False]
+    time.sleep(1.05)
+    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert flood.allow(1, support=True) and not flood.allow(1, support=True)
+
+
+async def test_the_flood_check_writes_nothing_to_the_database(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, flood_limit="3/10 seconds") as bot:
+        for _ in range(4):
+            await bot.send("/help")  # three answered, then told to slow down
+        statements: list[str] = []
+
+        def note(*args: Any) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(bot.runtime.engine.sync_engine, "before_cursor_execute", note)
+        try:
+            for _ in range(20):
+                await bot.send("/support" if _ % 2 else "/help")
+        finally:
+            event.remove(bot.runtime.engine.sync_engine, "before_cursor_execute", note)
+        # The one /support let through is handled (and recorded); the refused 19 cost nothing.
+        assert len([s for s in statements if "processed_updates" in s]) <= 2
 
 
 class _Unreachable:
@@ -53,6 +170,13 @@ class _Unreachable:
 
     def __init__(self, error: Exception) -> None:
         self.error = error
+        self.kw: dict[str, Any] = {}
+
+    def configure(self, **kw: Any) -> None:
+        return None
+
+    def __call__(self) -> _Unreachable:
+        return self
 
     def begin(self) -> _Unreachable:
         return self
@@ -79,4 +203,5 @@ async def test_the_update_log_fails_open_when_the_database_is_unreachable(
 ) -> None:
     """Seen in bench/fault_pg_restart.py: asyncpg's connect errors are not SQLAlchemy's."""
     log = UpdateLog(_Unreachable(error), clock)  # type: ignore[arg-type]
-    assert await log.first_time(1) is True
+    assert await log.begin(1) is True
+    await log.finish()  # not recorded, and no error either

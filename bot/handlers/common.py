@@ -6,6 +6,7 @@ import logging
 
 from telegram import Update
 from telegram.ext import (
+    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -15,11 +16,14 @@ from telegram.ext import (
 
 from bot import views
 from bot.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
-from bot.commands import sections
+from bot.commands import COMMANDS, sections
 from bot.context import BotContext
 from bot.handlers.render import reply
+from bot.updates import AlreadyHandled
 
 log = logging.getLogger(__name__)
+
+COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
@@ -47,7 +51,18 @@ async def support_button(update: Update, context: BotContext) -> None:
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
-    """Point a mistyped command at /help."""
+    """Point a mistyped command at /help; a known one that does not work here, at the private
+    chat; a command addressed to another bot (`/start@OtherBot`) is not ours to answer."""
+    message = update.effective_message
+    words = message.text.split() if message is not None and message.text else []
+    name, _, addressee = (words[0][1:] if words else "").partition("@")
+    username = context.bot.username
+    if addressee and addressee.lower() != username.lower():
+        return
+    private = update.effective_chat is not None and update.effective_chat.type == "private"
+    if name.lower() in COMMAND_NAMES and not private:
+        await reply(update, views.private_command_screen(name.lower(), username))
+        return
     await reply(update, views.unknown_command_screen())
 
 
@@ -63,20 +78,36 @@ async def stale_button(update: Update, context: BotContext) -> None:
 
 
 async def error_handler(update: object, context: BotContext) -> None:
-    """Log the failure without personal content and apologise to the person, once."""
+    """Log the failure without personal content, apologise to the person once, stop handling.
+
+    Stopping skips the guard's finishing step, so the update id is not recorded as handled
+    (unless something the update changed recorded it with the change).
+    """
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if not isinstance(update, Update):
+        log.error(
+            "error outside an update: %s",
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
+        return
+    context.services.updates.abandon()
+    if isinstance(error, AlreadyHandled):  # another copy of this update got there first
+        log.info("update %s was handled by another copy; this one changed nothing", update_id)
+        raise ApplicationHandlerStop
     log.error(
         "update %s failed: %s",
         update_id,
         type(error).__name__,
         exc_info=(type(error), error, error.__traceback__) if error else None,
     )
-    if isinstance(update, Update) and update.effective_chat is not None:
+    if update.effective_chat is not None:
         try:
             await reply(update, views.apology_screen())
         except Exception as exc:  # the apology itself failed (e.g. Telegram down)
             log.warning("could not send apology for update %s: %s", update_id, type(exc).__name__)
+    raise ApplicationHandlerStop
 
 
 def first_handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -1,4 +1,5 @@
-"""The guard runs before every feature: redelivered updates and floods stop here."""
+"""The guard runs before every feature and after them all: floods and redelivered updates stop
+here, and a handled update's id is recorded at the end (unless what it changed recorded it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.context import BotContext
 from bot.handlers.render import reply
 
 GUARD_GROUP = -1
+FINISH_GROUP = 1_000  # after every feature's group
 
 
 def _is_support(update: Update) -> bool:
@@ -19,19 +21,22 @@ def _is_support(update: Update) -> bool:
 
 
 async def guard(update: Update, context: BotContext) -> None:
-    """Ignore a redelivered update or a flooding person; /support always passes."""
-    if _is_support(update):
-        return
+    """Ignore a flooding person (in memory, first) or a redelivered update (by its id)."""
     services = context.services
-    if not await services.updates.first_time(update.update_id):
-        raise ApplicationHandlerStop
     user = update.effective_user
-    if user is not None and not services.flood.allow(user.id):
+    if user is not None and not services.flood.allow(user.id, support=_is_support(update)):
         if services.flood.should_tell(user.id) and update.effective_chat is not None:
             await reply(update, views.slow_down_screen())
         raise ApplicationHandlerStop
+    if not await services.updates.begin(update.update_id):
+        raise ApplicationHandlerStop
+
+
+async def finish(update: Update, context: BotContext) -> None:
+    """Every handler succeeded: remember the update id (the error handler skips this step)."""
+    await context.services.updates.finish()
 
 
 def handlers() -> list[tuple[BaseHandler[Update, BotContext, None], int]]:
-    """The guard and the group it runs in (before the features' group 0)."""
-    return [(TypeHandler(Update, guard), GUARD_GROUP)]
+    """The guard and the finishing step, with the groups they run in (around the features')."""
+    return [(TypeHandler(Update, guard), GUARD_GROUP), (TypeHandler(Update, finish), FINISH_GROUP)]

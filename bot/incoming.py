@@ -1,0 +1,152 @@
+"""The bot's side of the conversation: updates parsed one at a time, each person's handled in
+order but alongside everyone else's, and replies paced per chat.
+
+Parsing. PTB parses a whole `getUpdates` batch at once: a single update it cannot parse (a
+field shape from a newer Bot API) fails the batch, the offset never advances, and the whole
+batch, names and message text included, is logged at CRITICAL on every retry. Here each raw
+update is tried alone; one that fails is skipped (the next `getUpdates` confirms it) and logged by
+id and type only, never by content, and everyone else is answered. The webhook uses
+`parse_update` too.
+
+Concurrency. `PerPerson` handles different people's updates concurrently and one person's in
+the order they were sent, so someone flooding the bot (or waiting for their replies to be paced)
+delays only themselves.
+
+Pacing. Telegram allows about one message a second in a chat (short bursts pass); `ChatPacer`
+lets a few replies through at once, then spaces a chat's replies at `rate` a second, so a burst
+of replies never provokes a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.ext import BaseUpdateProcessor, ExtBot
+
+log = logging.getLogger(__name__)
+
+KNOWN_TYPES = frozenset(Update.ALL_TYPES)
+
+
+def update_type(raw: dict[str, Any]) -> str:
+    """The update's kind (`message`, `callback_query`...), or "unknown": never any content."""
+    return next((key for key in raw if key in KNOWN_TYPES), "unknown")
+
+
+def parse_update(raw: object, bot: Bot) -> Update | None:
+    """The parsed update, or None (logged by id and type) when the library cannot parse it."""
+    if not isinstance(raw, dict):
+        log.warning("skipped an update that is not an object")
+        return None
+    try:
+        return Update.de_json(raw, bot)
+    except Exception as exc:  # any parse failure: the update's shape is not what PTB expects
+        update_id = raw.get("update_id")
+        log.warning(
+            "skipped update %s (%s): it could not be parsed (%s)",
+            update_id if isinstance(update_id, int) else "?",
+            update_type(raw),
+            type(exc).__name__,
+        )
+        return None
+
+
+class ChatPacer:
+    """A token bucket per chat: `burst` messages at once, then `rate` a second (0: unpaced)."""
+
+    def __init__(self, rate: float, burst: int = 3) -> None:
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat -> (tokens, when counted)
+
+    async def wait(self, chat_id: int) -> None:
+        """Return when the chat may be sent one more message (at once, unless it had a burst)."""
+        if self.rate <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        tokens, then = self._buckets.get(chat_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate) - 1
+        self._buckets[chat_id] = (tokens, now)
+        if len(self._buckets) > 10_000:  # forget chats whose bucket has long refilled
+            idle = now - self.burst / self.rate
+            self._buckets = {c: b for c, b in self._buckets.items() if b[1] > idle}
+        if tokens < 0:
+            await asyncio.sleep(-tokens / self.rate)
+
+
+class PerPerson(BaseUpdateProcessor):
+    """Different people's updates concurrently; one person's (or chat's) strictly in order."""
+
+    def __init__(self, max_concurrent_updates: int = 4096) -> None:
+        # The cap bounds memory only: a flooder's updates wait on their own lock, not for slots
+        # others need (PTB takes the slot first, so the cap is set far above real concurrency).
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await the update's handling once this person's earlier updates are done."""
+        key = _person(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users > 1:
+                self._locks[key] = (lock, users - 1)
+            else:
+                del self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+def _person(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+class IncomingBot(ExtBot[None]):
+    """ExtBot whose getUpdates drops the updates it cannot parse and confirms them next time,
+    and which carries the per-chat pacer for replies."""
+
+    def __init__(self, *args: Any, reply_rate: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._confirm_before = 0  # the next getUpdates' offset is at least this
+        self._reply_pacer = ChatPacer(reply_rate)  # a public attribute cannot be set on a Bot
+
+    @property
+    def reply_pacer(self) -> ChatPacer:
+        """Paces the replies in each chat (bot.handlers.render waits on it before each one)."""
+        return self._reply_pacer
+
+    async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if endpoint != "getUpdates":
+            return await super()._post(endpoint, data, **kwargs)
+        data = dict(data or {})
+        offset = data.get("offset")
+        if self._confirm_before and (offset is None or 0 <= offset < self._confirm_before):
+            data["offset"] = self._confirm_before  # an unparsable last update is confirmed
+        result = await super()._post(endpoint, data, **kwargs)
+        if not isinstance(result, list):
+            return result
+        readable = []
+        for raw in result:
+            if parse_update(raw, self) is not None:
+                readable.append(raw)
+            elif isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
+                self._confirm_before = max(self._confirm_before, raw["update_id"] + 1)
+        return readable
