@@ -5,6 +5,7 @@ Run: .venv/bin/python bench/bench_safety.py
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ def per_call(check: SafetyCheck, texts: list[str], rounds: int) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     check = SafetyCheck(load_content(ROOT / "lessons").safety)
     print(f"short texts: {per_call(check, QUERIES, 2000) * 1e6:.1f} µs per check")
     long = per_call(check, [REFLECTION], 200)

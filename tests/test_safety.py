@@ -212,7 +212,7 @@ def test_no_negative_triggers(check: SafetyCheck, text: str) -> None:
 def test_the_search_tables_everyday_queries_do_not_trigger(check: SafetyCheck) -> None:
     # How people look things up (tests/test_search.py); a query about self-harm or a disclosure
     # of abuse is a safety matter and brings the support screen first, by design.
-    safety_matters = ("self harm", "abuse", "discloses", "hurt at home", "suicid", "raped")
+    safety_matters = ("self harm", "self-injury", "abuse", "discloses", "hurt at home", "suicid", "raped")
     everyday = [q for q, _ in SEARCH_TABLE if not any(word in q for word in safety_matters)]
     assert len(everyday) >= 60
     assert [query for query in everyday if check.check(query) is not None] == []
@@ -535,6 +535,6 @@ async def test_safety_comes_first_even_when_the_database_is_down(clock: FakeCloc
         assert is_support(support) and listening.plain_text.startswith(card_title("listen"))
         [disclosure] = await down.press("Responding to a disclosure", message=support)
         assert "safeguarding procedure" in disclosure.plain_text
-        [apology] = await down.send("stage 2")  # anything else waits for the database
-        assert "went wrong" in apology.plain_text
+        [card] = await down.send("stage 2")  # lookups need no database
+        assert "went wrong" not in card.plain_text and "Stage 2" in card.plain_text
         assert down.server.rejected == []
