@@ -212,7 +212,15 @@ def test_no_negative_triggers(check: SafetyCheck, text: str) -> None:
 def test_the_search_tables_everyday_queries_do_not_trigger(check: SafetyCheck) -> None:
     # How people look things up (tests/test_search.py); a query about self-harm or a disclosure
     # of abuse is a safety matter and brings the support screen first, by design.
-    safety_matters = ("self harm", "self-injury", "abuse", "discloses", "hurt at home", "suicid", "raped")
+    safety_matters = (
+        "self harm",
+        "self-injury",
+        "abuse",
+        "discloses",
+        "hurt at home",
+        "suicid",
+        "raped",
+    )
     everyday = [q for q, _ in SEARCH_TABLE if not any(word in q for word in safety_matters)]
     assert len(everyday) >= 60
     assert [query for query in everyday if check.check(query) is not None] == []
