@@ -31,7 +31,7 @@ from bot.delivery import DeliveryService
 from bot.enrolment import EnrolmentService
 from bot.flood import FloodLimit
 from bot.handlers import cohorts as cohort_handlers
-from bot.handlers import common, guard, learning, lookup, onboarding, privacy
+from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
 from bot.handlers import retention as retention_job
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
@@ -163,10 +163,12 @@ def build_application(
     application: BotApplication = builder.build()  # type: ignore[assignment]
     application.bot_data[SERVICES_KEY] = services
 
-    # 4. Handlers, in precedence order (one group: the first match wins): always-available
-    #    first, then features, then the fallbacks for anything nobody handled.
+    # 4. Handlers, in precedence order (one group: the first match wins): personal commands
+    #    and buttons outside the person's private chat first (bot.handlers.private), then the
+    #    always-available, then features, then the fallbacks for anything nobody handled.
     application.add_handlers(
         [
+            *private.handlers(),
             *common.first_handlers(),
             *onboarding.handlers(),
             *learning.handlers(),

@@ -102,6 +102,26 @@ def unknown_command_screen() -> Screen:
     return Screen("I don't know that command. /help lists everything I can do.")
 
 
+# A refused personal button's notice (answerCallbackQuery: at most 200 characters).
+PRIVATE_BUTTON_NOTICE = (
+    "That button belongs to someone's private chat with me. "
+    "Your own course and data are in yours: opening it now."
+)
+
+
+def start_link(bot_username: str, payload: str) -> str:
+    """The t.me link that opens the private chat with the bot and sends /start <payload>."""
+    return f"https://t.me/{bot_username}?start={payload}"
+
+
+def private_chat_screen(link: str) -> Screen:
+    """In a group, the answer to a personal command: one line and a button to the private chat."""
+    return Screen(
+        "Your course and your data stay in your private chat with me.",
+        ((Button("Open our private chat", url=link),),),
+    )
+
+
 def private_command_screen(command: str, bot_username: str) -> Screen:
     """A known command sent where it does not work (a group): it works in the private chat."""
     return Screen(
