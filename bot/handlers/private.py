@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot import views
-from bot.callbacks import CARD_MORE, CARD_SHOW, LESSON_MOMENT, MENU_SHOW, SEP
+from bot.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_MOMENT, MENU_SHOW, SEP, SUPPORT
 from bot.commands import COMMANDS, LEARN, PRIVACY
 from bot.context import BotContext
 from bot.handlers import cohorts, learning, onboarding, privacy
@@ -34,9 +34,10 @@ Verb = Callable[[Update, BotContext], Awaitable[None]]
 # Personal: every command of these help sections, and the lead's commands (not in the menu).
 PERSONAL_SECTIONS = frozenset({LEARN, PRIVACY})
 LEAD_COMMANDS = ("lead", "cohorts", "cohort")
-# Buttons that show content only (cards and menus). Every other button is personal, so a new
+# Buttons that show content only (cards, a card behind its content note, menus, and the support
+# and disclosure screens). Every other button is personal, so a new
 # feature's buttons are private unless added here.
-PUBLIC_BUTTONS = frozenset({CARD_SHOW, CARD_MORE, MENU_SHOW})
+PUBLIC_BUTTONS = frozenset({CARD_SHOW, CARD_MORE, CARD_OPEN, MENU_SHOW, SUPPORT})
 # "Support and contacts" (no lesson named): support is one tap away in every chat.
 SUPPORT_BUTTON = LESSON_MOMENT
 # `/start <payload>` in the private chat continues with these screens, which only show things
