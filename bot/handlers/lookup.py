@@ -164,35 +164,31 @@ def _payload(update: Update) -> str:
 
 async def show_card(update: Update, context: BotContext) -> None:
     """Show the card a button names (an overview card shows as its menu)."""
-    await _answer(update)
-    content = context.services.content
-    card = content.card(_payload(update))
-    if card is None:
-        await show(update, _gone(context))
-        return
-    screen = (
-        views.menu_screen(card.id, content)
-        if card.id == card.menu
-        else views.card_screen(card, content)
-    )
-    await show(update, screen)
-    await context.services.lookup.record_view(card.id)
+    card_id = await _show_card(update, context, opened=False)
+    if card_id is not None:
+        await context.services.lookup.record_view(card_id)
 
 
 async def open_card(update: Update, context: BotContext) -> None:
     """Show the card: the card behind its content note replaces the note."""
+    await _show_card(update, context, opened=True)  # counted when the note was shown
+
+
+async def _show_card(update: Update, context: BotContext, *, opened: bool) -> str | None:
+    """Show the pressed card (its note first unless `opened`); the id shown, None if it is gone."""
     await _answer(update)
     content = context.services.content
     card = content.card(_payload(update))
     if card is None:
         await show(update, _gone(context))
-        return
+        return None
     screen = (
-        views.menu_screen(card.id, content, opened=True)
+        views.menu_screen(card.id, content, opened=opened)
         if card.id == card.menu
-        else views.card_screen(card, content, opened=True)
+        else views.card_screen(card, content, opened=opened)
     )
-    await show(update, screen)  # the view was counted when the note was shown
+    await show(update, screen)
+    return card.id
 
 
 async def show_card_more(update: Update, context: BotContext) -> None:
