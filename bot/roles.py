@@ -49,7 +49,7 @@ def mint_token() -> str:
 
 def hash_token(token: str) -> str:
     """What is stored for a token (hex SHA-256; the token itself is never stored)."""
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invite_payload(token: str) -> str:
@@ -80,7 +80,13 @@ def invite_usable(invite: Invite, now: datetime) -> bool:
 async def usable_invite(
     session: AsyncSession, token: str, now: datetime, kind: str | None = None
 ) -> Invite | None:
-    """Repository query: the usable invite with this token (and kind), else None."""
+    """Repository query: the usable invite with this token (and kind), else None.
+
+    Whatever reaches here (a typed link, a forged button) is checked against the token alphabet
+    first, so a made-up token costs no query and nothing outside it is ever hashed.
+    """
+    if not _TOKEN_RE.fullmatch(token):
+        return None
     invite: Invite | None = await session.scalar(
         select(Invite).where(Invite.token_hash == hash_token(token))
     )

@@ -334,6 +334,18 @@ async def test_a_join_button_with_a_forged_token_enrols_no_one(
     assert await rows(bot, Learner) == []
 
 
+@pytest.mark.parametrize("token", ["🙂" * 8, "B" * 31 + "é", "", "B" * 40 + "!", "\x00" * 4])
+@pytest.mark.parametrize("action", ["tj", "ta"])
+async def test_a_button_with_a_token_out_of_the_alphabet_is_refused_kindly(
+    bot: BotUnderTest, team: str, action: str, token: str
+) -> None:
+    """Found by the fuzzer: hashing a forged non-ASCII token raised UnicodeEncodeError."""
+    [consent] = await bot.send(f"/start {team}", user=3001)
+    replies = await bot.sim.press_data(3001, consent.message_id, f"{action}:{token}")
+    assert replies and all("went wrong" not in r.plain_text for r in replies)
+    assert await rows(bot, Learner) == []
+
+
 async def test_repeated_bad_tokens_are_throttled(bot: BotUnderTest, team: str) -> None:
     for attempt in range(5):
         [refused] = await bot.send(f"/start inv-{'C' * 31}{attempt}", user=3001)
