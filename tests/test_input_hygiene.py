@@ -119,3 +119,14 @@ async def test_typed_settings_are_parsed_and_only_known_timezones_stored(
             await cohorts.change(LEAD, cohort.id, CohortChange(timezone=name))
     assert (await one(bot, Cohort)).timezone == "Europe/London"
     assert unclean_strings(await stored_rows(bot)) == []
+
+
+def test_the_cleanliness_check_counts_as_telegram_does() -> None:
+    """FUZZ_SEED=868575761: a clean name of astral characters was flagged, because the check
+    measured its limit in code points while `clean` counts UTF-16 units."""
+    assert unclean_strings({"cohorts": [{"name": "'\U00088f92-, \U00051aa2\U0007c9f1"}]}) == []
+    assert unclean_strings({"cohorts": [{"name": "🙂🙂"}]}) == []
+    assert unclean_strings({"cohorts": [{"name": " padded"}, {"name": "a\u202eb"}]}) == [
+        "cohorts.name = ' padded'",
+        "cohorts.name = 'a\\u202eb'",
+    ]
