@@ -9,9 +9,9 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from bot import models  # noqa: F401  (registers every table on Base.metadata)
+import bot.db.models  # noqa: F401  (registers every table on Base.metadata)
 from bot.config import load_settings
-from bot.db import Base, UTCDateTime, create_engine
+from bot.db.engine import Base, UTCDateTime, create_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -21,7 +21,7 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    """The URL passed by bot.migrations, else DATABASE_URL from the settings."""
+    """The URL passed by bot.db.migrations, else DATABASE_URL from the settings."""
     url = config.attributes.get("database_url")
     return str(url) if url else load_settings().database_url
 

@@ -40,19 +40,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from telegram import Bot  # noqa: E402
-from telegram.constants import ParseMode  # noqa: E402
-from telegram.request import HTTPXRequest  # noqa: E402
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.request import HTTPXRequest
 
-from bot.clock import FakeClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import create_engine, create_sessions  # noqa: E402
-from bot.delivery import DeliveryService  # noqa: E402
-from bot.migrations import upgrade  # noqa: E402
-from scheduler.engine import DeliveryEngine, default_concurrency  # noqa: E402
-from scheduler.render import OutboxRenderer  # noqa: E402
-from scheduler.sender import SendPolicy  # noqa: E402
-from tests.outbox_helpers import CHAT_BASE, make_content, make_lesson  # noqa: E402
+from bot.config import Settings
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine, create_sessions
+from bot.db.migrations import upgrade
+from bot.services.outbox.service import DeliveryService
+from scheduler.engine import DeliveryEngine, default_concurrency
+from scheduler.render import OutboxRenderer
+from scheduler.sender import SendPolicy
+from tests.outbox_helpers import CHAT_BASE, make_content, make_lesson
 
 TOKEN = "123456:BENCH-token"
 DUE = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -95,7 +95,7 @@ def _peak_rss_mb() -> float:
 
 
 def _serve(port_queue: Any, latency: float) -> None:
-    from bot.fake_bot_api import FakeBotAPI
+    from bot.sandbox.fake_telegram import FakeBotAPI
 
     async def run() -> None:
         server = FakeBotAPI()
@@ -208,7 +208,7 @@ async def scenario_engine(
 
 async def scenario_floor(base_url: str, n: int, concurrency: int) -> dict[str, Any]:
     renderer = OutboxRenderer(CONTENT)
-    from bot.delivery import OutboxItem
+    from bot.services.outbox.service import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)
     rendered = renderer(sample)
@@ -254,7 +254,7 @@ async def scenario_naive(base_url: str, n: int, patient: bool) -> dict[str, Any]
     from telegram.ext import ApplicationBuilder, ContextTypes
 
     renderer = OutboxRenderer(CONTENT)
-    from bot.delivery import OutboxItem
+    from bot.services.outbox.service import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)
     rendered = renderer(sample)

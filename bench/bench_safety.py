@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.content import load_content  # noqa: E402
-from bot.safety import SafetyCheck  # noqa: E402
+from bot.content.loader import load_content
+from bot.content.safety import SafetyCheck
 
 QUERIES = [
     "stage 2",

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.content import load_content  # noqa: E402
-from bot.search import build_index  # noqa: E402
-from tests.test_search import TABLE  # noqa: E402
+from bot.content.loader import load_content
+from bot.content.search import build_index
+from tests.test_search import TABLE
 
 TARGET_MS = 5.0
 EXTRA = [

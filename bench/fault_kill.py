@@ -29,15 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.faults import database_kinds, new_database  # noqa: E402
-from bot.clock import FakeClock  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.db import create_engine, create_sessions  # noqa: E402
-from bot.delivery import DeliveryService  # noqa: E402
-from bot.fake_bot_api import FakeBotAPI  # noqa: E402
-from bot.logs import configure_logging  # noqa: E402
-from tests.faults import Tally, tally  # noqa: E402
-from tests.outbox_helpers import make_content, seed_subscribers  # noqa: E402
+from bench.faults import database_kinds, new_database
+from bot.config import Settings
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine, create_sessions
+from bot.logs import configure_logging
+from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.services.outbox.service import DeliveryService
+from tests.faults import Tally, tally
+from tests.outbox_helpers import make_content, seed_subscribers
 
 LATENCY = 0.030
 

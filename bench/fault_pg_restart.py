@@ -34,18 +34,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+import asyncpg
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.faults import new_database, pg_server_url  # noqa: E402
-from bot.db import create_engine  # noqa: E402
-from bot.delivery import DELIVERIES  # noqa: E402
-from bot.fake_bot_api import FakeBotAPI  # noqa: E402
-from tests.faults import tally  # noqa: E402
-from tests.harness import TEST_ENCRYPTION_KEY  # noqa: E402
-from tests.outbox_helpers import CHAT_BASE, seed_subscribers  # noqa: E402
+from bench.faults import new_database, pg_server_url
+from bot.db.engine import create_engine
+from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.services.outbox.service import DELIVERIES
+from tests.faults import tally
+from tests.harness import TEST_ENCRYPTION_KEY
+from tests.outbox_helpers import CHAT_BASE, seed_subscribers
 
 TOKEN = "123456:PG-restart-bench-token"
 PERSON = 999_001

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.faults import database_kinds, new_database  # noqa: E402
-from bot.logs import configure_logging  # noqa: E402
-from tests.faults import burst_through_telegram_faults  # noqa: E402
+from bench.faults import database_kinds, new_database
+from bot.logs import configure_logging
+from tests.faults import burst_through_telegram_faults
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.migrations import upgrade  # noqa: E402
+from bot.db.migrations import upgrade
 
 
 def pg_server_url() -> str | None:

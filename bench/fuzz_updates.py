@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.faults import database_kinds, new_database  # noqa: E402
-from bot.clock import FakeClock  # noqa: E402
-from tests.fuzzing import (  # noqa: E402
+from bench.faults import database_kinds, new_database
+from bot.core.clock import FakeClock
+from tests.fuzzing import (
     ADMIN,
     FLOOD_OFF,
     Fuzzer,
@@ -37,7 +37,7 @@ from tests.fuzzing import (  # noqa: E402
     stored_rows,
     unclean_strings,
 )
-from tests.harness import bot_under_test  # noqa: E402
+from tests.harness import bot_under_test
 
 
 async def fuzz(url: str, updates: int, seed: int) -> bool:

@@ -36,16 +36,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import psutil  # noqa: E402
+import psutil
 
-from bench.faults import database_kinds, new_database  # noqa: E402
-from bot.app import build_application  # noqa: E402
-from bot.clock import SystemClock  # noqa: E402
-from bot.fake_bot_api import FakeBotAPI  # noqa: E402
-from bot.logs import configure_logging  # noqa: E402
-from bot.simulator import Simulator, TrackingApplication, buttons, running  # noqa: E402
-from tests.fuzzing import unexpected  # noqa: E402
-from tests.harness import settings_for_test  # noqa: E402
+from bench.faults import database_kinds, new_database
+from bot.app import build_application
+from bot.core.clock import SystemClock
+from bot.logs import configure_logging
+from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.simulator import Simulator, TrackingApplication, buttons, running
+from tests.fuzzing import unexpected
+from tests.harness import settings_for_test
 
 FIRST_USER = 100_000
 COMMANDS = [

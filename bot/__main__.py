@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.clock import SystemClock
 from bot.config import Settings, SettingsError, load_settings
+from bot.core.clock import SystemClock
 from bot.logs import configure_logging, log_uncaught_exceptions
 
 if TYPE_CHECKING:
@@ -70,20 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "keys":
         return _keys(settings, args.keys_command)
     if command == "migrate":
-        from bot.migrations import upgrade
+        from bot.db.migrations import upgrade
 
         upgrade(settings.database_url)
         print("Database is up to date.")
         return 0
     if command == "health":
-        from bot.db import database_answers
+        from bot.db.engine import database_answers
 
         if asyncio.run(database_answers(settings.database_url)):
             return 0
         print("Database is not reachable.", file=sys.stderr)
         return 1
     if command == "sandbox":
-        from bot.sandbox import run_sandbox
+        from bot.sandbox.terminal import run_sandbox
 
         return run_sandbox(settings, user_id=getattr(args, "user", 1001))
     return _run(settings)
@@ -98,7 +98,7 @@ def _lessons(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys(settings: Settings, action: str) -> int:
-    from bot.crypto import MasterKeyError, new_master_key_text
+    from bot.core.crypto import MasterKeyError, new_master_key_text
 
     if action == "new":
         print(new_master_key_text())
@@ -115,9 +115,9 @@ def _keys(settings: Settings, action: str) -> int:
 async def _with_keys(settings: Settings, *, rotate: bool) -> int:
     """Verify (and optionally rotate) the master key against the stored data keys."""
     from bot.app import build_keyring
-    from bot.db import create_engine, create_sessions
-    from bot.keys import KeyService
-    from bot.migrations import upgrade
+    from bot.db.engine import create_engine, create_sessions
+    from bot.db.migrations import upgrade
+    from bot.services.keys import KeyService
 
     await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
@@ -136,8 +136,8 @@ def _run(settings: Settings) -> int:
     from telegram.error import InvalidToken
 
     from bot.app import build_application
-    from bot.content import ContentError
-    from bot.crypto import MasterKeyError
+    from bot.content.schema import ContentError
+    from bot.core.crypto import MasterKeyError
 
     try:
         asyncio.run(_with_keys(settings, rotate=False))  # migrates, then fails closed on a bad key

@@ -19,31 +19,32 @@ from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 from telegram.request import HTTPXRequest
 
-from bot.clock import Clock
-from bot.cohorts import CohortService
-from bot.commands import COMMANDS
 from bot.config import Settings
-from bot.content import Content, load_content
+from bot.content.safety import SafetyCheck
+from bot.content.schema import Content
 from bot.context import SERVICES_KEY, BotContext, Services
-from bot.crypto import Keyring, keyring_for
-from bot.db import create_engine, create_sessions, is_sqlite
-from bot.delivery import DeliveryService
-from bot.enrolment import EnrolmentService
-from bot.flood import FloodLimit
+from bot.core.clock import Clock
+from bot.core.crypto import Keyring, keyring_for
+from bot.core.flood import FloodLimit
+from bot.db.engine import create_engine, create_sessions, is_sqlite
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
-from bot.handlers import retention as retention_job
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
-from bot.learners import LearnerService
-from bot.learning import LearningService
-from bot.lookup import Lookup
-from bot.privacy import PrivacyService
-from bot.retention import RetentionService
-from bot.roles import Access, InviteThrottle, LeadService
-from bot.safety import SafetyCheck
-from bot.updates import UpdateLog
+from bot.services.cohorts.service import CohortService
+from bot.services.enrolment import EnrolmentService
+from bot.services.learners import LearnerService
+from bot.services.learning import LearningService
+from bot.services.lookup import Lookup
+from bot.services.outbox.service import DeliveryService
+from bot.services.privacy import PrivacyService
+from bot.services.retention import RetentionService
+from bot.services.roles import Access, InviteThrottle, LeadService
+from bot.services.updates import UpdateLog
+from bot.views.checks import load_course
+from bot.views.commands import COMMANDS
 from scheduler.engine import DeliveryEngine
+from scheduler.jobs import start_job
 from scheduler.render import OutboxRenderer
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def build_application(
 ) -> Runtime:
     """Wire the bot. Order: content -> engine/sessions -> services -> Application -> handlers."""
     # 1. Content is validated data; a broken lesson stops start-up with every problem listed.
-    content = content or load_content(settings.lessons_dir, settings.support_file)
+    content = content or load_course(settings.lessons_dir, settings.support_file)
     # 2. The database engine (lazy: it connects on first use; disposed in post_shutdown).
     engine = create_engine(settings.database_url)
     sessions = create_sessions(engine)
@@ -125,7 +126,7 @@ def build_application(
         onboarding.start_jobs(
             application.job_queue, services.enrolment, settings.delivery_tick_seconds
         )
-        retention_job.start_job(application.job_queue, retention)
+        start_job(application.job_queue, retention)
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight

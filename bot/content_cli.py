@@ -10,29 +10,28 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import TextIO
 
-from bot.content import MENUS, ContentError, Problem, check_content, load_content
-from bot.views import (
-    Screen,
-    card_more_screen,
-    card_screen,
+from bot.content.schema import MENUS, ContentError, Problem
+from bot.views.checks import check_course, load_course
+from bot.views.lesson import (
     lesson_answer_screen,
     lesson_body_screen,
     lesson_check_screen,
     lesson_reflect_screen,
     lesson_screen,
-    support_screen,
 )
+from bot.views.lookup import card_more_screen, card_screen, support_screen
+from bot.views.screen import Screen
 
 SUPPORT_ID = "support"
 
 
 def run_check(lessons_dir: Path, out: TextIO, support_file: Path | None = None) -> int:
     """Print every content problem as `file: field: message` (or an OK summary); 0 when clean."""
-    problems = check_content(lessons_dir, support_file)
+    problems = check_course(lessons_dir, support_file)
     if problems:
         _print_problems(problems, out)
         return 1
-    content = load_content(lessons_dir, support_file)
+    content = load_course(lessons_dir, support_file)
     with_more = sum(1 for card in content.cards if card.more)
     print(
         f"OK: course {content.course.id!r}: {len(content.lessons)} lessons,"
@@ -47,7 +46,7 @@ def run_check(lessons_dir: Path, out: TextIO, support_file: Path | None = None) 
 def run_preview(lessons_dir: Path, item_id: str, out: TextIO) -> int:
     """Print a lesson or card (or `support`) exactly as the bot sends it; 0 when found."""
     try:
-        content = load_content(lessons_dir)
+        content = load_course(lessons_dir)
     except ContentError as exc:
         _print_problems(exc.problems, out)
         return 1

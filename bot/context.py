@@ -7,21 +7,21 @@ from typing import Any, cast
 
 from telegram.ext import CallbackContext, ExtBot
 
-from bot.clock import Clock
-from bot.cohorts import CohortService
 from bot.config import Settings
-from bot.content import Content
-from bot.crypto import Keyring
-from bot.delivery import DeliveryService
-from bot.enrolment import EnrolmentService
-from bot.flood import FloodLimit
-from bot.learners import LearnerService
-from bot.learning import LearningService
-from bot.lookup import Lookup
-from bot.privacy import PrivacyService
-from bot.roles import LeadService
-from bot.safety import SafetyCheck
-from bot.updates import UpdateLog
+from bot.content.safety import SafetyCheck
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.crypto import Keyring
+from bot.core.flood import FloodLimit
+from bot.services.cohorts.service import CohortService
+from bot.services.enrolment import EnrolmentService
+from bot.services.learners import LearnerService
+from bot.services.learning import LearningService
+from bot.services.lookup import Lookup
+from bot.services.outbox.service import DeliveryService
+from bot.services.privacy import PrivacyService
+from bot.services.roles import LeadService
+from bot.services.updates import UpdateLog
 
 SERVICES_KEY = "services"
 

@@ -32,10 +32,10 @@ from typing import Any
 from telegram import Bot
 from telegram.ext import Job, JobQueue
 
-from bot.clock import Clock
 from bot.config import Settings
-from bot.content import Content
-from bot.delivery import CLAIM_BATCH, DeliveryService, OutboxItem, Outcome, Result
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.services.outbox.service import CLAIM_BATCH, DeliveryService, OutboxItem, Outcome, Result
 from scheduler.render import OutboxRenderer, Renderer
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardMarkup
 
-from bot.content import Content
+from bot.content.schema import Content
 from bot.core.states import DeliveryKind
-from bot.delivery import OutboxItem
 from bot.render import keyboard
-from bot.views import (
-    Screen,
+from bot.services.outbox.service import OutboxItem
+from bot.views.cohorts import nudge_screen
+from bot.views.lesson import (
     auto_paused_screen,
     lesson_reflect_screen,
     lesson_screen,
     reminder_screen,
 )
-from bot.views_cohorts import nudge_screen
+from bot.views.screen import Screen
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,9 +45,9 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.clock import Clock
-from bot.delivery import OutboxItem, Outcome, Result
-from bot.textclean import utf16_cut
+from bot.core.clock import Clock
+from bot.core.textclean import utf16_cut
+from bot.services.outbox.service import OutboxItem, Outcome, Result
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)

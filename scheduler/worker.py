@@ -18,12 +18,13 @@ import sys
 
 from telegram import Bot
 
-from bot.clock import Clock, SystemClock
 from bot.config import Settings, SettingsError, load_settings
-from bot.content import Content, load_content
-from bot.db import create_engine, create_sessions
-from bot.delivery import DeliveryService
+from bot.content.schema import Content
+from bot.core.clock import Clock, SystemClock
+from bot.db.engine import create_engine, create_sessions
 from bot.logs import configure_logging
+from bot.services.outbox.service import DeliveryService
+from bot.views.checks import load_course
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer
 
@@ -39,7 +40,7 @@ async def run_worker(
     token: str | None = None,
 ) -> None:
     """Tick every DELIVERY_TICK_SECONDS and send what is due until `stop` is set."""
-    content = content or load_content(settings.lessons_dir, settings.support_file)
+    content = content or load_course(settings.lessons_dir, settings.support_file)
     secret = token or (
         settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     )

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.fake_bot_api import FakeMessage
-from bot.models import Cohort, CohortMember, Learner, LessonProgress, Subscription
-from bot.views_cohorts import not_available_screen
+from bot.db.models import Cohort, CohortMember, Learner, LessonProgress, Subscription
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.views.cohorts import not_available_screen
 from tests.harness import BotUnderTest
 
 ADMIN = 9001

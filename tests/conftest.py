@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FakeClock
-from bot.db import create_engine
-from bot.migrations import upgrade
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine
+from bot.db.migrations import upgrade
 from tests.databases import KINDS, create_pg_database, drop_pg_database, truncate_all
 from tests.harness import BotUnderTest, bot_under_test
 

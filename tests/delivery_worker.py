@@ -16,10 +16,10 @@ import sys
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.clock import SystemClock
 from bot.config import Settings
-from bot.db import create_engine, create_sessions
-from bot.delivery import DeliveryService
+from bot.core.clock import SystemClock
+from bot.db.engine import create_engine, create_sessions
+from bot.services.outbox.service import DeliveryService
 from scheduler.engine import DeliveryEngine
 from scheduler.sender import SendPolicy
 from tests.outbox_helpers import make_content

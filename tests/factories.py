@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from telegram.constants import ParseMode
 
-from bot import views
-from bot.fake_bot_api import FakeMessage
-from bot.handlers.render import keyboard
-from bot.models import Learner, LessonProgress, Subscription
-from bot.schedule import WEEKDAYS
+from bot.core.schedule import WEEKDAYS
+from bot.db.models import Learner, LessonProgress, Subscription
+from bot.render import keyboard
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.views.lesson import lesson_screen
 from tests.harness import USER, BotUnderTest
 
 
@@ -85,7 +85,7 @@ async def show_lesson(bot: BotUnderTest, lesson_id: str, user: int = USER) -> Fa
     content = bot.runtime.services.content
     lesson = content.lesson(lesson_id)
     assert lesson is not None, lesson_id
-    screen = views.lesson_screen(
+    screen = lesson_screen(
         lesson,
         course_position=content.lesson_index(lesson_id) + 1,
         course_length=len(content.lessons),

@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import create_engine, create_sessions
-from bot.delivery import DELIVERIES, LESSON, DeliveryService
-from bot.fake_bot_api import Delay, FakeBotAPI, Fault, ServerError, TooManyRequests
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine, create_sessions
+from bot.sandbox.fake_telegram import Delay, FakeBotAPI, Fault, ServerError, TooManyRequests
+from bot.services.outbox.service import DELIVERIES, LESSON, DeliveryService
 from scheduler.engine import DeliveryEngine
 from tests.outbox_helpers import CHAT_BASE, make_content, seed_subscribers
 

@@ -29,12 +29,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from telegram import Update
 
-from bot import callbacks
-from bot.commands import COMMANDS
-from bot.db import Base
-from bot.fake_bot_api import FakeBotAPI, Rejection
-from bot.simulator import buttons
-from bot.textclean import clean, utf16_len
+from bot.core.textclean import clean, utf16_len
+from bot.db.engine import Base
+from bot.sandbox.fake_telegram import FakeBotAPI, Rejection
+from bot.sandbox.simulator import buttons
+from bot.views import callbacks
+from bot.views.commands import COMMANDS
 from tests.harness import BotUnderTest
 
 ADMIN = 9001

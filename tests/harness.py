@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime, build_application
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.fake_bot_api import FakeBotAPI, FakeMessage
+from bot.core.clock import FakeClock
 from bot.logs import configure_logging
-from bot.simulator import Simulator, TrackingApplication, running
+from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
+from bot.sandbox.simulator import Simulator, TrackingApplication, running
 from scheduler.sender import SendPolicy
 
 ROOT = Path(__file__).resolve().parent.parent

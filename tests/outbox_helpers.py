@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.content import Answer, Check, Content, Course, Lesson, Support, SupportContact
-from bot.delivery import DELIVERIES, LEARNERS, SUBSCRIPTIONS
-from bot.schedule import EVERY_DAY
+from bot.content.schema import Answer, Check, Content, Course, Lesson, Support, SupportContact
+from bot.core.schedule import EVERY_DAY
+from bot.services.outbox.service import DELIVERIES, LEARNERS, SUBSCRIPTIONS
 
 CHAT_BASE = 10_000
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.callbacks import LEAD_REMOVE, TEAM_ARCHIVE, TEAM_OPEN, TEAM_REMOVE, TEAM_REMOVE_ASK
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
+from bot.views.callbacks import LEAD_REMOVE, TEAM_ARCHIVE, TEAM_OPEN, TEAM_REMOVE, TEAM_REMOVE_ASK
 from tests.cohort_helpers import (
     ADMIN,
     LEAD,

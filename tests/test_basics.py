@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import views
-from bot.commands import COMMANDS
+from bot.handlers import common
+from bot.views.commands import COMMANDS
 from tests.harness import BotUnderTest
 
 
@@ -60,7 +60,7 @@ async def test_a_failing_update_gets_an_apology_and_the_next_is_handled(
     def boom(*args: object) -> None:
         raise RuntimeError("secret detail that must not reach the user")
 
-    monkeypatch.setattr(views, "help_screen", boom)
+    monkeypatch.setattr(common, "help_screen", boom)
     [apology] = await bot.send("/help")
     assert apology.text is not None and "Sorry" in apology.text
     assert "secret detail" not in apology.text

@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.clock import FakeClock
-from bot.db import create_engine
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine
 from tests.cohort_helpers import ADMIN, LEAD, new_cohort
 from tests.harness import USER, BotUnderTest, bot_under_test, production_log
 from tests.test_privacy import checkpointed_bytes

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.fake_bot_api import FakeBotAPI, ServerError
+from bot.core.clock import FakeClock
+from bot.sandbox.fake_telegram import FakeBotAPI, ServerError
 from tests.harness import ROOT, bot_under_test, production_log
 
 CANARY_TOKEN = "424242:CANARY-TOKEN-must-never-be-logged"

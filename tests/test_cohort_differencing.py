@@ -20,10 +20,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
-from bot.cohorts import completion_buckets
-from bot.fake_bot_api import FakeMessage
-from bot.models import Cohort
+from bot.core.clock import FakeClock
+from bot.db.models import Cohort
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.services.cohorts.service import completion_buckets
 from tests.cohort_helpers import (
     ADMIN,
     LEAD,

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.cohorts import RosterRow
-from bot.fake_bot_api import FakeMessage
+from bot.core.clock import FakeClock
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.services.cohorts.service import RosterRow
 from tests.cohort_helpers import (
     ADMIN,
     LEAD,

@@ -16,37 +16,42 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import callbacks
-from bot.content import (
+from bot.content.html import html_errors, visible_length
+from bot.content.loader import _normalise
+from bot.content.schema import (
     MAX_BODY_CHARS,
     MAX_SENT_CHARS,
     MENUS,
     Content,
     ContentError,
     Problem,
-    _normalise,
     answer_order,
-    check_content,
-    html_errors,
     lesson_text,
-    load_content,
-    screen_problems,
-    visible_length,
 )
 from bot.content_cli import run_check, run_preview
-from bot.views import (
-    Button,
-    Screen,
-    card_more_screen,
-    card_screen,
+from bot.views.callbacks import (
+    CARD_MORE,
+    CARD_OPEN,
+    CARD_SHOW,
+    LESSON_ANSWER,
+    LESSON_MOMENT,
+    LESSON_OPEN,
+    LESSON_SHOW,
+    LESSON_SKIP,
+    MENU_SHOW,
+    Callback,
+    decode,
+)
+from bot.views.checks import check_course, load_course, screen_problems
+from bot.views.lesson import (
     lesson_answer_screen,
     lesson_body_screen,
     lesson_check_screen,
     lesson_reflect_screen,
     lesson_screen,
-    menu_screen,
-    support_screen,
 )
+from bot.views.lookup import card_more_screen, card_screen, menu_screen, support_screen
+from bot.views.screen import Button, Screen
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
@@ -81,7 +86,7 @@ REQUIRED_CARDS = [
 @pytest.fixture(scope="module")
 def content() -> Content:
     """The shipped content, loaded once."""
-    return load_content(LESSONS)
+    return load_course(LESSONS)
 
 
 @pytest.fixture
@@ -108,7 +113,7 @@ def _check_output(lessons_dir: Path, support_file: Path | None = None) -> tuple[
 
 
 def test_shipped_content_passes_the_check() -> None:
-    assert check_content(LESSONS) == []
+    assert check_course(LESSONS) == []
     code, output = _check_output(LESSONS)
     assert code == 0
     assert output.startswith("OK: course 'working-with-trauma': 32 lessons, 28 cards")
@@ -203,12 +208,10 @@ def test_a_lesson_with_a_content_note_sends_the_note_alone_first(content: Conten
     assert lesson.body not in screen.text and lesson.takeaway not in screen.text
     labels = [button.text for row in screen.buttons for button in row]
     assert labels == ["Show the lesson", "Skip", "I need a moment"]
-    actions = {
-        button.text: callbacks.decode(button.data) for row in screen.buttons for button in row
-    }
-    assert actions["Show the lesson"] == callbacks.Callback(callbacks.LESSON_OPEN, (lesson.id,))
-    assert actions["Skip"] == callbacks.Callback(callbacks.LESSON_SKIP, (lesson.id,))
-    assert actions["I need a moment"] == callbacks.Callback(callbacks.LESSON_MOMENT, (lesson.id,))
+    actions = {button.text: decode(button.data) for row in screen.buttons for button in row}
+    assert actions["Show the lesson"] == Callback(LESSON_OPEN, (lesson.id,))
+    assert actions["Skip"] == Callback(LESSON_SKIP, (lesson.id,))
+    assert actions["I need a moment"] == Callback(LESSON_MOMENT, (lesson.id,))
     body = lesson_body_screen(lesson, course_position=8, course_length=32)
     assert lesson.body in body.text and "Content note" not in body.text
     assert body.text.rstrip().endswith(lesson.takeaway)
@@ -222,7 +225,7 @@ def test_cards_with_the_lessons_material_carry_the_note_too(content: Content) ->
         assert card is not None and card.content_note, card_id
         note = card_screen(card, content)
         assert card.content_note in note.text and card.summary not in note.text
-        assert note.buttons[0][0].data == f"{callbacks.CARD_OPEN}:{card_id}"
+        assert note.buttons[0][0].data == f"{CARD_OPEN}:{card_id}"
         assert card.summary in card_screen(card, content, opened=True).text
     stages = content.card("stages")
     assert stages is not None and stages.content_note
@@ -319,8 +322,8 @@ def test_shuffled_check_buttons_name_answers_by_their_stable_index(content: Cont
     screen = lesson_check_screen(lesson, order)
     buttons = screen.buttons[0]
     assert [b.text for b in buttons] == ["A", "B", "C"]
-    assert [callbacks.decode(b.data) for b in buttons] == [
-        callbacks.Callback(callbacks.LESSON_ANSWER, (lesson.id, str(index))) for index in order
+    assert [decode(b.data) for b in buttons] == [
+        Callback(LESSON_ANSWER, (lesson.id, str(index))) for index in order
     ]
     assert screen.text.index(lesson.check.answers[2].text) < screen.text.index(
         lesson.check.answers[0].text
@@ -339,9 +342,7 @@ def test_check_and_answer_screens(content: Content) -> None:
     check = lesson_check_screen(lesson)
     answer_buttons = check.buttons[0]
     assert [b.text for b in answer_buttons] == ["A", "B", "C"][: len(lesson.check.answers)]
-    assert callbacks.decode(answer_buttons[1].data) == callbacks.Callback(
-        callbacks.LESSON_ANSWER, (lesson.id, "1")
-    )
+    assert decode(answer_buttons[1].data) == Callback(LESSON_ANSWER, (lesson.id, "1"))
     right = lesson_answer_screen(lesson, lesson.check.correct)
     wrong = lesson_answer_screen(lesson, (lesson.check.correct + 1) % len(lesson.check.answers))
     assert "Yes" in right.text and "Try again" not in str(right.buttons)
@@ -353,10 +354,10 @@ def test_card_screen_links_related_cards_the_lesson_and_the_menu(content: Conten
     assert card is not None
     screen = card_screen(card, content)
     assert screen.text.startswith(f"<b>{card.title}</b>\n\n")
-    data = [callbacks.decode(b.data) for row in screen.buttons for b in row]
-    assert callbacks.Callback(callbacks.CARD_SHOW, ("stage-2",)) in data
-    assert callbacks.Callback(callbacks.LESSON_SHOW, ("stage-one-safety",)) in data
-    assert data[-1] == callbacks.Callback(callbacks.MENU_SHOW, ("stages",))
+    data = [decode(b.data) for row in screen.buttons for b in row]
+    assert Callback(CARD_SHOW, ("stage-2",)) in data
+    assert Callback(LESSON_SHOW, ("stage-one-safety",)) in data
+    assert data[-1] == Callback(MENU_SHOW, ("stages",))
     assert screen.buttons[-1][0].text == "Back to Stages of recovery"
 
 
@@ -364,7 +365,7 @@ def test_card_with_more_offers_the_fuller_version(content: Content) -> None:
     card = content.card("listen")
     assert card is not None and card.more
     first = card_screen(card, content).buttons[0][0]
-    assert (first.text, first.data) == ("More detail", f"{callbacks.CARD_MORE}:listen")
+    assert (first.text, first.data) == ("More detail", f"{CARD_MORE}:listen")
     more = card_more_screen(card, content)
     assert card.more in more.text
 
@@ -754,7 +755,7 @@ def test_a_broken_lesson_stops_loading_with_every_problem(lessons: Path) -> None
     _set("welcome.yaml", "body", "<p>x</p>")(lessons)
     _set("cards/listen.yaml", "menu", "nowhere")(lessons)
     with pytest.raises(ContentError) as caught:
-        load_content(lessons)
+        load_course(lessons)
     fields = {(p.file, p.field) for p in caught.value.problems}
     assert ("lessons/welcome.yaml", "body") in fields
     assert ("lessons/cards/listen.yaml", "menu") in fields
@@ -763,7 +764,7 @@ def test_a_broken_lesson_stops_loading_with_every_problem(lessons: Path) -> None
 
 def test_a_menu_without_its_overview_card_is_reported(lessons: Path) -> None:
     (lessons / "cards" / "wellbeing.yaml").unlink()
-    problems = check_content(lessons)
+    problems = check_course(lessons)
     assert (
         Problem(
             "lessons/cards/wellbeing.yaml",
@@ -786,8 +787,8 @@ def test_a_deployment_support_file_adds_its_contacts_and_is_checked(
         "last_reviewed": "2026-12-01",
     }
     local.write_text(yaml.safe_dump(data), encoding="utf-8")
-    assert check_content(lessons, local) == []
-    support = load_content(lessons, local).support
+    assert check_course(lessons, local) == []
+    support = load_course(lessons, local).support
     text = support_screen(support).text
     assert "Samaritans" in text and "999" in text  # the shipped contacts stay
     assert "Our EAP" in text and "Council safeguarding hub" in text

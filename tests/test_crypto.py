@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.crypto import (
+from bot.core.crypto import (
     DecryptionError,
     Keyring,
     MasterKeyError,

@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.content import Content
-from bot.crypto import Keyring, new_master_key_text, parse_master_key
-from bot.db import create_engine, create_sessions
-from bot.delivery import (
+from bot.content.schema import Content
+from bot.core.clock import FakeClock
+from bot.core.crypto import Keyring, new_master_key_text, parse_master_key
+from bot.core.schedule import WEEKDAYS
+from bot.db.engine import create_engine, create_sessions
+from bot.db.models import Subscription
+from bot.services.outbox.service import (
     DELIVERIES,
     PROGRESS,
     SUBSCRIPTIONS,
@@ -25,9 +27,7 @@ from bot.delivery import (
     Result,
     next_due_for,
 )
-from bot.models import Subscription
-from bot.privacy import PrivacyService
-from bot.schedule import WEEKDAYS
+from bot.services.privacy import PrivacyService
 from tests.outbox_helpers import deliveries, make_content, seed_subscribers, subscription
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)

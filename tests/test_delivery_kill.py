@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import create_sessions
-from bot.delivery import DeliveryService
-from bot.fake_bot_api import Delay, FakeBotAPI
+from bot.core.clock import FakeClock
+from bot.db.engine import create_sessions
+from bot.sandbox.fake_telegram import Delay, FakeBotAPI
+from bot.services.outbox.service import DeliveryService
 from tests.outbox_helpers import CHAT_BASE, deliveries, make_content, seed_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent

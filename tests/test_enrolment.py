@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.content import Content
-from bot.crypto import Keyring
-from bot.db import create_sessions
-from bot.delivery import DeliveryService, Outcome, Result
-from bot.enrolment import (
+from bot.content.schema import Content
+from bot.core.clock import FakeClock
+from bot.core.crypto import Keyring
+from bot.core.schedule import EVERY_DAY, WEEKDAYS, days_mask
+from bot.db.engine import create_sessions
+from bot.db.models import Learner, LessonProgress, Subscription
+from bot.services.enrolment import (
     ACTIVE,
     FINISHED,
     PAUSED,
@@ -25,9 +26,8 @@ from bot.enrolment import (
     ScheduleError,
     WrongState,
 )
-from bot.learners import LearnerService
-from bot.models import Learner, LessonProgress, Subscription
-from bot.schedule import EVERY_DAY, WEEKDAYS, days_mask
+from bot.services.learners import LearnerService
+from bot.services.outbox.service import DeliveryService, Outcome, Result
 from tests.outbox_helpers import make_content
 
 USER = 1001

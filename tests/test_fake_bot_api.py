@@ -29,7 +29,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.fake_bot_api import (
+from bot.sandbox.fake_telegram import (
     BadRequest,
     Delay,
     Disconnect,

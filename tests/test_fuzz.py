@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import random
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from tests.fuzzing import (
     ADMIN,
     FLOOD_OFF,

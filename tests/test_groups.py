@@ -18,8 +18,12 @@ from dataclasses import dataclass
 import pytest
 from telegram.ext import CommandHandler
 
-from bot import callbacks
-from bot.callbacks import (
+from bot.core.clock import FakeClock
+from bot.db.models import CohortMember, Reflection
+from bot.handlers import private
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.views import callbacks
+from bot.views.callbacks import (
     CARD_MORE,
     CARD_OPEN,
     CARD_SHOW,
@@ -58,11 +62,7 @@ from bot.callbacks import (
     TEAM_REMOVE_ASK,
     TEAM_SHOW_ACTIVITY,
 )
-from bot.clock import FakeClock
-from bot.fake_bot_api import FakeMessage
-from bot.handlers import private
-from bot.models import CohortMember, Reflection
-from bot.views import PRIVATE_BUTTON_NOTICE
+from bot.views.common import PRIVATE_BUTTON_NOTICE
 from tests.cohort_helpers import (
     ADMIN,
     LEAD,

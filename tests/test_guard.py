@@ -13,11 +13,11 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from telegram import Update
 
-from bot.clock import FakeClock
-from bot.fake_bot_api import BadRequest
-from bot.flood import FloodLimit
-from bot.models import ProcessedUpdate, Reflection
-from bot.updates import AlreadyHandled, UpdateLog
+from bot.core.clock import FakeClock
+from bot.core.flood import FloodLimit
+from bot.db.models import ProcessedUpdate, Reflection
+from bot.sandbox.fake_telegram import BadRequest
+from bot.services.updates import AlreadyHandled, UpdateLog
 from tests.factories import count, deliver, make_learner
 from tests.harness import USER, BotUnderTest, bot_under_test
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.error import BadRequest as TelegramBadRequest
 from telegram.error import NetworkError, TimedOut
 
-from bot.clock import FakeClock
-from bot.fake_bot_api import FakeMessage, ServerError, TooManyRequests
-from bot.handlers.render import REPLY_ATTEMPTS, certainly_not_sent
-from bot.sandbox import sandbox
+from bot.core.clock import FakeClock
+from bot.render import REPLY_ATTEMPTS, certainly_not_sent
+from bot.sandbox.fake_telegram import FakeMessage, ServerError, TooManyRequests
+from bot.sandbox.terminal import sandbox
 from tests.harness import (
     TEST_TOKEN,
     USER,

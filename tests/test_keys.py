@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.crypto import Keyring, MasterKeyError, key_id, new_master_key_text, parse_master_key
-from bot.db import create_engine, create_sessions
-from bot.keys import KeyService
-from bot.models import Learner
+from bot.core.crypto import Keyring, MasterKeyError, key_id, new_master_key_text, parse_master_key
+from bot.db.engine import create_engine, create_sessions
+from bot.db.models import Learner
+from bot.services.keys import KeyService
 from tests.test_cli import run_cli
 
 

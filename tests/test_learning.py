@@ -7,15 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from telegram.constants import ParseMode
 
-from bot import views
-from bot.clock import FakeClock
-from bot.content import answer_order, html_to_text
-from bot.crypto import decrypt, reflection_ad
-from bot.fake_bot_api import FakeMessage
-from bot.handlers.render import keyboard
-from bot.learning import current_streak, next_review_interval
-from bot.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
-from bot.schedule import EVERY_DAY
+from bot.content.html import html_to_text
+from bot.content.schema import answer_order
+from bot.core.clock import FakeClock
+from bot.core.crypto import decrypt, reflection_ad
+from bot.core.schedule import EVERY_DAY
+from bot.db.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
+from bot.render import keyboard
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.services.learning import current_streak, next_review_interval
+from bot.views.lesson import lesson_reflect_screen
 from tests.factories import count, deliver, make_learner, show_lesson
 from tests.harness import USER, BotUnderTest, bot_under_test
 
@@ -490,7 +491,7 @@ async def test_the_later_reflection_prompt_captures_text_only_after_its_button(
     await deliver(bot, L1)
     lesson = bot.runtime.services.content.lesson(L1)
     assert lesson is not None
-    screen = views.lesson_reflect_screen(lesson)  # what the engine sends at reflection time
+    screen = lesson_reflect_screen(lesson)  # what the engine sends at reflection time
     sent = await bot.runtime.application.bot.send_message(
         chat_id=USER, text=screen.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(screen)
     )

@@ -11,12 +11,24 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from bot import views
-from bot.content import MENUS, Content, load_content, screen_problems
-from bot.db import create_engine, create_sessions
-from bot.fake_bot_api import FakeMessage
-from bot.lookup import Lookup
-from bot.models import CardView
+from bot.content.loader import load_content
+from bot.content.schema import MENUS, Content
+from bot.db.engine import create_engine, create_sessions
+from bot.db.models import CardView
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.services.lookup import Lookup
+from bot.views.checks import screen_problems
+from bot.views.lookup import (
+    MAX_INLINE_DESCRIPTION,
+    MAX_OTHER_MATCHES,
+    cards_screen,
+    inline_card,
+    menu_screen,
+    no_match_screen,
+    search_prompt_screen,
+    search_screen,
+    stage_hint_screen,
+)
 from tests.harness import USER, BotUnderTest
 from tests.test_search import TABLE
 
@@ -409,18 +421,18 @@ async def test_lookups_survive_a_database_that_is_down(content: Content) -> None
 
 
 def test_every_lookup_screen_is_valid_telegram() -> None:
-    screens = {f"menu {menu}": views.menu_screen(menu, CONTENT) for menu in MENUS}
-    screens["cards"] = views.cards_screen(CONTENT, note="A note.")
-    screens["stage hint"] = views.stage_hint_screen(CONTENT)
-    screens["search prompt"] = views.search_prompt_screen(CONTENT)
-    screens["no match"] = views.no_match_screen("<b>x</b> & " * 40, CONTENT)
+    screens = {f"menu {menu}": menu_screen(menu, CONTENT) for menu in MENUS}
+    screens["cards"] = cards_screen(CONTENT, note="A note.")
+    screens["stage hint"] = stage_hint_screen(CONTENT)
+    screens["search prompt"] = search_prompt_screen(CONTENT)
+    screens["no match"] = no_match_screen("<b>x</b> & " * 40, CONTENT)
     lookup = Lookup(CONTENT, async_sessionmaker())  # search needs no database
     for query, _ in TABLE:
-        found = lookup.find(query, others=views.MAX_OTHER_MATCHES)
-        screens[f"search {query!r}"] = views.search_screen(query, found.best, found.others, CONTENT)
+        found = lookup.find(query, others=MAX_OTHER_MATCHES)
+        screens[f"search {query!r}"] = search_screen(query, found.best, found.others, CONTENT)
     for name, screen in screens.items():
         assert screen_problems(screen, "lookup", name) == [], name
     for card in CONTENT.cards:
-        item = views.inline_card(card)
-        assert len(item.text) <= 4096 and len(item.description) <= views.MAX_INLINE_DESCRIPTION
+        item = inline_card(card)
+        assert len(item.text) <= 4096 and len(item.description) <= MAX_INLINE_DESCRIPTION
         assert len(item.id.encode()) <= 64

@@ -11,8 +11,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from bot.db import Base, create_engine
-from bot.migrations import alembic_config, downgrade, upgrade
+from bot.db.engine import Base, create_engine
+from bot.db.migrations import alembic_config, downgrade, upgrade
 from tests.databases import KINDS, create_pg_database, drop_pg_database
 
 

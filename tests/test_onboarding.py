@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from bot.callbacks import COURSE, ONBOARD, SETTINGS
-from bot.clock import FakeClock
-from bot.content import answer_order
-from bot.fake_bot_api import FakeMessage
-from bot.flood import FloodLimit
-from bot.models import Subscription
+from bot.content.schema import answer_order
+from bot.core.clock import FakeClock
+from bot.core.flood import FloodLimit
+from bot.db.models import Subscription
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.views.callbacks import COURSE, ONBOARD, SETTINGS
 from tests.cohort_helpers import ADMIN, LEAD, make_lead, new_cohort
 from tests.harness import USER, BotUnderTest, bot_under_test
 

@@ -19,10 +19,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import Base
-from bot.fake_bot_api import Delay, FakeMessage
-from bot.logs import LibraryFloorFilter
-from bot.models import (
+from bot.core.schedule import WEEKDAYS
+from bot.db.engine import Base
+from bot.db.models import (
     CheckAnswer,
     Cohort,
     CohortMember,
@@ -33,8 +32,9 @@ from bot.models import (
     Review,
     Subscription,
 )
-from bot.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
-from bot.schedule import WEEKDAYS
+from bot.logs import LibraryFloorFilter
+from bot.sandbox.fake_telegram import Delay, FakeMessage
+from bot.services.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
 from tests.factories import deliver, make_learner
 from tests.harness import USER, BotUnderTest
 

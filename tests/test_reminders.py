@@ -6,8 +6,8 @@ from datetime import time, timedelta
 
 from sqlalchemy import select
 
-from bot.models import Subscription
-from bot.schedule import EVERY_DAY
+from bot.core.schedule import EVERY_DAY
+from bot.db.models import Subscription
 from tests.factories import make_learner
 from tests.harness import BotUnderTest
 

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
-from bot.handlers.retention import RETENTION_JOB_NAME
-from bot.models import Lead, Learner, LessonProgress, ProcessedUpdate, Reflection, Subscription
-from bot.privacy import ForgetReport, PrivacyService
-from bot.retention import RetentionService
+from bot.core.clock import FakeClock
+from bot.db.models import Lead, Learner, LessonProgress, ProcessedUpdate, Reflection, Subscription
+from bot.services.privacy import ForgetReport, PrivacyService
+from bot.services.retention import RetentionService
+from scheduler.jobs import RETENTION_JOB_NAME
 from tests.factories import count, make_learner
 from tests.harness import USER, BotUnderTest, bot_under_test
 from tests.test_privacy import make_cohort, populate, rows_about

@@ -15,19 +15,24 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bot import views
-from bot.clock import FakeClock
-from bot.content import check_content, load_content, screen_problems
-from bot.db import Base
-from bot.fake_bot_api import FakeMessage
-from bot.models import Reflection
-from bot.safety import SafetyCheck, SafetyRules, compile_pattern
+from bot.content.safety import SafetyCheck, SafetyRules, compile_pattern
+from bot.core.clock import FakeClock
+from bot.db.engine import Base
+from bot.db.models import Reflection
+from bot.sandbox.fake_telegram import FakeMessage
+from bot.views.checks import check_course, load_course, screen_problems
+from bot.views.lookup import (
+    disclosure_screen,
+    inline_support,
+    safety_listening_screen,
+    support_screen,
+)
 from tests.factories import count, deliver, make_learner
 from tests.harness import USER, BotUnderTest, bot_under_test, production_log
 from tests.test_search import TABLE as SEARCH_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTENT = load_content(ROOT / "lessons")
+CONTENT = load_course(ROOT / "lessons")
 
 # (text, category): first person, third person, misspelt, no apostrophes, curly apostrophes.
 POSITIVES = [
@@ -287,13 +292,13 @@ def _edit(lessons: Path, change: object) -> None:
 
 
 def test_the_shipped_rules_pass_the_content_check() -> None:
-    assert check_content(ROOT / "lessons") == []
+    assert check_course(ROOT / "lessons") == []
     assert isinstance(CONTENT.safety, SafetyRules)
 
 
 def test_an_example_that_no_longer_matches_fails_the_content_check(lessons: Path) -> None:
     _edit(lessons, lambda data: data["examples"]["match"].append("a sentence about nothing"))
-    problems = [str(p) for p in check_content(lessons)]
+    problems = [str(p) for p in check_course(lessons)]
     assert any(
         p.startswith("lessons/safety.yaml: examples.match.8:") and "matches no pattern" in p
         for p in problems
@@ -302,13 +307,13 @@ def test_an_example_that_no_longer_matches_fails_the_content_check(lessons: Path
 
 def test_a_negative_example_that_matches_fails_the_content_check(lessons: Path) -> None:
     _edit(lessons, lambda data: data["examples"]["no_match"].append("I want to die"))
-    problems = [str(p) for p in check_content(lessons)]
+    problems = [str(p) for p in check_course(lessons)]
     assert any("examples.no_match.8" in p and "'suicide'" in p for p in problems), problems
 
 
 def test_a_broken_pattern_fails_the_content_check(lessons: Path) -> None:
     _edit(lessons, lambda data: data["categories"][0]["patterns"].append("(kill"))
-    problems = [str(p) for p in check_content(lessons)]
+    problems = [str(p) for p in check_course(lessons)]
     assert any("categories.0.patterns.14" in p and "never closed" in p for p in problems), problems
 
 
@@ -317,7 +322,7 @@ def test_a_card_title_that_triggers_fails_the_content_check(lessons: Path) -> No
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["title"] = "Suicidal thoughts"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    problems = [str(p) for p in check_content(lessons)]
+    problems = [str(p) for p in check_course(lessons)]
     assert any(
         p.startswith("lessons/cards/listen.yaml: title:") and "safety phrases" in p
         for p in problems
@@ -326,13 +331,13 @@ def test_a_card_title_that_triggers_fails_the_content_check(lessons: Path) -> No
 
 def test_a_missing_safety_file_stops_loading(lessons: Path) -> None:
     (lessons / "safety.yaml").unlink()
-    problems = [str(p) for p in check_content(lessons)]
+    problems = [str(p) for p in check_course(lessons)]
     assert any(p.startswith("lessons/safety.yaml: (file): cannot be read") for p in problems)
 
 
 # --- Dialogues: typed text, /search, inline mode, reflections -------------------------------------
 
-SUPPORT_TEXT = views.support_screen(CONTENT.support).text
+SUPPORT_TEXT = support_screen(CONTENT.support).text
 COLLEAGUE = 2002  # has never used the bot
 
 
@@ -525,13 +530,13 @@ async def test_a_deployments_own_contacts_are_on_the_support_and_disclosure_scre
 
 async def test_safety_and_disclosure_screens_are_valid_telegram() -> None:
     screens = {
-        "support": views.support_screen(CONTENT.support),
-        "disclosure": views.disclosure_screen(CONTENT.support),
-        "listening": views.safety_listening_screen(CONTENT),
+        "support": support_screen(CONTENT.support),
+        "disclosure": disclosure_screen(CONTENT.support),
+        "listening": safety_listening_screen(CONTENT),
     }
     for name, screen in screens.items():
         assert screen_problems(screen, "safety", name) == [], name
-    assert len(views.inline_support(CONTENT.support).text) <= 4096
+    assert len(inline_support(CONTENT.support).text) <= 4096
 
 
 async def test_safety_comes_first_even_when_the_database_is_down(clock: FakeClock) -> None:

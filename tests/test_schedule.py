@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.schedule import (
+from bot.core.schedule import (
     EVERY_DAY,
     WEEKDAYS,
     WEEKENDS,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Content, load_content
-from bot.search import CARD, LESSON, SearchIndex, build_index, terms
+from bot.content.loader import load_content
+from bot.content.schema import Content
+from bot.content.search import CARD, LESSON, SearchIndex, build_index, terms
 
 ROOT = Path(__file__).resolve().parent.parent
 

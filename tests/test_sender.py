@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.clock import FakeClock
 from bot.config import Settings
-from bot.db import create_engine, create_sessions
-from bot.delivery import SUBSCRIPTIONS, DeliveryService, OutboxItem, Result
-from bot.fake_bot_api import (
+from bot.core.clock import FakeClock
+from bot.db.engine import create_engine, create_sessions
+from bot.sandbox.fake_telegram import (
     BadRequest,
     Delay,
     Disconnect,
@@ -29,6 +28,7 @@ from bot.fake_bot_api import (
     ServerError,
     TooManyRequests,
 )
+from bot.services.outbox.service import SUBSCRIPTIONS, DeliveryService, OutboxItem, Result
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer, Rendered
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text

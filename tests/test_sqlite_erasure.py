@@ -28,8 +28,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FakeClock
-from bot.models import Learner, Reflection
+from bot.core.clock import FakeClock
+from bot.db.models import Learner, Reflection
 from tests.factories import make_learner
 from tests.harness import USER, BotUnderTest, bot_under_test
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import views
-from bot.content import Card
-from bot.textclean import clean, shorten, utf16_cut, utf16_len
+from bot.content.schema import Card
+from bot.core.textclean import clean, shorten, utf16_cut, utf16_len
+from bot.views.lookup import MAX_INLINE_DESCRIPTION, inline_card
 from tests.factories import deliver, make_learner
 from tests.harness import USER, BotUnderTest
 
@@ -61,4 +61,4 @@ async def test_an_echoed_emoji_search_stays_short(bot: BotUnderTest) -> None:
 
 def test_an_inline_description_counts_utf16_units() -> None:
     card = Card.model_construct(id="emoji-card", title="Emoji", summary=EMOJI * 200)
-    assert utf16_len(views.inline_card(card).description) <= views.MAX_INLINE_DESCRIPTION
+    assert utf16_len(inline_card(card).description) <= MAX_INLINE_DESCRIPTION

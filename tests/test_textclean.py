@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.textclean import BIDI_CONTROLS, MAX_STORED_CHARS, RejectedText, clean
+from bot.core.textclean import BIDI_CONTROLS, MAX_STORED_CHARS, RejectedText, clean
 
 
 def test_plain_text_is_unchanged() -> None:

@@ -6,7 +6,7 @@ from datetime import date, time
 
 import pytest
 
-from bot.timeparse import (
+from bot.core.timeparse import (
     PauseError,
     ZoneMatch,
     format_time,

@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 
 from bot.app import build_application, started
-from bot.clock import FakeClock
 from bot.config import SettingsError, load_settings
-from bot.fake_bot_api import FakeBotAPI
-from bot.simulator import TrackingApplication
+from bot.core.clock import FakeClock
+from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.simulator import TrackingApplication
 from bot.webhook import SECRET_HEADER, webhook_server
 from tests.harness import settings_for_test
 

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.states import DeliveryKind
-from bot.db import create_sessions
-from bot.delivery import NewDelivery, enqueue
-from bot.fake_bot_api import FakeBotAPI
-from bot.views_cohorts import nudge_screen
+from bot.db.engine import create_sessions
+from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.services.outbox.service import NewDelivery, enqueue
+from bot.views.cohorts import nudge_screen
 from tests.harness import ROOT, TEST_TOKEN
 from tests.outbox_helpers import CHAT_BASE, deliveries, seed_subscribers
 

@@ -24,9 +24,29 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQueue
 
-from bot import charts
-from bot import views_cohorts as vc
-from bot.callbacks import (
+from bot.content.schema import Content
+from bot.context import BotContext
+from bot.core.schedule import local_date, parse_days, weekdays_of
+from bot.core.timeparse import match_timezone, parse_time
+from bot.handlers.text import FlowStep
+from bot.render import keyboard, reply, show
+from bot.services.cohorts.service import (
+    PENDING_NAME,
+    AlreadyMember,
+    CohortChange,
+    CohortInfo,
+    CohortInvitePreview,
+    CohortNameProblem,
+    CohortService,
+    InviteRefused,
+    Joined,
+    LeadInvitePreview,
+    NamePrompt,
+    NameRejected,
+    roster_csv,
+)
+from bot.services.roles import ADMIN, NONE, NotAvailable, looks_like_invite
+from bot.views.callbacks import (
     LEAD_ACCEPT,
     LEAD_REMOVE,
     TEAM_ARCHIVE,
@@ -43,29 +63,51 @@ from bot.callbacks import (
     Callback,
     decode,
 )
-from bot.cohorts import (
-    PENDING_NAME,
-    AlreadyMember,
-    CohortChange,
-    CohortInfo,
-    CohortInvitePreview,
-    CohortNameProblem,
-    CohortService,
-    InviteRefused,
-    Joined,
-    LeadInvitePreview,
-    NamePrompt,
-    NameRejected,
-    roster_csv,
+from bot.views.charts import progress_chart, qr_png
+from bot.views.cohorts import (
+    activity_choice_screen,
+    already_member_screen,
+    archive_confirm_screen,
+    archived_screen,
+    bad_invite_screen,
+    cancelled_screen,
+    chart_caption,
+    cohort_name_problem_screen,
+    cohorts_screen,
+    dashboard_screen,
+    declined_screen,
+    deep_link,
+    export_caption,
+    export_filename,
+    handover_screen,
+    huddle_screen,
+    invite_caption,
+    join_cancelled_screen,
+    join_screen,
+    joined_screen,
+    lead_accepted_screen,
+    lead_added_screen,
+    lead_help_screen,
+    lead_invitation_screen,
+    lead_invite_created_screen,
+    lead_remove_confirm_screen,
+    lead_removed_screen,
+    lead_usage_screen,
+    leads_screen,
+    leave_confirm_screen,
+    leave_screen,
+    left_screen,
+    name_prompt_screen,
+    name_rejected_screen,
+    not_available_screen,
+    nudge_result_screen,
+    remove_confirm_screen,
+    removed_screen,
+    roster_screen,
+    setting_problem_screen,
+    settings_screen,
 )
-from bot.content import Content
-from bot.context import BotContext
-from bot.handlers.render import keyboard, reply, show
-from bot.handlers.text import FlowStep
-from bot.roles import ADMIN, NONE, NotAvailable, looks_like_invite
-from bot.schedule import local_date, parse_days, weekdays_of
-from bot.timeparse import match_timezone, parse_time
-from bot.views import Screen
+from bot.views.screen import Screen
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +162,9 @@ async def _photo(update: Update, context: BotContext, png: bytes, caption: Scree
 
 async def _not_available(update: Update) -> None:
     if update.callback_query is not None:
-        await show(update, vc.not_available_screen())
+        await show(update, not_available_screen())
     else:
-        await reply(update, vc.not_available_screen())
+        await reply(update, not_available_screen())
 
 
 # --- /lead (admins; leads get their help) ---------------------------------------------------------
@@ -141,13 +183,13 @@ async def lead(update: Update, context: BotContext) -> None:
             role = await leads.role(user)
             if role == NONE:
                 raise NotAvailable
-            await reply(update, vc.lead_help_screen(admin=role == ADMIN))
+            await reply(update, lead_help_screen(admin=role == ADMIN))
         elif verb == "invite" and not rest:
             invite = await leads.invite(user)
-            url = vc.deep_link(context.bot.username, invite.token)
-            await reply(update, vc.lead_invite_created_screen(invite, url))
+            url = deep_link(context.bot.username, invite.token)
+            await reply(update, lead_invite_created_screen(invite, url))
         elif verb == "list" and not rest:
-            await reply(update, vc.leads_screen(await leads.leads(user)))
+            await reply(update, leads_screen(await leads.leads(user)))
         elif verb in ("add", "remove", "handover"):
             await _lead_change(update, context, user, verb, rest)
         else:
@@ -172,15 +214,15 @@ async def _lead_change(
         leads_role = await leads.role(user)
         if leads_role != ADMIN:
             raise NotAvailable
-        await reply(update, vc.lead_usage_screen())
+        await reply(update, lead_usage_screen())
         return
     numbers = [i for i in ids if i is not None]
     if verb == "add":
-        await reply(update, vc.lead_added_screen(numbers[0], await leads.add(user, numbers[0])))
+        await reply(update, lead_added_screen(numbers[0], await leads.add(user, numbers[0])))
     elif verb == "remove":
-        await reply(update, vc.lead_remove_confirm_screen(await leads.lead(user, numbers[0])))
+        await reply(update, lead_remove_confirm_screen(await leads.lead(user, numbers[0])))
     else:
-        await reply(update, vc.handover_screen(await leads.handover(user, *numbers)))
+        await reply(update, handover_screen(await leads.handover(user, *numbers)))
 
 
 # --- /cohorts and /cohort (leads) -----------------------------------------------------------------
@@ -192,7 +234,7 @@ async def cohorts(update: Update, context: BotContext) -> None:
     if user is None:
         return
     try:
-        await reply(update, vc.cohorts_screen(await context.services.cohorts.mine(user)))
+        await reply(update, cohorts_screen(await context.services.cohorts.mine(user)))
     except NotAvailable:
         await _not_available(update)
 
@@ -211,7 +253,7 @@ async def cohort(update: Update, context: BotContext) -> None:
             role = await context.services.leads.role(user)
             if role == NONE:
                 raise NotAvailable
-            await reply(update, vc.lead_help_screen(admin=role == ADMIN))
+            await reply(update, lead_help_screen(admin=role == ADMIN))
         elif verb == "new":
             await _create(update, context, user, rest)
         elif verb in _ON_A_COHORT:
@@ -234,21 +276,21 @@ async def _create(update: Update, context: BotContext, user: int, name: str) -> 
     try:
         created = await context.services.cohorts.create(user, name, lead_name)
     except CohortNameProblem as problem:
-        await reply(update, vc.cohort_name_problem_screen(problem.reason))
+        await reply(update, cohort_name_problem_screen(problem.reason))
         return
-    url = vc.deep_link(context.bot.username, created.invite.token)
-    png = await asyncio.to_thread(charts.qr_png, url)
+    url = deep_link(context.bot.username, created.invite.token)
+    png = await asyncio.to_thread(qr_png, url)
     await _photo(
-        update, context, png, vc.invite_caption(created.cohort, created.invite, url, created=True)
+        update, context, png, invite_caption(created.cohort, created.invite, url, created=True)
     )
 
 
 async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: int) -> None:
     dashboard = await context.services.cohorts.dashboard(user, cohort_id)
-    await reply(update, vc.dashboard_screen(dashboard))
+    await reply(update, dashboard_screen(dashboard))
     if not dashboard.small:  # under five: the two counts only, no chart
-        png = await asyncio.to_thread(charts.progress_chart, dashboard.weekly)
-        await _photo(update, context, png, vc.chart_caption(dashboard))
+        png = await asyncio.to_thread(progress_chart, dashboard.weekly)
+        await _photo(update, context, png, chart_caption(dashboard))
 
 
 async def _show(
@@ -274,11 +316,11 @@ async def _invite(
             user, info.id, days=limits.get("days"), max_uses=limits.get("uses")
         )
     except ValueError:
-        await reply(update, vc.setting_problem_screen("invite"))
+        await reply(update, setting_problem_screen("invite"))
         return
-    url = vc.deep_link(context.bot.username, link.token)
-    png = await asyncio.to_thread(charts.qr_png, url)
-    await _photo(update, context, png, vc.invite_caption(info, link, url))
+    url = deep_link(context.bot.username, link.token)
+    png = await asyncio.to_thread(qr_png, url)
+    await _photo(update, context, png, invite_caption(info, link, url))
 
 
 async def _export(
@@ -294,8 +336,8 @@ async def _export(
     await context.bot.send_document(
         chat,
         roster_csv(rows),
-        filename=vc.export_filename(name, today),
-        caption=vc.export_caption(name, len(rows)).text,
+        filename=export_filename(name, today),
+        caption=export_caption(name, len(rows)).text,
         parse_mode=ParseMode.HTML,
     )
 
@@ -306,7 +348,7 @@ async def _nudge(
     if tail:
         raise NotAvailable
     result = await context.services.cohorts.nudge(user, info.id)
-    await reply(update, vc.nudge_result_screen(info.name, result, info.timezone))
+    await reply(update, nudge_result_screen(info.name, result, info.timezone))
 
 
 async def _remove(
@@ -314,10 +356,10 @@ async def _remove(
 ) -> None:
     service = context.services.cohorts
     if not tail:
-        await reply(update, vc.roster_screen(info, await service.members(user, info.id)))
+        await reply(update, roster_screen(info, await service.members(user, info.id)))
         return
     member = await service.member(user, info.id, tail)
-    await reply(update, vc.remove_confirm_screen(info, member))
+    await reply(update, remove_confirm_screen(info, member))
 
 
 async def _archive(
@@ -325,7 +367,7 @@ async def _archive(
 ) -> None:
     if tail:
         raise NotAvailable
-    await reply(update, vc.archive_confirm_screen(info))
+    await reply(update, archive_confirm_screen(info))
 
 
 async def _settings(
@@ -333,7 +375,7 @@ async def _settings(
 ) -> None:
     if tail:
         raise NotAvailable
-    await reply(update, vc.settings_screen(info))
+    await reply(update, settings_screen(info))
 
 
 def _change_for(setting: str, value: str, today: date) -> CohortChange | None:
@@ -368,14 +410,14 @@ async def _set(update: Update, context: BotContext, user: int, info: CohortInfo,
     today = local_date(context.services.clock.now(), info.timezone)
     change = _change_for(setting, tail, today)
     if change is None:
-        await reply(update, vc.setting_problem_screen(setting))
+        await reply(update, setting_problem_screen(setting))
         return
     try:
         changed = await context.services.cohorts.change(user, info.id, change)
     except ValueError:
-        await reply(update, vc.setting_problem_screen(setting))
+        await reply(update, setting_problem_screen(setting))
         return
-    await reply(update, vc.settings_screen(changed, note="Saved."))
+    await reply(update, settings_screen(changed, note="Saved."))
 
 
 _ON_COHORT: dict[str, CohortVerb] = {
@@ -410,11 +452,11 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
         return
     preview = await context.services.cohorts.preview(user, payload)
     if isinstance(preview, CohortInvitePreview):
-        await reply(update, vc.join_screen(preview))
+        await reply(update, join_screen(preview))
     elif isinstance(preview, LeadInvitePreview):
-        await reply(update, vc.lead_invitation_screen(preview))
+        await reply(update, lead_invitation_screen(preview))
     else:
-        await reply(update, vc.bad_invite_screen(throttled=preview.throttled))
+        await reply(update, bad_invite_screen(throttled=preview.throttled))
 
 
 async def receive_name(update: Update, context: BotContext, argument: str) -> None:
@@ -426,15 +468,15 @@ async def receive_name(update: Update, context: BotContext, argument: str) -> No
     service = context.services.cohorts
     if invite_id is None:
         await service.cancel_join(user)
-        await reply(update, vc.bad_invite_screen(throttled=False))
+        await reply(update, bad_invite_screen(throttled=False))
         return
     result = await service.join(user, invite_id, message.text or "")
     if isinstance(result, Joined):
-        await reply(update, vc.joined_screen(result, context.services.clock.now()))
+        await reply(update, joined_screen(result, context.services.clock.now()))
     elif isinstance(result, NameRejected):
-        await reply(update, vc.name_rejected_screen(result.reason))
+        await reply(update, name_rejected_screen(result.reason))
     else:
-        await reply(update, vc.bad_invite_screen(throttled=result.throttled))
+        await reply(update, bad_invite_screen(throttled=result.throttled))
 
 
 TEXT_FLOWS: dict[str, FlowStep] = {PENDING_NAME: receive_name}
@@ -447,9 +489,9 @@ async def leave(update: Update, context: BotContext) -> None:
         return
     memberships = await context.services.cohorts.memberships(user)
     if len(memberships) == 1:
-        await reply(update, vc.leave_confirm_screen(memberships[0]))
+        await reply(update, leave_confirm_screen(memberships[0]))
     else:
-        await reply(update, vc.leave_screen(memberships))
+        await reply(update, leave_screen(memberships))
 
 
 # --- buttons --------------------------------------------------------------------------------------
@@ -494,20 +536,20 @@ async def _join_pressed(update: Update, context: BotContext, user: int, cb: Call
         return
     result = await context.services.cohorts.accept(user, chat, _token(cb))
     if isinstance(result, NamePrompt):
-        await show(update, vc.name_prompt_screen(result.cohort_name))
+        await show(update, name_prompt_screen(result.cohort_name))
     elif isinstance(result, AlreadyMember):
-        await show(update, vc.already_member_screen(result.cohort_name))
+        await show(update, already_member_screen(result.cohort_name))
     elif isinstance(result, InviteRefused):
-        await show(update, vc.bad_invite_screen(throttled=result.throttled))
+        await show(update, bad_invite_screen(throttled=result.throttled))
 
 
 async def _declined(update: Update, context: BotContext, user: int, cb: Callback) -> None:
-    await show(update, vc.declined_screen())
+    await show(update, declined_screen())
 
 
 async def _name_cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     await context.services.cohorts.cancel_join(user)
-    await show(update, vc.join_cancelled_screen())
+    await show(update, join_cancelled_screen())
 
 
 async def _activity(update: Update, context: BotContext, user: int, cb: Callback) -> None:
@@ -516,26 +558,26 @@ async def _activity(update: Update, context: BotContext, user: int, cb: Callback
         raise NotAvailable
     if not await context.services.cohorts.set_show_activity(user, member_id, bool(choice)):
         raise NotAvailable
-    await reply(update, vc.activity_choice_screen(bool(choice)))
+    await reply(update, activity_choice_screen(bool(choice)))
 
 
 async def _leave_asked(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
     memberships = await context.services.cohorts.memberships(user)
     found = next((m for m in memberships if m.cohort_id == cohort_id), None)
-    await show(update, vc.leave_confirm_screen(found) if found else vc.left_screen(None))
+    await show(update, leave_confirm_screen(found) if found else left_screen(None))
 
 
 async def _leave_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
-    await show(update, vc.left_screen(await context.services.cohorts.leave(user, cohort_id)))
+    await show(update, left_screen(await context.services.cohorts.leave(user, cohort_id)))
 
 
 async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     if await context.services.leads.accept(user, _token(cb)):
-        await show(update, vc.lead_accepted_screen())
+        await show(update, lead_accepted_screen())
     else:
-        await show(update, vc.bad_invite_screen(throttled=False))
+        await show(update, bad_invite_screen(throttled=False))
 
 
 async def _opened(update: Update, context: BotContext, user: int, cb: Callback) -> None:
@@ -548,7 +590,7 @@ async def _remove_asked(update: Update, context: BotContext, user: int, cb: Call
     service = context.services.cohorts
     info = await service.info(user, cohort_id)
     member = await service.member(user, cohort_id, member_id)
-    await show(update, vc.remove_confirm_screen(info, member))
+    await show(update, remove_confirm_screen(info, member))
 
 
 async def _remove_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
@@ -556,23 +598,23 @@ async def _remove_confirmed(update: Update, context: BotContext, user: int, cb: 
     service = context.services.cohorts
     info = await service.info(user, cohort_id)
     name = await service.remove_member(user, cohort_id, member_id)
-    await show(update, vc.removed_screen(info.name, name))
+    await show(update, removed_screen(info.name, name))
 
 
 async def _archive_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
-    await show(update, vc.archived_screen(await context.services.cohorts.archive(user, cohort_id)))
+    await show(update, archived_screen(await context.services.cohorts.archive(user, cohort_id)))
 
 
 async def _lead_remove_confirmed(
     update: Update, context: BotContext, user: int, cb: Callback
 ) -> None:
     [lead_id] = _ints(cb, 1)
-    await show(update, vc.lead_removed_screen(await context.services.leads.remove(user, lead_id)))
+    await show(update, lead_removed_screen(await context.services.leads.remove(user, lead_id)))
 
 
 async def _cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
-    await show(update, vc.cancelled_screen())
+    await show(update, cancelled_screen())
 
 
 _BUTTONS: dict[str, ButtonVerb] = {
@@ -622,7 +664,7 @@ class Huddles:
             lesson = self._content.lesson(card.lesson_id)
             if lesson is None:
                 continue
-            screen = vc.huddle_screen(card, lesson)
+            screen = huddle_screen(card, lesson)
             try:
                 await self._bot.send_message(
                     card.lead_telegram_id,

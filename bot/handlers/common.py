@@ -14,12 +14,19 @@ from telegram.ext import (
     filters,
 )
 
-from bot import views
-from bot.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
-from bot.commands import COMMANDS, sections
 from bot.context import BotContext
-from bot.handlers.render import reply
-from bot.updates import AlreadyHandled
+from bot.render import reply
+from bot.services.updates import AlreadyHandled
+from bot.views.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
+from bot.views.commands import COMMANDS, sections
+from bot.views.common import (
+    apology_screen,
+    help_screen,
+    private_command_screen,
+    unknown_command_screen,
+    unsupported_message_screen,
+)
+from bot.views.lookup import disclosure_screen, support_screen
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +35,12 @@ COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 
 async def help_command(update: Update, context: BotContext) -> None:
     """Explain every command on one screen."""
-    await reply(update, views.help_screen(sections()))
+    await reply(update, help_screen(sections()))
 
 
 async def support(update: Update, context: BotContext) -> None:
     """Show grounding and support contacts; needs only the content, so works if the DB is down."""
-    await reply(update, views.support_screen(context.services.content.support))
+    await reply(update, support_screen(context.services.content.support))
 
 
 async def support_button(update: Update, context: BotContext) -> None:
@@ -45,9 +52,9 @@ async def support_button(update: Update, context: BotContext) -> None:
     callback = decode(query.data)
     support_text = context.services.content.support
     if callback is not None and callback.args == (SUPPORT_DISCLOSURE,):
-        await reply(update, views.disclosure_screen(support_text))
+        await reply(update, disclosure_screen(support_text))
     else:
-        await reply(update, views.support_screen(support_text))
+        await reply(update, support_screen(support_text))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -61,14 +68,14 @@ async def unknown_command(update: Update, context: BotContext) -> None:
         return
     private = update.effective_chat is not None and update.effective_chat.type == "private"
     if name.lower() in COMMAND_NAMES and not private:
-        await reply(update, views.private_command_screen(name.lower(), username))
+        await reply(update, private_command_screen(name.lower(), username))
         return
-    await reply(update, views.unknown_command_screen())
+    await reply(update, unknown_command_screen())
 
 
 async def unsupported_message(update: Update, context: BotContext) -> None:
     """Explain kindly that only text can be read."""
-    await reply(update, views.unsupported_message_screen())
+    await reply(update, unsupported_message_screen())
 
 
 async def stale_button(update: Update, context: BotContext) -> None:
@@ -104,7 +111,7 @@ async def error_handler(update: object, context: BotContext) -> None:
     )
     if update.effective_chat is not None:
         try:
-            await reply(update, views.apology_screen())
+            await reply(update, apology_screen())
         except Exception as exc:  # the apology itself failed (e.g. Telegram down)
             log.warning("could not send apology for update %s: %s", update_id, type(exc).__name__)
     raise ApplicationHandlerStop

@@ -6,9 +6,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
-from bot import views
 from bot.context import BotContext
-from bot.handlers.render import reply
+from bot.render import reply
+from bot.views.common import slow_down_screen
 
 GUARD_GROUP = -1
 FINISH_GROUP = 1_000  # after every feature's group
@@ -26,7 +26,7 @@ async def guard(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is not None and not services.flood.allow(user.id, support=_is_support(update)):
         if services.flood.should_tell(user.id) and update.effective_chat is not None:
-            await reply(update, views.slow_down_screen())
+            await reply(update, slow_down_screen())
         raise ApplicationHandlerStop
     if not await services.updates.begin(update.update_id):
         raise ApplicationHandlerStop

@@ -18,8 +18,14 @@ from typing import NamedTuple
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views, views_learning
-from bot.callbacks import (
+from bot.content.schema import ID_PATTERN, Lesson, answer_order
+from bot.context import BotContext
+from bot.core.textclean import RejectedText
+from bot.handlers.lookup import search_text, show_safety
+from bot.handlers.text import FlowStep, pending
+from bot.render import reply, show
+from bot.services.learning import REFLECT_FLOW
+from bot.views.callbacks import (
     JOURNAL_PAGE,
     LESSON_ANSWER,
     LESSON_CHECK,
@@ -35,13 +41,26 @@ from bot.callbacks import (
     SEP,
     decode,
 )
-from bot.content import ID_PATTERN, Lesson, answer_order
-from bot.context import BotContext
-from bot.handlers.lookup import search_text, show_safety
-from bot.handlers.render import reply, show
-from bot.handlers.text import FlowStep, pending
-from bot.learning import REFLECT_FLOW
-from bot.textclean import RejectedText
+from bot.views.learning import (
+    LESSON_GONE,
+    check_answer_screen,
+    done_screen,
+    journal_screen,
+    moment_screen,
+    no_reviews_screen,
+    progress_screen,
+    reflect_screen,
+    reflection_cancelled_screen,
+    reflection_empty_screen,
+    reflection_refused_screen,
+    reflection_saved_screen,
+    review_answer_screen,
+    review_question_screen,
+    reviews_later_screen,
+    skip_screen,
+)
+from bot.views.lesson import lesson_body_screen, lesson_check_screen
+from bot.views.screen import Screen
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +112,7 @@ async def _pressed(update: Update, context: BotContext, extra: int = 0) -> _Pres
         return None
     lesson = context.services.content.lesson(callback.args[0])
     if lesson is None:
-        await query.answer(views_learning.LESSON_GONE)
+        await query.answer(LESSON_GONE)
         return None
     return _Press(query, lesson, callback.args[1:], user_id)
 
@@ -119,7 +138,7 @@ def _on_lesson_message(query: CallbackQuery) -> bool:
     )
 
 
-async def _respond(update: Update, query: CallbackQuery, screen: views.Screen) -> None:
+async def _respond(update: Update, query: CallbackQuery, screen: Screen) -> None:
     """A new message under the lesson; otherwise the follow-up screen is replaced."""
     if _on_lesson_message(query):
         await reply(update, screen)
@@ -143,7 +162,7 @@ async def mark_done(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.mark_done(user_id, lesson.id)
-    await _respond(update, query, views_learning.done_screen(touch))
+    await _respond(update, query, done_screen(touch))
 
 
 async def skip_lesson(update: Update, context: BotContext) -> None:
@@ -154,7 +173,7 @@ async def skip_lesson(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.skip(user_id, lesson.id)
-    await _respond(update, query, views_learning.skip_screen(touch))
+    await _respond(update, query, skip_screen(touch))
 
 
 async def take_a_moment(update: Update, context: BotContext) -> None:
@@ -163,7 +182,7 @@ async def take_a_moment(update: Update, context: BotContext) -> None:
     if query is None:
         return
     await query.answer()
-    await reply(update, views_learning.moment_screen(context.services.content.support))
+    await reply(update, moment_screen(context.services.content.support))
     callback = decode(query.data)
     lesson_id = callback.args[0] if callback is not None and callback.args else None
     if lesson_id is None or context.services.content.lesson(lesson_id) is None:
@@ -186,7 +205,7 @@ async def open_lesson(update: Update, context: BotContext) -> None:
     await query.answer()
     await context.services.learning.open_lesson(user_id, lesson.id)
     content = context.services.content
-    screen = views.lesson_body_screen(
+    screen = lesson_body_screen(
         lesson,
         course_position=content.lesson_index(lesson.id) + 1,
         course_length=len(content.lessons),
@@ -205,7 +224,7 @@ async def start_reflection(update: Update, context: BotContext) -> None:
     keeps = await context.services.learning.start_reflection(
         user_id, lesson.id, pending(REFLECT, f"{lesson.id}{SEP}{stamp}")
     )
-    await _respond(update, query, views_learning.reflect_screen(lesson, can_keep=keeps))
+    await _respond(update, query, reflect_screen(lesson, can_keep=keeps))
 
 
 async def cancel_reflection(update: Update, context: BotContext) -> None:
@@ -216,7 +235,7 @@ async def cancel_reflection(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await context.services.learning.stop_reflection(user_id)
-    await show(update, views_learning.reflection_cancelled_screen())
+    await show(update, reflection_cancelled_screen())
 
 
 async def save_reflection(update: Update, context: BotContext, argument: str) -> None:
@@ -240,10 +259,10 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
             user_id, lesson_id or None, message.text
         )
     except RejectedText:
-        await reply(update, views_learning.reflection_refused_screen())
+        await reply(update, reflection_refused_screen())
         return
     except ValueError:
-        await reply(update, views_learning.reflection_empty_screen())
+        await reply(update, reflection_empty_screen())
         return
     if saved is None:  # the learner erased their data meanwhile: treat it as any other text
         if found is not None:
@@ -253,9 +272,7 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
         return
     await reply(
         update,
-        views_learning.reflection_saved_screen(
-            truncated=saved.truncated, support=found is not None
-        ),
+        reflection_saved_screen(truncated=saved.truncated, support=found is not None),
     )
 
 
@@ -270,7 +287,7 @@ async def open_check(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     await context.services.learning.open_lesson(user_id, lesson.id)
-    await _respond(update, query, views.lesson_check_screen(lesson, answer_order(lesson, user_id)))
+    await _respond(update, query, lesson_check_screen(lesson, answer_order(lesson, user_id)))
 
 
 async def answer_check(update: Update, context: BotContext) -> None:
@@ -286,7 +303,7 @@ async def answer_check(update: Update, context: BotContext) -> None:
     await query.answer()
     result = await context.services.learning.answer_check(user_id, lesson.id, choice)
     order = answer_order(lesson, user_id)
-    await _respond(update, query, views_learning.check_answer_screen(lesson, choice, result, order))
+    await _respond(update, query, check_answer_screen(lesson, choice, result, order))
 
 
 async def next_review(update: Update, context: BotContext) -> None:
@@ -299,12 +316,10 @@ async def next_review(update: Update, context: BotContext) -> None:
     question = await context.services.learning.next_review(user_id)
     lesson = context.services.content.lesson(question.lesson_id) if question else None
     if question is None or lesson is None:
-        await show(update, views_learning.no_reviews_screen())
+        await show(update, no_reviews_screen())
         return
     order = answer_order(lesson, user_id)
-    await show(
-        update, views_learning.review_question_screen(lesson, question.number, question.of, order)
-    )
+    await show(update, review_question_screen(lesson, question.number, question.of, order))
 
 
 async def later_reviews(update: Update, context: BotContext) -> None:
@@ -313,7 +328,7 @@ async def later_reviews(update: Update, context: BotContext) -> None:
     if query is None:
         return
     await query.answer()
-    await show(update, views_learning.reviews_later_screen())
+    await show(update, reviews_later_screen())
 
 
 async def answer_review(update: Update, context: BotContext) -> None:
@@ -329,7 +344,7 @@ async def answer_review(update: Update, context: BotContext) -> None:
     await query.answer()
     result = await context.services.learning.answer_check(user_id, lesson.id, choice, review=True)
     order = answer_order(lesson, user_id)
-    await show(update, views_learning.review_answer_screen(lesson, choice, result, order))
+    await show(update, review_answer_screen(lesson, choice, result, order))
 
 
 # --- Commands -------------------------------------------------------------------------------------
@@ -341,7 +356,7 @@ async def show_progress(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     progress = await context.services.learning.progress(user_id)
-    await reply(update, views_learning.progress_screen(progress))
+    await reply(update, progress_screen(progress))
 
 
 async def show_journal(update: Update, context: BotContext) -> None:
@@ -350,7 +365,7 @@ async def show_journal(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     page = await context.services.learning.journal(user_id)
-    await reply(update, views_learning.journal_screen(page, context.services.content))
+    await reply(update, journal_screen(page, context.services.content))
 
 
 async def turn_journal_page(update: Update, context: BotContext) -> None:
@@ -366,7 +381,7 @@ async def turn_journal_page(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     page = await context.services.learning.journal(user_id, int(raw))
-    await show(update, views_learning.journal_screen(page, context.services.content))
+    await show(update, journal_screen(page, context.services.content))
 
 
 # --- Registration ---------------------------------------------------------------------------------

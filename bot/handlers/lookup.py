@@ -27,11 +27,28 @@ from telegram.ext import (
     InlineQueryHandler,
 )
 
-from bot import views
-from bot.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
+from bot.content.safety import SafetyMatch
 from bot.context import BotContext
-from bot.handlers.render import reply, show
-from bot.safety import SafetyMatch
+from bot.render import reply, show
+from bot.views.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
+from bot.views.lesson import lesson_screen
+from bot.views.lookup import (
+    ALL_MENUS,
+    MAX_OTHER_MATCHES,
+    card_more_screen,
+    card_screen,
+    cards_screen,
+    inline_card,
+    inline_support,
+    menu_screen,
+    no_match_screen,
+    safety_listening_screen,
+    search_prompt_screen,
+    search_screen,
+    stage_hint_screen,
+    support_screen,
+)
+from bot.views.screen import InlineCard, Screen
 
 # Commands that open a menu, by the menu they open (the command is the menu's name).
 MENU_COMMANDS = (
@@ -80,7 +97,7 @@ def _argument(update: Update) -> str:
 async def open_menu(update: Update, context: BotContext) -> None:
     """Show the menu a command names (/listen, /stages, /triangle ...)."""
     menu = _command(update)
-    await reply(update, views.menu_screen(menu, context.services.content))
+    await reply(update, menu_screen(menu, context.services.content))
     await context.services.lookup.record_view(menu)
 
 
@@ -91,23 +108,23 @@ async def open_stage(update: Update, context: BotContext) -> None:
     content = context.services.content
     card = content.card(STAGES.get(wanted, ""))
     if card is None:
-        await reply(update, views.stage_hint_screen(content))
+        await reply(update, stage_hint_screen(content))
         return
-    await reply(update, views.card_screen(card, content))
+    await reply(update, card_screen(card, content))
     await context.services.lookup.record_view(card.id)
 
 
 async def list_cards(update: Update, context: BotContext) -> None:
     """Show every card, by topic."""
     share = bool(context.bot.supports_inline_queries)
-    await reply(update, views.cards_screen(context.services.content, share=share))
+    await reply(update, cards_screen(context.services.content, share=share))
 
 
 async def search_command(update: Update, context: BotContext) -> None:
     """Search for the words after /search."""
     query = _argument(update)
     if not query:
-        await reply(update, views.search_prompt_screen(context.services.content))
+        await reply(update, search_prompt_screen(context.services.content))
         return
     await _search(update, context, query)
 
@@ -123,9 +140,9 @@ async def search_text(update: Update, context: BotContext) -> None:
 async def show_safety(update: Update, context: BotContext, found: SafetyMatch) -> None:
     """The support screen, then (for a practitioner's question) the listening card; no search."""
     content = context.services.content
-    await reply(update, views.support_screen(content.support))
+    await reply(update, support_screen(content.support))
     if found.practitioner:
-        await reply(update, views.safety_listening_screen(content))
+        await reply(update, safety_listening_screen(content))
 
 
 async def safety_only(update: Update, context: BotContext) -> bool:
@@ -143,11 +160,11 @@ async def _search(update: Update, context: BotContext, query: str) -> None:
         await show_safety(update, context, found_safety)
         return
     lookup = context.services.lookup
-    found = lookup.find(query, others=views.MAX_OTHER_MATCHES)
+    found = lookup.find(query, others=MAX_OTHER_MATCHES)
     if found.best is None and not found.others:
-        await reply(update, views.no_match_screen(query, context.services.content))
+        await reply(update, no_match_screen(query, context.services.content))
         return
-    screen = views.search_screen(query, found.best, found.others, context.services.content)
+    screen = search_screen(query, found.best, found.others, context.services.content)
     await reply(update, screen)
     if found.best is not None:
         await lookup.record_view(found.best.id)
@@ -183,9 +200,9 @@ async def _show_card(update: Update, context: BotContext, *, opened: bool) -> st
         await show(update, _gone(context))
         return None
     screen = (
-        views.menu_screen(card.id, content, opened=opened)
+        menu_screen(card.id, content, opened=opened)
         if card.id == card.menu
-        else views.card_screen(card, content, opened=opened)
+        else card_screen(card, content, opened=opened)
     )
     await show(update, screen)
     return card.id
@@ -199,7 +216,7 @@ async def show_card_more(update: Update, context: BotContext) -> None:
     if card is None:
         await show(update, _gone(context))
         return
-    await show(update, views.card_more_screen(card, content))
+    await show(update, card_more_screen(card, content))
     await context.services.lookup.record_view(card.id)
 
 
@@ -208,14 +225,14 @@ async def show_menu(update: Update, context: BotContext) -> None:
     await _answer(update)
     content = context.services.content
     menu = _payload(update)
-    if menu == views.ALL_MENUS:
+    if menu == ALL_MENUS:
         share = bool(context.bot.supports_inline_queries)
-        await show(update, views.cards_screen(content, share=share))
+        await show(update, cards_screen(content, share=share))
         return
     if content.card(menu) is None:
         await show(update, _gone(context))
         return
-    await show(update, views.menu_screen(menu, content))
+    await show(update, menu_screen(menu, content))
     await context.services.lookup.record_view(menu)
 
 
@@ -227,7 +244,7 @@ async def show_lesson(update: Update, context: BotContext) -> None:
     if lesson is None:
         await show(update, _gone(context))
         return
-    await reply(update, views.lesson_screen(lesson))
+    await reply(update, lesson_screen(lesson))
 
 
 async def _answer(update: Update) -> None:
@@ -235,9 +252,9 @@ async def _answer(update: Update) -> None:
         await update.callback_query.answer()
 
 
-def _gone(context: BotContext) -> views.Screen:
+def _gone(context: BotContext) -> Screen:
     """For a button whose card or lesson no longer exists (the content changed since)."""
-    return views.cards_screen(
+    return cards_screen(
         context.services.content,
         note="That has changed since the button was made. Here is everything there is now.",
     )
@@ -255,16 +272,16 @@ async def answer_inline(update: Update, context: BotContext) -> None:
     words = query.query.strip()
     limit = min(INLINE_RESULTS, InlineQueryLimit.RESULTS)
     found = context.services.safety.check(words) if words else None
-    items: list[views.InlineCard]
+    items: list[InlineCard]
     if found is not None:
         # Safety first: the support screen heads the results; a practitioner also gets /listen.
         listen = content.card("listen")
-        items = [views.inline_support(content.support)]
+        items = [inline_support(content.support)]
         if found.practitioner and listen is not None:
-            items.append(views.inline_card(listen))
+            items.append(inline_card(listen))
     else:
         cards = lookup.search_cards(words, limit) if words else await lookup.most_used(limit)
-        items = [views.inline_card(card) for card in cards]
+        items = [inline_card(card) for card in cards]
     more = InlineKeyboardMarkup(
         [[InlineKeyboardButton("More cards", url=f"https://t.me/{context.bot.username}")]]
     )

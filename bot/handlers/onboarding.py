@@ -21,11 +21,14 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQueue, filters
 
-from bot import views, views_learning
-from bot import views_onboarding as ov
-from bot.callbacks import COURSE, ONBOARD, SETTINGS, decode
 from bot.context import BotContext
-from bot.enrolment import (
+from bot.core.schedule import EVERY_DAY, format_days, local_date, parse_days
+from bot.core.timeparse import PauseError, format_time, from_time_code, match_timezone, parse_pause
+from bot.core.timeparse import parse_time as read_time
+from bot.handlers import cohorts as cohort_handlers
+from bot.handlers.text import FlowStep, pending
+from bot.render import reply, show
+from bot.services.enrolment import (
     ACTIVE,
     FINISHED,
     INACTIVE,
@@ -37,13 +40,41 @@ from bot.enrolment import (
     ScheduleError,
     WrongState,
 )
-from bot.handlers import cohorts as cohort_handlers
-from bot.handlers.render import reply, show
-from bot.handlers.text import FlowStep, pending
-from bot.schedule import EVERY_DAY, format_days, local_date, parse_days
-from bot.timeparse import PauseError, format_time, from_time_code, match_timezone, parse_pause
-from bot.timeparse import parse_time as read_time
-from bot.views import Screen
+from bot.views.callbacks import COURSE, ONBOARD, SETTINGS, decode
+from bot.views.learning import forget_done_screen, forget_nothing_screen, review_question_screen
+from bot.views.lesson import lesson_screen
+from bot.views.onboarding import (
+    days_menu_screen,
+    days_retry_screen,
+    declined_screen,
+    delete_confirm_screen,
+    deleted_screen,
+    finished_screen,
+    not_enrolled_screen,
+    nothing_to_review_screen,
+    nothing_yet_screen,
+    pause_help_screen,
+    pause_menu_screen,
+    paused_screen,
+    pick_days_screen,
+    reflection_menu_screen,
+    restart_confirm_screen,
+    restarted_screen,
+    resumed_screen,
+    settings_closed_screen,
+    settings_screen,
+    setup_screen,
+    started_screen,
+    state_note,
+    status_screen,
+    stop_confirm_screen,
+    stopped_screen,
+    time_menu_screen,
+    welcome_screen,
+    zone_menu_screen,
+    zone_suggestions_screen,
+)
+from bot.views.screen import Screen
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +109,7 @@ async def _show_lesson(update: Update, context: BotContext, lesson_id: str) -> N
     lesson = content.lesson(lesson_id)
     if lesson is None:
         return
-    screen = views.lesson_screen(
+    screen = lesson_screen(
         lesson,
         course_position=content.lesson_index(lesson_id) + 1,
         course_length=len(content.lessons),
@@ -91,9 +122,9 @@ def _state_screen(
 ) -> Screen:
     """Where the learner is (or the welcome path when they are not enrolled)."""
     if enrolment is None:
-        return ov.not_enrolled_screen()
+        return not_enrolled_screen()
     now = context.services.clock.now()
-    return ov.status_screen(enrolment, context.services.content, now, note=note)
+    return status_screen(enrolment, context.services.content, now, note=note)
 
 
 # --- /start and consent --------------------------------------------------------------------------
@@ -111,13 +142,13 @@ async def start(update: Update, context: BotContext) -> None:
     service = _service(context)
     enrolment = await service.status(user_id)
     if enrolment is None:
-        await reply(update, ov.welcome_screen(context.services.content))
+        await reply(update, welcome_screen(context.services.content))
         return
     if enrolment.state == INACTIVE:
         # Telegram had refused delivery; a /start shows they are back: lessons on, no backlog.
         enrolment = await service.resume(user_id)
         now = context.services.clock.now()
-        await reply(update, ov.resumed_screen(enrolment, context.services.content, now))
+        await reply(update, resumed_screen(enrolment, context.services.content, now))
         return
     await reply(update, _state_screen(context, enrolment))
 
@@ -137,7 +168,7 @@ async def onboard_button(update: Update, context: BotContext) -> None:
     if action == "yes":
         enrolment = await service.consent(user_id, chat.id)
         if enrolment.state == SETUP:
-            await show(update, ov.setup_screen(enrolment, now))
+            await show(update, setup_screen(enrolment, now))
         else:
             await show(update, _state_screen(context, enrolment, "You're signed up already."))
     elif action in ("no", "welcome"):
@@ -146,9 +177,9 @@ async def onboard_button(update: Update, context: BotContext) -> None:
             note = "You're signed up already. /stop or /forget if you'd like to leave."
             await show(update, _state_screen(context, existing, note))
         elif action == "no":
-            await show(update, ov.declined_screen())
+            await show(update, declined_screen())
         else:
-            await show(update, ov.welcome_screen(context.services.content))
+            await show(update, welcome_screen(context.services.content))
     elif action in ("now", "later"):
         await _start_lessons(update, context, lesson_now=action == "now")
 
@@ -165,11 +196,11 @@ async def _start_lessons(update: Update, context: BotContext, *, lesson_now: boo
         note = "You've already started." if refused.state is not None else None
         await show(update, _state_screen(context, existing, note))
         return
-    await show(update, ov.started_screen(result.enrolment, now, lesson_now=lesson_now))
+    await show(update, started_screen(result.enrolment, now, lesson_now=lesson_now))
     if result.lesson_id is not None:
         await _show_lesson(update, context, result.lesson_id)
     elif result.enrolment.state == FINISHED:
-        await reply(update, ov.finished_screen(context.services.content))
+        await reply(update, finished_screen(context.services.content))
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -182,9 +213,9 @@ async def settings(update: Update, context: BotContext) -> None:
         return
     enrolment = await _service(context).close_settings(user_id)
     if enrolment is None:
-        await reply(update, ov.not_enrolled_screen())
+        await reply(update, not_enrolled_screen())
         return
-    await reply(update, ov.settings_screen(enrolment, context.services.clock.now()))
+    await reply(update, settings_screen(enrolment, context.services.clock.now()))
 
 
 async def settings_button(update: Update, context: BotContext) -> None:
@@ -201,25 +232,25 @@ async def settings_button(update: Update, context: BotContext) -> None:
     if field == "pick":
         # Choosing days is kept in the buttons themselves until Save: nothing stored yet.
         if value is not None and _DAYS_CODE.match(value) and int(value) <= EVERY_DAY:
-            await show(update, ov.pick_days_screen(int(value)))
+            await show(update, pick_days_screen(int(value)))
         return
     try:
         if field == "home" and value is None:
             enrolment = await service.close_settings(user_id)
             if enrolment is None:
                 raise WrongState(None)
-            await show(update, ov.settings_screen(enrolment, now))
+            await show(update, settings_screen(enrolment, now))
         elif field == "close" and value is None:
             enrolment = await service.close_settings(user_id)
             if enrolment is None:
                 raise WrongState(None)
-            await show(update, ov.settings_closed_screen(enrolment, now))
+            await show(update, settings_closed_screen(enrolment, now))
         elif value is None and field in _MENUS:
             await _open_menu(update, context, user_id, field)
         elif value is not None and field in _SETTERS:
             await _SETTERS[field](update, context, user_id, value)
     except WrongState:
-        await show(update, ov.not_enrolled_screen())
+        await show(update, not_enrolled_screen())
 
 
 async def _open_menu(update: Update, context: BotContext, user_id: int, field: str) -> None:
@@ -230,10 +261,10 @@ async def _open_menu(update: Update, context: BotContext, user_id: int, field: s
     await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, field))
     now = context.services.clock.now()
     screens = {
-        "time": lambda: ov.time_menu_screen(enrolment),
-        "zone": lambda: ov.zone_menu_screen(enrolment, now),
-        "days": lambda: ov.days_menu_screen(enrolment),
-        "refl": lambda: ov.reflection_menu_screen(enrolment),
+        "time": lambda: time_menu_screen(enrolment),
+        "zone": lambda: zone_menu_screen(enrolment, now),
+        "days": lambda: days_menu_screen(enrolment),
+        "refl": lambda: reflection_menu_screen(enrolment),
     }
     await show(update, screens[field]())
 
@@ -245,7 +276,7 @@ async def _changed(
     update: Update, context: BotContext, enrolment: Enrolment, note: str, respond: Show
 ) -> None:
     now = context.services.clock.now()
-    await respond(update, ov.settings_screen(enrolment, now, note=note))
+    await respond(update, settings_screen(enrolment, now, note=note))
 
 
 async def _set_time(update: Update, context: BotContext, user_id: int, value: str) -> None:
@@ -304,7 +335,7 @@ async def _apply_reflection(
         if current is None:
             raise WrongState(None) from None
         shown = format_time(at) if at is not None else typed
-        await respond(update, ov.reflection_menu_screen(current, retry=shown))
+        await respond(update, reflection_menu_screen(current, retry=shown))
         return
     note = (
         "The question to reflect on will come with the lesson."
@@ -345,13 +376,13 @@ async def schedule_text(update: Update, context: BotContext, field: str) -> None
             at = read_time(typed)
             if at is None:
                 current = await _require(service, user_id)
-                await reply(update, ov.time_menu_screen(current, retry=typed))
+                await reply(update, time_menu_screen(current, retry=typed))
                 return
             await _apply_time(update, context, user_id, at, reply)
         elif field == "zone":
             match = match_timezone(typed)
             if match.zone is None:
-                await reply(update, ov.zone_suggestions_screen(typed, match.suggestions, now))
+                await reply(update, zone_suggestions_screen(typed, match.suggestions, now))
                 return
             enrolment = await service.set_timezone(user_id, match.zone)
             await _changed(update, context, enrolment, f"Timezone set to {match.zone}.", reply)
@@ -360,7 +391,7 @@ async def schedule_text(update: Update, context: BotContext, field: str) -> None
                 days = parse_days(typed)
             except ValueError:
                 current = await _require(service, user_id)
-                await reply(update, ov.days_retry_screen(typed, current))
+                await reply(update, days_retry_screen(typed, current))
                 return
             enrolment = await service.set_days(user_id, days)
             note = f"Lessons will come {format_days(days)}."
@@ -369,14 +400,14 @@ async def schedule_text(update: Update, context: BotContext, field: str) -> None
             at = read_time(typed)
             if at is None:
                 current = await _require(service, user_id)
-                await reply(update, ov.reflection_menu_screen(current, retry=typed))
+                await reply(update, reflection_menu_screen(current, retry=typed))
                 return
             await _apply_reflection(update, context, user_id, at, typed, reply)
         else:  # an unknown step (from an older version): forget it, show where they are
             await reply(update, _state_screen(context, await service.close_settings(user_id)))
     except WrongState:
         await context.services.learners.set_pending_action(user_id, None)
-        await reply(update, ov.not_enrolled_screen())
+        await reply(update, not_enrolled_screen())
 
 
 async def _require(service: EnrolmentService, user_id: int) -> Enrolment:
@@ -406,7 +437,7 @@ async def today(update: Update, context: BotContext) -> None:
         await _show_lesson(update, context, result.lesson_id)
     else:
         now = context.services.clock.now()
-        await reply(update, ov.nothing_yet_screen(result.enrolment, now))
+        await reply(update, nothing_yet_screen(result.enrolment, now))
 
 
 async def next_lesson(update: Update, context: BotContext) -> None:
@@ -422,7 +453,7 @@ async def next_lesson(update: Update, context: BotContext) -> None:
     if result.lesson_id is not None:
         await _show_lesson(update, context, result.lesson_id)
     else:
-        await reply(update, ov.finished_screen(context.services.content))
+        await reply(update, finished_screen(context.services.content))
 
 
 async def _refused(
@@ -430,7 +461,7 @@ async def _refused(
 ) -> None:
     """Explain why a course action does not apply now, and show where the learner is."""
     enrolment = await _service(context).status(user_id)
-    note = ov.state_note(refused.state) if enrolment is not None else None
+    note = state_note(refused.state) if enrolment is not None else None
     await respond(update, _state_screen(context, enrolment, note))
 
 
@@ -449,13 +480,13 @@ async def pause(update: Update, context: BotContext) -> None:
         await _refused(update, context, user_id, WrongState(state), reply)
         return
     if not typed:
-        await reply(update, ov.pause_menu_screen())
+        await reply(update, pause_menu_screen())
         return
     today_there = local_date(context.services.clock.now(), enrolment.schedule.timezone)
     try:
         back_on = parse_pause(typed, today_there)
     except PauseError as error:
-        await reply(update, ov.pause_help_screen(typed, str(error)))
+        await reply(update, pause_help_screen(typed, str(error)))
         return
     await _pause_until(update, context, user_id, back_on, reply)
 
@@ -468,7 +499,7 @@ async def _pause_until(
     except WrongState as refused:
         await _refused(update, context, user_id, refused, respond)
         return
-    await respond(update, ov.paused_screen(enrolment, context.services.clock.now()))
+    await respond(update, paused_screen(enrolment, context.services.clock.now()))
 
 
 async def resume(update: Update, context: BotContext) -> None:
@@ -485,7 +516,7 @@ async def _resume(update: Update, context: BotContext, user_id: int, respond: Sh
         await _refused(update, context, user_id, refused, respond)
         return
     now = context.services.clock.now()
-    await respond(update, ov.resumed_screen(enrolment, context.services.content, now))
+    await respond(update, resumed_screen(enrolment, context.services.content, now))
 
 
 async def stop(update: Update, context: BotContext) -> None:
@@ -494,9 +525,9 @@ async def stop(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     if await _service(context).status(user_id) is None:
-        await reply(update, ov.not_enrolled_screen())
+        await reply(update, not_enrolled_screen())
         return
-    await reply(update, ov.stop_confirm_screen())
+    await reply(update, stop_confirm_screen())
 
 
 async def restart(update: Update, context: BotContext) -> None:
@@ -509,7 +540,7 @@ async def restart(update: Update, context: BotContext) -> None:
         state = enrolment.state if enrolment is not None else None
         await _refused(update, context, user_id, WrongState(state), reply)
         return
-    await reply(update, ov.restart_confirm_screen())
+    await reply(update, restart_confirm_screen())
 
 
 async def course_button(update: Update, context: BotContext) -> None:
@@ -539,9 +570,9 @@ async def _course_review(update: Update, context: BotContext, user_id: int, _: o
     question = await context.services.learning.next_review(user_id)
     lesson = context.services.content.lesson(question.lesson_id) if question else None
     if question is None or lesson is None:
-        await reply(update, ov.nothing_to_review_screen())
+        await reply(update, nothing_to_review_screen())
         return
-    await reply(update, views_learning.review_question_screen(lesson, question.number, question.of))
+    await reply(update, review_question_screen(lesson, question.number, question.of))
 
 
 async def _course_status(update: Update, context: BotContext, user_id: int, _: object) -> None:
@@ -557,7 +588,7 @@ async def _course_pause(
         await _refused(update, context, user_id, WrongState(state), show)
         return
     if not rest:
-        await show(update, ov.pause_menu_screen())
+        await show(update, pause_menu_screen())
         return
     if not _PAUSE_DAYS.match(rest[0]) or not 1 <= int(rest[0]) <= 366:
         return
@@ -575,31 +606,31 @@ async def _course_stop(
     service = _service(context)
     if not rest:
         if await service.status(user_id) is None:
-            await show(update, ov.not_enrolled_screen())
+            await show(update, not_enrolled_screen())
         else:
-            await show(update, ov.stop_confirm_screen())
+            await show(update, stop_confirm_screen())
         return
     choice = rest
     if choice == ("delete",):
-        await show(update, ov.delete_confirm_screen())
+        await show(update, delete_confirm_screen())
         return
     if choice not in (("keep",), ("delete", "yes")):
         return
     try:
         await service.stop(user_id)
     except WrongState:
-        await show(update, ov.not_enrolled_screen())
+        await show(update, not_enrolled_screen())
         return
     if choice == ("keep",):
-        await show(update, ov.stopped_screen())
+        await show(update, stopped_screen())
         return
     report = await context.services.privacy.forget(user_id)
     erased = (
-        views_learning.forget_done_screen(report.erased, report.kept)
+        forget_done_screen(report.erased, report.kept)
         if report is not None
-        else views_learning.forget_nothing_screen()
+        else forget_nothing_screen()
     )
-    await show(update, ov.deleted_screen(erased))
+    await show(update, deleted_screen(erased))
 
 
 async def _course_restart(
@@ -612,7 +643,7 @@ async def _course_restart(
             state = enrolment.state if enrolment is not None else None
             await _refused(update, context, user_id, WrongState(state), show)
         else:
-            await show(update, ov.restart_confirm_screen())
+            await show(update, restart_confirm_screen())
         return
     if rest != ("yes",):
         return
@@ -621,7 +652,7 @@ async def _course_restart(
     except WrongState as refused:
         await _refused(update, context, user_id, refused, show)
         return
-    await show(update, ov.restarted_screen(restarted, context.services.clock.now()))
+    await show(update, restarted_screen(restarted, context.services.clock.now()))
 
 
 CourseAction = Callable[[Update, BotContext, int, tuple[str, ...]], Awaitable[None]]

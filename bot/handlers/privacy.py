@@ -7,10 +7,18 @@ import re
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot import views_learning
-from bot.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP, decode
 from bot.context import BotContext
-from bot.handlers.render import reply, show
+from bot.render import reply, show
+from bot.views.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP, decode
+from bot.views.learning import (
+    forget_confirm_screen,
+    forget_done_screen,
+    forget_expired_screen,
+    forget_kept_screen,
+    forget_nothing_screen,
+    mydata_caption,
+    mydata_nothing_screen,
+)
 
 # A confirmation pressed later than this is not acted on (an old message tapped by accident).
 CONFIRMATION_MINUTES = 60
@@ -28,12 +36,12 @@ async def send_my_data(update: Update, context: BotContext) -> None:
         return
     export = await context.services.privacy.export(user.id)
     if export is None:
-        await reply(update, views_learning.mydata_nothing_screen())
+        await reply(update, mydata_nothing_screen())
         return
     await chat.send_document(
         document=export.data,
         filename=export.filename,
-        caption=views_learning.mydata_caption(export.taken_at),
+        caption=mydata_caption(export.taken_at),
     )
 
 
@@ -43,9 +51,9 @@ async def ask_to_forget(update: Update, context: BotContext) -> None:
     if user is None:
         return
     if not await context.services.privacy.holds_anything(user.id):
-        await reply(update, views_learning.forget_nothing_screen())
+        await reply(update, forget_nothing_screen())
         return
-    await reply(update, views_learning.forget_confirm_screen(_minute(context)))
+    await reply(update, forget_confirm_screen(_minute(context)))
 
 
 async def forget(update: Update, context: BotContext) -> None:
@@ -63,13 +71,13 @@ async def forget(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     if age > CONFIRMATION_MINUTES:
-        await show(update, views_learning.forget_expired_screen())
+        await show(update, forget_expired_screen())
         return
     report = await context.services.privacy.forget(user.id)
     if report is None:
-        await show(update, views_learning.forget_nothing_screen())
+        await show(update, forget_nothing_screen())
         return
-    await show(update, views_learning.forget_done_screen(report.erased, report.kept))
+    await show(update, forget_done_screen(report.erased, report.kept))
 
 
 async def keep_data(update: Update, context: BotContext) -> None:
@@ -78,7 +86,7 @@ async def keep_data(update: Update, context: BotContext) -> None:
     if query is None:
         return
     await query.answer()
-    await show(update, views_learning.forget_kept_screen())
+    await show(update, forget_kept_screen())
 
 
 def _button(prefix: str) -> str:

@@ -22,12 +22,20 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot import views
-from bot.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_MOMENT, MENU_SHOW, SEP, SUPPORT
-from bot.commands import COMMANDS, LEARN, PRIVACY
 from bot.context import BotContext
 from bot.handlers import cohorts, learning, onboarding, privacy
-from bot.handlers.render import reply
+from bot.render import reply
+from bot.views.callbacks import (
+    CARD_MORE,
+    CARD_OPEN,
+    CARD_SHOW,
+    LESSON_MOMENT,
+    MENU_SHOW,
+    SEP,
+    SUPPORT,
+)
+from bot.views.commands import COMMANDS, LEARN, PRIVACY
+from bot.views.common import PRIVATE_BUTTON_NOTICE, private_chat_screen, start_link
 
 Verb = Callable[[Update, BotContext], Awaitable[None]]
 
@@ -95,16 +103,16 @@ async def point_to_private_chat(update: Update, context: BotContext) -> None:
     message = update.effective_message
     text = (message.text or "") if message is not None else ""
     command = text.split(maxsplit=1)[0].removeprefix("/").split("@")[0].lower()
-    link = views.start_link(context.bot.username, command)
-    await reply(update, views.private_chat_screen(link))
+    link = start_link(context.bot.username, command)
+    await reply(update, private_chat_screen(link))
 
 
 async def refuse_button(update: Update, context: BotContext) -> None:
     """A personal button pressed outside its owner's chat: a short notice, nothing else."""
     query = update.callback_query
     if query is not None:
-        link = views.start_link(context.bot.username, GENERIC_PAYLOAD)
-        await query.answer(views.PRIVATE_BUTTON_NOTICE, url=link)
+        link = start_link(context.bot.username, GENERIC_PAYLOAD)
+        await query.answer(PRIVATE_BUTTON_NOTICE, url=link)
 
 
 async def continue_in_private(update: Update, context: BotContext) -> None:

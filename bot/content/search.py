@@ -29,7 +29,8 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.content import Card, Content, Lesson, html_to_text
+from bot.content.html import html_to_text
+from bot.content.schema import Card, Content, Lesson
 
 HitKind = Literal["card", "lesson"]
 

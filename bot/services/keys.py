@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.crypto import KEY_ID_BYTES, DecryptionError, Keyring, MasterKeyError, key_version
-from bot.models import Learner
+from bot.core.crypto import KEY_ID_BYTES, DecryptionError, Keyring, MasterKeyError, key_version
+from bot.db.models import Learner
 
 BATCH = 500
 # The leading bytes of a wrapped data key that name its master key: format version and key id.

@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from bot.app import build_application
-from bot.clock import FakeClock, SystemClock
 from bot.config import DEFAULT_DATABASE_URL, Settings
-from bot.fake_bot_api import FakeBotAPI, FakeMessage
-from bot.migrations import upgrade
-from bot.simulator import Pressable, Simulator, TrackingApplication, buttons, running
+from bot.core.clock import FakeClock, SystemClock
+from bot.db.migrations import upgrade
+from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
+from bot.sandbox.simulator import Pressable, Simulator, TrackingApplication, buttons, running
 
 SANDBOX_TOKEN = "100000:sandbox-token"  # noqa: S105 (not a secret: the fake server takes any)
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"

@@ -28,12 +28,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.content import Content
-from bot.crypto import DecryptionError, Keyring, decrypt, encrypt, reflection_ad
-from bot.learners import learner_by_telegram_id
-from bot.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
-from bot.textclean import clean
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.crypto import DecryptionError, Keyring, decrypt, encrypt, reflection_ad
+from bot.core.textclean import clean
+from bot.db.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
+from bot.services.learners import learner_by_telegram_id
 
 DEFAULT_TIMEZONE = "Europe/London"
 FIRST_REVIEW_DAYS = 2

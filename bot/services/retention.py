@@ -33,12 +33,12 @@ from functools import partial
 from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
 from bot.config import Settings
-from bot.db import scrub_wal
-from bot.models import Lead, Learner, Reflection
-from bot.privacy import PrivacyService
-from bot.updates import UpdateLog
+from bot.core.clock import Clock
+from bot.db.engine import scrub_wal
+from bot.db.models import Lead, Learner, Reflection
+from bot.services.privacy import PrivacyService
+from bot.services.updates import UpdateLog
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from bot.callbacks import COURSE, MENU_SHOW, ONBOARD, SETTINGS, encode
-from bot.content import Content
-from bot.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED, Enrolment
-from bot.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
-from bot.textclean import shorten
-from bot.timeparse import format_time, time_code
-from bot.views import ALL_MENUS, Button, Screen, escape, framing_text
+from bot.content.schema import Content
+from bot.core.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
+from bot.core.textclean import shorten
+from bot.core.timeparse import format_time, time_code
+from bot.services.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED, Enrolment
+from bot.views.callbacks import COURSE, MENU_SHOW, ONBOARD, SETTINGS, encode
+from bot.views.common import framing_text
+from bot.views.lookup import ALL_MENUS
+from bot.views.screen import Button, Screen, escape
 
 # Quick choices; anything else can be typed.
 TIME_CHOICES = (

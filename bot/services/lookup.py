@@ -19,10 +19,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.content import MENUS, Card, Content, Lesson
-from bot.db import DATABASE_UNAVAILABLE
-from bot.models import CardView
-from bot.search import CARD, Hit, SearchIndex, build_index
+from bot.content.schema import MENUS, Card, Content, Lesson
+from bot.content.search import CARD, Hit, SearchIndex, build_index
+from bot.db.engine import DATABASE_UNAVAILABLE
+from bot.db.models import CardView
 
 log = logging.getLogger(__name__)
 

@@ -41,11 +41,13 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.content import Content
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.schedule import WEEKDAYS, local_date, local_instant, zone
 from bot.core.states import DeliveryKind
-from bot.delivery import NewDelivery, enqueue, next_due_for
-from bot.models import (
+from bot.core.textclean import RejectedText, clean
+from bot.core.timeparse import is_usable_timezone
+from bot.db.models import (
     CheckAnswer,
     Cohort,
     CohortMember,
@@ -55,7 +57,8 @@ from bot.models import (
     LessonProgress,
     Subscription,
 )
-from bot.roles import (
+from bot.services.outbox.service import NewDelivery, enqueue, next_due_for
+from bot.services.roles import (
     COHORT_INVITE,
     LEAD_INVITE,
     NEUTRAL_LEAD_NAME,
@@ -69,9 +72,6 @@ from bot.roles import (
     usable_invite,
     use_invite,
 )
-from bot.schedule import WEEKDAYS, local_date, local_instant, zone
-from bot.textclean import RejectedText, clean
-from bot.timeparse import is_usable_timezone
 
 # --- policy ---------------------------------------------------------------------------------------
 

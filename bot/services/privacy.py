@@ -31,14 +31,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, ForeignKey, MetaData, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.content import Content
-from bot.crypto import DecryptionError, Keyring
-from bot.db import Base, scrub_wal
-from bot.learners import learner_by_telegram_id
-from bot.learning import read_reflection
-from bot.models import Learner, Reflection
-from bot.roles import NEUTRAL_LEAD_NAME
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.crypto import DecryptionError, Keyring
+from bot.db.engine import Base, scrub_wal
+from bot.db.models import Learner, Reflection
+from bot.services.learners import learner_by_telegram_id
+from bot.services.learning import read_reflection
+from bot.services.roles import NEUTRAL_LEAD_NAME
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.content import Content
-from bot.crypto import Keyring
-from bot.delivery import next_due_for
-from bot.models import Learner, LessonProgress, Subscription
-from bot.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
-from bot.timeparse import is_usable_timezone
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.crypto import Keyring
+from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
+from bot.core.timeparse import is_usable_timezone
+from bot.db.models import Learner, LessonProgress, Subscription
+from bot.services.outbox.service import next_due_for
 
 SETUP = "setup"
 ACTIVE = "active"

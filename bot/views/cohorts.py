@@ -11,7 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
-from bot.callbacks import (
+from bot.content.schema import Lesson
+from bot.core.schedule import DAY_NAMES, format_days, zone
+from bot.core.textclean import utf16_len
+from bot.services.cohorts.service import (
+    MAX_DISPLAY_NAME,
+    CohortInfo,
+    CohortInvitePreview,
+    Dashboard,
+    HuddleCard,
+    InviteLink,
+    Joined,
+    LeadInvitePreview,
+    MemberRef,
+    Membership,
+    NudgeResult,
+)
+from bot.services.roles import Handover, LeadInfo, LeadInvite, invite_payload
+from bot.views.callbacks import (
     LEAD_ACCEPT,
     LEAD_REMOVE,
     TEAM_ARCHIVE,
@@ -27,24 +44,8 @@ from bot.callbacks import (
     TEAM_SHOW_ACTIVITY,
     encode,
 )
-from bot.cohorts import (
-    MAX_DISPLAY_NAME,
-    CohortInfo,
-    CohortInvitePreview,
-    Dashboard,
-    HuddleCard,
-    InviteLink,
-    Joined,
-    LeadInvitePreview,
-    MemberRef,
-    Membership,
-    NudgeResult,
-)
-from bot.content import Lesson
-from bot.roles import Handover, LeadInfo, LeadInvite, invite_payload
-from bot.schedule import DAY_NAMES, format_days, zone
-from bot.textclean import utf16_len
-from bot.views import Button, Screen, escape, framing_text
+from bot.views.common import framing_text
+from bot.views.screen import Button, Screen, escape
 
 MAX_LISTED_NAMES = 30
 # Long lists stay well inside Telegram's 4,096 characters and 100 buttons a message.

@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram.ext import JobQueue
 
-from bot.retention import RetentionService
+from bot.services.retention import RetentionService
 
 log = logging.getLogger(__name__)
 

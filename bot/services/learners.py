@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.db import DATABASE_UNAVAILABLE
-from bot.models import Learner, Subscription
+from bot.core.clock import Clock
+from bot.db.engine import DATABASE_UNAVAILABLE
+from bot.db.models import Learner, Subscription
 
 log = logging.getLogger(__name__)
 

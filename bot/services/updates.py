@@ -28,9 +28,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.clock import Clock
-from bot.db import DATABASE_UNAVAILABLE
-from bot.models import ProcessedUpdate
+from bot.core.clock import Clock
+from bot.db.engine import DATABASE_UNAVAILABLE
+from bot.db.models import ProcessedUpdate
 
 log = logging.getLogger(__name__)
 

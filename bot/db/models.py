@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, BigIntPK, UTCDateTime
+from bot.db.engine import Base, BigIntPK, UTCDateTime
 
 LESSON_ID = String(40)
 

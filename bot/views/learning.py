@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from bot.callbacks import (
+from bot.content.schema import Content, Lesson, Support
+from bot.core.textclean import MAX_STORED_CHARS, shorten
+from bot.services.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.views.callbacks import (
     FORGET_CONFIRM,
     FORGET_KEEP,
     JOURNAL_PAGE,
@@ -22,19 +25,9 @@ from bot.callbacks import (
     SUPPORT,
     encode,
 )
-from bot.content import Content, Lesson, Support
-from bot.learning import AnswerResult, JournalPage, Progress, Touch
-from bot.textclean import MAX_STORED_CHARS, shorten
-from bot.views import (
-    NO_NAMES,
-    Button,
-    Screen,
-    answer_letter,
-    escape,
-    lesson_answer_screen,
-    lettered_answers,
-    support_screen,
-)
+from bot.views.lesson import NO_NAMES, answer_letter, lesson_answer_screen, lettered_answers
+from bot.views.lookup import support_screen
+from bot.views.screen import Button, Screen, escape
 
 JOURNAL_ENTRY_CHARS = 600  # five entries and their headings stay well inside one message
 LESSON_GONE = "That lesson is no longer in the course. /today has your current lesson."

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
-from bot.models import Cohort, Invite, Lead
+from bot.core.clock import Clock
+from bot.db.models import Cohort, Invite, Lead
 
 # --- invite tokens --------------------------------------------------------------------------------
 

@@ -66,12 +66,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import Clock
 from bot.config import Settings
-from bot.content import Content
-from bot.core.states import DeliveryKind, DeliveryStatus, SubscriptionState
-from bot.models import Delivery, Learner, LessonProgress, Subscription
-from bot.schedule import (
+from bot.content.schema import Content
+from bot.core.clock import Clock
+from bot.core.schedule import (
     check_days,
     local_date,
     local_instant,
@@ -79,6 +77,8 @@ from bot.schedule import (
     previous_delivery,
     zone,
 )
+from bot.core.states import DeliveryKind, DeliveryStatus, SubscriptionState
+from bot.db.models import Delivery, Learner, LessonProgress, Subscription
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, BotApplication, ClockJob, Runtime, started
-from bot.fake_bot_api import FakeBotAPI, FakeMessage
+from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
 
 
 class TrackingApplication(BotApplication):

@@ -1,0 +1,1 @@
+"""Team cohorts: leads, invites, members, the aggregate dashboard and team messages."""
