@@ -33,6 +33,7 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check bot scheduler tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## quick benchmarks (print figures; not part of the test run; see README)
 	$(BIN)/python bench/bench_search.py

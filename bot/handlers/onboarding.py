@@ -28,6 +28,7 @@ from bot.core.timeparse import parse_time as read_time
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers.text import FlowStep, pending
 from bot.render import reply, show
+from bot.results.enrolment import Enrolment
 from bot.services.enrolment import (
     ACTIVE,
     FINISHED,
@@ -35,7 +36,6 @@ from bot.services.enrolment import (
     PAUSED,
     SCHEDULE_FLOW,
     SETUP,
-    Enrolment,
     EnrolmentService,
     ScheduleError,
     WrongState,

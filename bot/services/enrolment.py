@@ -20,7 +20,6 @@ This module never imports telegram.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -32,6 +31,7 @@ from bot.core.crypto import Keyring
 from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
+from bot.results.enrolment import Enrolment, LessonResult, Schedule
 from bot.services.outbox.service import next_due_for
 
 SETUP = "setup"
@@ -64,41 +64,6 @@ class WrongState(Exception):
 
 class ScheduleError(ValueError):
     """A schedule value that cannot be used (unknown timezone, no days, reflection too early)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """When lessons come: local time, IANA timezone, days (bit 0 = Monday) and the rest."""
-
-    delivery_time: time
-    timezone: str
-    days: int
-    reflection_time: time | None  # None: the reflective prompt comes with the lesson
-    reminders: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    """A learner's subscription as handlers and views may see it."""
-
-    learner_id: int
-    state: str
-    schedule: Schedule
-    # When the next daily lesson comes: the stored slot when active, what it would be when in
-    # setup or paused until a date; None when none is coming (stopped, finished, paused open-ended).
-    next_lesson_at: datetime | None
-    paused_until: datetime | None
-    last_lesson_id: str | None
-    course_run: int
-    lessons_had: int  # lessons delivered in this run
-
-
-@dataclass(frozen=True, slots=True)
-class LessonResult:
-    """A lesson to show now (lesson_id), or None with the enrolment saying why."""
-
-    enrolment: Enrolment
-    lesson_id: str | None = None
 
 
 class EnrolmentService:
@@ -559,10 +524,7 @@ __all__ = [
     "PAUSED",
     "SETUP",
     "STOPPED",
-    "Enrolment",
     "EnrolmentService",
-    "LessonResult",
-    "Schedule",
     "ScheduleError",
     "WrongState",
 ]

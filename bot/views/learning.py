@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
 from bot.core.textclean import MAX_STORED_CHARS, shorten
-from bot.services.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
 from bot.views.callbacks import (
     FORGET_CONFIRM,
     FORGET_KEEP,

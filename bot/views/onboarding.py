@@ -14,7 +14,8 @@ from bot.content.schema import Content
 from bot.core.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
 from bot.core.textclean import shorten
 from bot.core.timeparse import format_time, time_code
-from bot.services.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED, Enrolment
+from bot.results.enrolment import Enrolment
+from bot.services.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED
 from bot.views.callbacks import COURSE, MENU_SHOW, ONBOARD, SETTINGS, encode
 from bot.views.common import framing_text
 from bot.views.lookup import ALL_MENUS
