@@ -95,7 +95,7 @@ def _peak_rss_mb() -> float:
 
 
 def _serve(port_queue: Any, latency: float) -> None:
-    from bot.sandbox.fake_telegram import FakeBotAPI
+    from bot.sandbox.fake_telegram.server import FakeBotAPI
 
     async def run() -> None:
         server = FakeBotAPI()

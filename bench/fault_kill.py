@@ -34,7 +34,7 @@ from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
 from bot.logs import configure_logging
-from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
 from tests.faults import Tally, tally
 from tests.outbox_helpers import make_content, seed_subscribers

@@ -42,7 +42,7 @@ from bench.faults import database_kinds, new_database
 from bot.app import build_application
 from bot.core.clock import SystemClock
 from bot.logs import configure_logging
-from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, buttons, running
 from tests.fuzzing import unexpected
 from tests.harness import settings_for_test

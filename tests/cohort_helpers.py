@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.db.models import Cohort, CohortMember, Learner, LessonProgress, Subscription
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.views.cohorts import not_available_screen
 from tests.harness import BotUnderTest
 

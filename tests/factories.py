@@ -16,7 +16,7 @@ from telegram.constants import ParseMode
 from bot.core.schedule import WEEKDAYS
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.render import keyboard
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.views.lesson import lesson_screen
 from tests.harness import USER, BotUnderTest
 

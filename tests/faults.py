@@ -29,7 +29,8 @@ from telegram.request import HTTPXRequest
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
-from bot.sandbox.fake_telegram import Delay, FakeBotAPI, Fault, ServerError, TooManyRequests
+from bot.sandbox.fake_telegram.faults import Delay, Fault, ServerError, TooManyRequests
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DELIVERIES, LESSON, DeliveryService
 from scheduler.engine import DeliveryEngine
 from tests.outbox_helpers import CHAT_BASE, make_content, seed_subscribers

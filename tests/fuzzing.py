@@ -31,7 +31,8 @@ from telegram import Update
 
 from bot.core.textclean import clean, utf16_len
 from bot.db.engine import Base
-from bot.sandbox.fake_telegram import FakeBotAPI, Rejection
+from bot.sandbox.fake_telegram.records import Rejection
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import buttons
 from bot.views import callbacks
 from bot.views.commands import COMMANDS

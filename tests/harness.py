@@ -23,7 +23,8 @@ from bot.app import Runtime, build_application
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.logs import configure_logging
-from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, running
 from scheduler.sender import SendPolicy
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.clock import FakeClock
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.cohorts.service import RosterRow
 from tests.cohort_helpers import (
     ADMIN,

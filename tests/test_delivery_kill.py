@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_sessions
-from bot.sandbox.fake_telegram import Delay, FakeBotAPI
+from bot.sandbox.fake_telegram.faults import Delay
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
 from tests.outbox_helpers import CHAT_BASE, deliveries, make_content, seed_subscribers
 

@@ -29,17 +29,16 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.sandbox.fake_telegram import (
+from bot.sandbox.fake_telegram.faults import (
     BadRequest,
     Delay,
     Disconnect,
-    EntityParseError,
-    FakeBotAPI,
     Forbidden,
     ServerError,
     TooManyRequests,
-    parse_html,
 )
+from bot.sandbox.fake_telegram.rules import EntityParseError, parse_html
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 
 # PTB itself warns whenever it builds a RetryAfter (retry_after becomes a timedelta in v23).
 pytestmark = pytest.mark.filterwarnings(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.fake_telegram import Delay, ServerError, TooManyRequests
+from bot.sandbox.fake_telegram.faults import Delay, ServerError, TooManyRequests
 from tests.faults import burst_through_telegram_faults
 
 # PTB warns whenever it builds a RetryAfter (retry_after becomes a timedelta in v23).

@@ -21,7 +21,7 @@ from telegram.ext import CommandHandler
 from bot.core.clock import FakeClock
 from bot.db.models import CohortMember, Reflection
 from bot.handlers import private
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.views import callbacks
 from bot.views.callbacks import (
     CARD_MORE,

@@ -16,7 +16,7 @@ from telegram import Update
 from bot.core.clock import FakeClock
 from bot.core.flood import FloodLimit
 from bot.db.models import ProcessedUpdate, Reflection
-from bot.sandbox.fake_telegram import BadRequest
+from bot.sandbox.fake_telegram.faults import BadRequest
 from bot.services.updates import AlreadyHandled, UpdateLog
 from tests.factories import count, deliver, make_learner
 from tests.harness import USER, BotUnderTest, bot_under_test

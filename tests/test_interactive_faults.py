@@ -17,7 +17,8 @@ from telegram.error import NetworkError, TimedOut
 
 from bot.core.clock import FakeClock
 from bot.render import REPLY_ATTEMPTS, certainly_not_sent
-from bot.sandbox.fake_telegram import FakeMessage, ServerError, TooManyRequests
+from bot.sandbox.fake_telegram.faults import ServerError, TooManyRequests
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.terminal import sandbox
 from tests.harness import (
     TEST_TOKEN,

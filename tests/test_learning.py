@@ -14,7 +14,7 @@ from bot.core.crypto import decrypt, reflection_ad
 from bot.core.schedule import EVERY_DAY
 from bot.db.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
 from bot.render import keyboard
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.learning import current_streak, next_review_interval
 from bot.views.lesson import lesson_reflect_screen
 from tests.factories import count, deliver, make_learner, show_lesson

@@ -15,7 +15,7 @@ from bot.content.loader import load_content
 from bot.content.schema import MENUS, Content
 from bot.db.engine import create_engine, create_sessions
 from bot.db.models import CardView
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.lookup import Lookup
 from bot.views.checks import screen_problems
 from bot.views.lookup import (

@@ -13,7 +13,7 @@ from bot.content.schema import answer_order
 from bot.core.clock import FakeClock
 from bot.core.flood import FloodLimit
 from bot.db.models import Subscription
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.views.callbacks import COURSE, ONBOARD, SETTINGS
 from tests.cohort_helpers import ADMIN, LEAD, make_lead, new_cohort
 from tests.harness import USER, BotUnderTest, bot_under_test

@@ -33,7 +33,8 @@ from bot.db.models import (
     Subscription,
 )
 from bot.logs import LibraryFloorFilter
-from bot.sandbox.fake_telegram import Delay, FakeMessage
+from bot.sandbox.fake_telegram.faults import Delay
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
 from tests.factories import deliver, make_learner
 from tests.harness import USER, BotUnderTest

@@ -19,7 +19,7 @@ from bot.content.safety import SafetyCheck, SafetyRules, compile_pattern
 from bot.core.clock import FakeClock
 from bot.db.engine import Base
 from bot.db.models import Reflection
-from bot.sandbox.fake_telegram import FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.views.checks import check_course, load_course, screen_problems
 from bot.views.lookup import (
     disclosure_screen,

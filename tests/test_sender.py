@@ -19,15 +19,15 @@ from telegram.request import HTTPXRequest
 from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
-from bot.sandbox.fake_telegram import (
+from bot.sandbox.fake_telegram.faults import (
     BadRequest,
     Delay,
     Disconnect,
-    FakeBotAPI,
     Forbidden,
     ServerError,
     TooManyRequests,
 )
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import SUBSCRIPTIONS, DeliveryService, OutboxItem, Result
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer, Rendered

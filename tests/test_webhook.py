@@ -10,7 +10,7 @@ import pytest
 from bot.app import build_application, started
 from bot.config import SettingsError, load_settings
 from bot.core.clock import FakeClock
-from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import TrackingApplication
 from bot.webhook import SECRET_HEADER, webhook_server
 from tests.harness import settings_for_test

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.states import DeliveryKind
 from bot.db.engine import create_sessions
-from bot.sandbox.fake_telegram import FakeBotAPI
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import NewDelivery, enqueue
 from bot.views.cohorts import nudge_screen
 from tests.harness import ROOT, TEST_TOKEN

@@ -16,7 +16,8 @@ from typing import Any
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, BotApplication, ClockJob, Runtime, started
-from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 
 
 class TrackingApplication(BotApplication):

@@ -18,7 +18,8 @@ from bot.app import build_application
 from bot.config import DEFAULT_DATABASE_URL, Settings
 from bot.core.clock import FakeClock, SystemClock
 from bot.db.migrations import upgrade
-from bot.sandbox.fake_telegram import FakeBotAPI, FakeMessage
+from bot.sandbox.fake_telegram.records import FakeMessage
+from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Pressable, Simulator, TrackingApplication, buttons, running
 
 SANDBOX_TOKEN = "100000:sandbox-token"  # noqa: S105 (not a secret: the fake server takes any)
