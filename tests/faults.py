@@ -30,7 +30,9 @@ from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
 from bot.sandbox.fake_telegram import Delay, FakeBotAPI, Fault, ServerError, TooManyRequests
-from bot.services.outbox.service import DELIVERIES, LESSON, DeliveryService
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.sql import DELIVERIES
+from bot.services.outbox.types import LESSON
 from scheduler.engine import DeliveryEngine
 from tests.outbox_helpers import CHAT_BASE, make_content, seed_subscribers
 
