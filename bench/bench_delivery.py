@@ -208,7 +208,7 @@ async def scenario_engine(
 
 async def scenario_floor(base_url: str, n: int, concurrency: int) -> dict[str, Any]:
     renderer = OutboxRenderer(CONTENT)
-    from bot.services.outbox.service import OutboxItem
+    from bot.services.outbox.types import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)
     rendered = renderer(sample)
@@ -254,7 +254,7 @@ async def scenario_naive(base_url: str, n: int, patient: bool) -> dict[str, Any]
     from telegram.ext import ApplicationBuilder, ContextTypes
 
     renderer = OutboxRenderer(CONTENT)
-    from bot.services.outbox.service import OutboxItem
+    from bot.services.outbox.types import OutboxItem
 
     sample = OutboxItem(0, 0, 0, CHAT_BASE, "lesson", DUE.date(), "l01", 1, 1, DUE)
     rendered = renderer(sample)

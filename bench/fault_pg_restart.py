@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.faults import new_database, pg_server_url
 from bot.db.engine import create_engine
 from bot.sandbox.fake_telegram.server import FakeBotAPI
-from bot.services.outbox.service import DELIVERIES
+from bot.services.outbox.sql import DELIVERIES
 from tests.faults import tally
 from tests.harness import TEST_ENCRYPTION_KEY
 from tests.outbox_helpers import CHAT_BASE, seed_subscribers

@@ -35,7 +35,8 @@ from telegram.ext import Job, JobQueue
 from bot.config import Settings
 from bot.content.schema import Content
 from bot.core.clock import Clock
-from bot.services.outbox.service import CLAIM_BATCH, DeliveryService, OutboxItem, Outcome, Result
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.types import CLAIM_BATCH, OutboxItem, Outcome, Result
 from scheduler.render import OutboxRenderer, Renderer
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy
 

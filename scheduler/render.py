@@ -16,7 +16,7 @@ from telegram import InlineKeyboardMarkup
 from bot.content.schema import Content
 from bot.core.states import DeliveryKind
 from bot.render import keyboard
-from bot.services.outbox.service import OutboxItem
+from bot.services.outbox.types import OutboxItem
 from bot.views.cohorts import nudge_screen
 from bot.views.lesson import (
     auto_paused_screen,

@@ -47,7 +47,7 @@ from telegram.error import (
 
 from bot.core.clock import Clock
 from bot.core.textclean import utf16_cut
-from bot.services.outbox.service import OutboxItem, Outcome, Result
+from bot.services.outbox.types import OutboxItem, Outcome, Result
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)

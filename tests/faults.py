@@ -31,7 +31,9 @@ from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
 from bot.sandbox.fake_telegram.faults import Delay, Fault, ServerError, TooManyRequests
 from bot.sandbox.fake_telegram.server import FakeBotAPI
-from bot.services.outbox.service import DELIVERIES, LESSON, DeliveryService
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.sql import DELIVERIES
+from bot.services.outbox.types import LESSON
 from scheduler.engine import DeliveryEngine
 from tests.outbox_helpers import CHAT_BASE, make_content, seed_subscribers
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.content.schema import Answer, Check, Content, Course, Lesson, Support, SupportContact
 from bot.core.schedule import EVERY_DAY
-from bot.services.outbox.service import DELIVERIES, LEARNERS, SUBSCRIPTIONS
+from bot.services.outbox.sql import DELIVERIES, LEARNERS, SUBSCRIPTIONS
 
 CHAT_BASE = 10_000
 

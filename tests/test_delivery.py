@@ -17,16 +17,9 @@ from bot.core.crypto import Keyring, new_master_key_text, parse_master_key
 from bot.core.schedule import WEEKDAYS
 from bot.db.engine import create_engine, create_sessions
 from bot.db.models import Subscription
-from bot.services.outbox.service import (
-    DELIVERIES,
-    PROGRESS,
-    SUBSCRIPTIONS,
-    DeliveryService,
-    OutboxItem,
-    Outcome,
-    Result,
-    next_due_for,
-)
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, next_due_for
+from bot.services.outbox.types import OutboxItem, Outcome, Result
 from bot.services.privacy import PrivacyService
 from tests.outbox_helpers import deliveries, make_content, seed_subscribers, subscription
 

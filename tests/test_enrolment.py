@@ -27,7 +27,8 @@ from bot.services.enrolment import (
     WrongState,
 )
 from bot.services.learners import LearnerService
-from bot.services.outbox.service import DeliveryService, Outcome, Result
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.types import Outcome, Result
 from tests.outbox_helpers import make_content
 
 USER = 1001

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from bot.core.states import DeliveryKind
-from bot.services.outbox.service import OutboxItem
+from bot.services.outbox.types import OutboxItem
 from scheduler.render import OutboxRenderer
 from tests.harness import ROOT
 from tests.outbox_helpers import make_content

@@ -28,7 +28,9 @@ from bot.sandbox.fake_telegram.faults import (
     TooManyRequests,
 )
 from bot.sandbox.fake_telegram.server import FakeBotAPI
-from bot.services.outbox.service import SUBSCRIPTIONS, DeliveryService, OutboxItem, Result
+from bot.services.outbox.service import DeliveryService
+from bot.services.outbox.sql import SUBSCRIPTIONS
+from bot.services.outbox.types import OutboxItem, Result
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer, Rendered
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.states import DeliveryKind
 from bot.db.engine import create_sessions
 from bot.sandbox.fake_telegram.server import FakeBotAPI
-from bot.services.outbox.service import NewDelivery, enqueue
+from bot.services.outbox.sql import enqueue
+from bot.services.outbox.types import NewDelivery
 from bot.views.cohorts import nudge_screen
 from tests.harness import ROOT, TEST_TOKEN
 from tests.outbox_helpers import CHAT_BASE, deliveries, seed_subscribers

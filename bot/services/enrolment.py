@@ -32,7 +32,7 @@ from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant, n
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
-from bot.services.outbox.service import next_due_for
+from bot.services.outbox.sql import next_due_for
 
 SETUP = "setup"
 ACTIVE = "active"

@@ -57,7 +57,8 @@ from bot.db.models import (
     LessonProgress,
     Subscription,
 )
-from bot.services.outbox.service import NewDelivery, enqueue, next_due_for
+from bot.services.outbox.sql import enqueue, next_due_for
+from bot.services.outbox.types import NewDelivery
 from bot.services.roles import (
     COHORT_INVITE,
     LEAD_INVITE,
