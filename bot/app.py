@@ -29,6 +29,7 @@ from bot.core.flood import FloodLimit
 from bot.db.engine import create_engine, create_sessions, is_sqlite
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
+from bot.handlers import settings as settings_handlers
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
 from bot.services.cohorts.service import CohortService
@@ -43,8 +44,8 @@ from bot.services.roles import Access, InviteThrottle, LeadService
 from bot.services.updates import UpdateLog
 from bot.views.checks import load_course
 from bot.views.commands import COMMANDS
+from scheduler import jobs
 from scheduler.engine import DeliveryEngine
-from scheduler.jobs import start_job
 from scheduler.render import OutboxRenderer
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ def build_application(
     token: str | None = None,
     application_class: type[BotApplication] | None = None,
 ) -> Runtime:
-    """Wire the bot. Order: content -> engine/sessions -> services -> Application -> handlers."""
+    """Wire the bot. Order: content -> engine/sessions -> services -> bot -> clock-driven work ->
+    lifecycle hooks -> Application -> handlers."""
     # 1. Content is validated data; a broken lesson stops start-up with every problem listed.
     content = content or load_course(settings.lessons_dir, settings.support_file)
     # 2. The database engine (lazy: it connects on first use; disposed in post_shutdown).
@@ -119,28 +121,13 @@ def build_application(
     # 3. Services own transactions; handlers reach them through context.services.
     services = build_services(settings, clock, content, sessions)
 
-    async def post_init(application: BotApplication) -> None:
-        await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
-        delivery.start(application.job_queue)
-        huddles.start(application.job_queue)
-        onboarding.start_jobs(
-            application.job_queue, services.enrolment, settings.delivery_tick_seconds
-        )
-        start_job(application.job_queue, retention)
-
-    async def post_stop(application: BotApplication) -> None:
-        await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
-
-    async def post_shutdown(application: BotApplication) -> None:
-        await engine.dispose()
-
     secret = token or (
         settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     )
     if not secret:
         raise ValueError("a bot token is needed to build the application")
-    # The bot is built here rather than by the builder so that it parses updates one at a time
-    # (bot/incoming.py); the two connection pools are the builder's defaults.
+    # 4. The bot is built here rather than by the builder so that it parses updates one at a time
+    #    (bot/incoming.py); the two connection pools are the builder's defaults.
     bot = IncomingBot(
         token=secret,
         base_url=settings.telegram_api_base_url,
@@ -149,6 +136,33 @@ def build_application(
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         reply_rate=settings.reply_chat_rate,
     )
+    # 5. Everything on a clock (started in post_init): the delivery tick and its sender on this
+    #    bot, ending pauses, the weekly huddle card for team leads, and the daily retention run.
+    delivery = DeliveryEngine(
+        services.delivery, bot, content, settings, clock, render=OutboxRenderer(content)
+    )
+    huddles = jobs.Huddles(services.cohorts, content, bot)
+    retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
+
+    # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.
+    async def post_init(application: BotApplication) -> None:
+        await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        jobs.start(
+            application.job_queue,
+            delivery=delivery,
+            enrolment=services.enrolment,
+            huddles=huddles,
+            retention=retention,
+            pauses_every=settings.delivery_tick_seconds,
+        )
+
+    async def post_stop(application: BotApplication) -> None:
+        await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
+
+    async def post_shutdown(application: BotApplication) -> None:
+        await engine.dispose()
+
+    # 7. The Application: handlers reach the services through its bot_data.
     builder = (
         ApplicationBuilder()
         .bot(bot)
@@ -164,7 +178,7 @@ def build_application(
     application: BotApplication = builder.build()  # type: ignore[assignment]
     application.bot_data[SERVICES_KEY] = services
 
-    # 4. Handlers, in precedence order (one group: the first match wins): personal commands
+    # 8. Handlers, in precedence order (one group: the first match wins): personal commands
     #    and buttons outside the person's private chat first (bot.handlers.private), then the
     #    always-available, then features, then the fallbacks for anything nobody handled.
     application.add_handlers(
@@ -172,6 +186,7 @@ def build_application(
             *private.handlers(),
             *common.first_handlers(),
             *onboarding.handlers(),
+            *settings_handlers.handlers(),
             *learning.handlers(),
             *privacy.handlers(),
             *cohort_handlers.handlers(),
@@ -179,7 +194,11 @@ def build_application(
             # Free text: the step of a flow the person started (reflection, schedule, display
             # name), otherwise a search.
             build_router(
-                {**onboarding.TEXT_FLOWS, **learning.TEXT_FLOWS, **cohort_handlers.TEXT_FLOWS},
+                {
+                    **settings_handlers.TEXT_FLOWS,
+                    **learning.TEXT_FLOWS,
+                    **cohort_handlers.TEXT_FLOWS,
+                },
                 lookup.search_text,
                 lookup.safety_only,
             ),
@@ -189,19 +208,6 @@ def build_application(
     for handler, group in guard.handlers():
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
-    # 5. Scheduled lessons: a JobQueue tick (started in post_init) and a sender on this bot.
-    delivery = DeliveryEngine(
-        services.delivery,
-        application.bot,
-        content,
-        settings,
-        clock,
-        render=OutboxRenderer(content),
-    )
-    # 6. The weekly huddle card for team leads: its own JobQueue tick.
-    huddles = cohort_handlers.Huddles(services.cohorts, content, application.bot)
-    # 7. Retention: a daily job erases old reflections and long-inactive learners.
-    retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
     return Runtime(
         application=application,
         services=services,

@@ -38,6 +38,7 @@ from bot.core.clock import Clock
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.types import CLAIM_BATCH, OutboxItem, Outcome, Result
 from scheduler.render import OutboxRenderer, Renderer
+from scheduler.repeat import repeat
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy
 
 log = logging.getLogger(__name__)
@@ -112,17 +113,9 @@ class DeliveryEngine:
             log.warning("no JobQueue: scheduled lessons will not be delivered")
             return
         self._stopping = False
-        self._job = job_queue.run_repeating(
-            self._tick_job,
-            interval=self.settings.delivery_tick_seconds,
-            first=1.0,
-            name=TICK_JOB_NAME,
-            job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        self._job = repeat(
+            job_queue, TICK_JOB_NAME, self.settings.delivery_tick_seconds, self.on_tick
         )
-
-    async def _tick_job(self, context: Any) -> None:
-        del context
-        await self.on_tick()
 
     async def on_tick(self) -> None:
         """What each tick does: claim what is due, then make sure a drain is sending it."""

@@ -13,23 +13,20 @@ payload, is logged.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any
 
-from telegram import Bot, Update
+from telegram import Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, JobQueue
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.content.schema import Content
 from bot.context import BotContext
 from bot.core.schedule import local_date, parse_days, weekdays_of
 from bot.core.timeparse import match_timezone, parse_time
+from bot.handlers import parse
 from bot.handlers.text import FlowStep
-from bot.render import keyboard, reply, show
+from bot.render import reply, show
 from bot.services.cohorts.service import (
     PENDING_NAME,
     AlreadyMember,
@@ -37,7 +34,6 @@ from bot.services.cohorts.service import (
     CohortInfo,
     CohortInvitePreview,
     CohortNameProblem,
-    CohortService,
     InviteRefused,
     Joined,
     LeadInvitePreview,
@@ -61,7 +57,6 @@ from bot.views.callbacks import (
     TEAM_REMOVE_ASK,
     TEAM_SHOW_ACTIVITY,
     Callback,
-    decode,
 )
 from bot.views.charts import progress_chart, qr_png
 from bot.views.cohorts import (
@@ -80,7 +75,6 @@ from bot.views.cohorts import (
     export_caption,
     export_filename,
     handover_screen,
-    huddle_screen,
     invite_caption,
     join_cancelled_screen,
     join_screen,
@@ -109,9 +103,6 @@ from bot.views.cohorts import (
 )
 from bot.views.screen import Screen
 
-log = logging.getLogger(__name__)
-
-HUDDLE_TICK_SECONDS = 300.0
 _ID = re.compile(r"-?\d{1,18}")  # fits a 64-bit column whatever the digits
 # /cohort subcommands that name a cohort after them.
 _ON_A_COHORT = frozenset(
@@ -133,27 +124,12 @@ _ON_A_COHORT = frozenset(
 )
 
 
-def _user(update: Update) -> int | None:
-    return update.effective_user.id if update.effective_user is not None else None
-
-
-def _chat(update: Update) -> int | None:
-    return update.effective_chat.id if update.effective_chat is not None else None
-
-
-def _argument(update: Update) -> str:
-    """Everything after the command, on one line."""
-    message = update.effective_message
-    text = (message.text or "") if message is not None else ""
-    return " ".join(text.partition(" ")[2].split())
-
-
 def _number(text: str) -> int | None:
     return int(text) if _ID.fullmatch(text) else None
 
 
 async def _photo(update: Update, context: BotContext, png: bytes, caption: Screen) -> None:
-    chat = _chat(update)
+    chat = parse.chat_id(update)
     if chat is not None:
         await context.bot.send_photo(
             chat, png, caption=caption.text, parse_mode=ParseMode.HTML, filename="image.png"
@@ -172,11 +148,11 @@ async def _not_available(update: Update) -> None:
 
 async def lead(update: Update, context: BotContext) -> None:
     """Admins: invite, add, list, remove and hand over leads. Leads: what they can do."""
-    user = _user(update)
+    user = parse.user_id(update)
     if user is None:
         return
     leads = context.services.leads
-    words = _argument(update).split()
+    words = parse.one_line_argument(update).split()
     verb, rest = (words[0].lower(), words[1:]) if words else ("", [])
     try:
         if verb in ("", "help"):
@@ -230,7 +206,7 @@ async def _lead_change(
 
 async def cohorts(update: Update, context: BotContext) -> None:
     """The lead's cohorts, a button each."""
-    user = _user(update)
+    user = parse.user_id(update)
     if user is None:
         return
     try:
@@ -241,10 +217,10 @@ async def cohorts(update: Update, context: BotContext) -> None:
 
 async def cohort(update: Update, context: BotContext) -> None:
     """/cohort new|invite|export|nudge|remove|archive|settings|... <name>, or /cohort <name>."""
-    user = _user(update)
+    user = parse.user_id(update)
     if user is None:
         return
-    text = _argument(update)
+    text = parse.one_line_argument(update)
     verb, _, rest = text.partition(" ")
     verb = verb.lower()
     service = context.services.cohorts
@@ -329,7 +305,7 @@ async def _export(
     if tail:
         raise NotAvailable
     name, rows = await context.services.cohorts.roster(user, info.id)
-    chat = _chat(update)
+    chat = parse.chat_id(update)
     if chat is None:
         return
     today = local_date(context.services.clock.now(), info.timezone)
@@ -447,7 +423,7 @@ def is_invite(payload: str | None) -> bool:
 
 async def open_invite(update: Update, context: BotContext, payload: str) -> None:
     """Someone opened an invite link: the consent screen, or a clear refusal."""
-    user = _user(update)
+    user = parse.user_id(update)
     if user is None:
         return
     preview = await context.services.cohorts.preview(user, payload)
@@ -461,7 +437,7 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
 
 async def receive_name(update: Update, context: BotContext, argument: str) -> None:
     """The joining member typed the name their lead will see."""
-    user, message = _user(update), update.effective_message
+    user, message = parse.user_id(update), update.effective_message
     invite_id = _number(argument)
     if user is None or message is None:
         return
@@ -484,7 +460,7 @@ TEXT_FLOWS: dict[str, FlowStep] = {PENDING_NAME: receive_name}
 
 async def leave(update: Update, context: BotContext) -> None:
     """Leave a cohort: which one, then confirm."""
-    user = _user(update)
+    user = parse.user_id(update)
     if user is None:
         return
     memberships = await context.services.cohorts.memberships(user)
@@ -500,8 +476,8 @@ async def leave(update: Update, context: BotContext) -> None:
 async def button(update: Update, context: BotContext) -> None:
     """Every TEAM_* / LEAD_* button; a forged or malformed one gets the neutral reply."""
     query = update.callback_query
-    user = _user(update)
-    callback = decode(query.data if query is not None else None)
+    user = parse.user_id(update)
+    callback = parse.pressed(update)
     if query is None or user is None or callback is None:
         return
     await query.answer()
@@ -531,7 +507,7 @@ def _token(callback: Callback) -> str:
 
 
 async def _join_pressed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
-    chat = _chat(update)
+    chat = parse.chat_id(update)
     if chat is None:
         return
     result = await context.services.cohorts.accept(user, chat, _token(cb))
@@ -644,43 +620,3 @@ def handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("leave", leave),
         CallbackQueryHandler(button, pattern=_PATTERN),
     ]
-
-
-# --- scheduled: the weekly huddle card -----------------------------------------------------------
-
-
-class Huddles:
-    """Sends due huddle cards to leads: a JobQueue tick in production, `run_once` in tests."""
-
-    def __init__(self, service: CohortService, content: Content, bot: Bot) -> None:
-        self._service = service
-        self._content = content
-        self._bot = bot
-
-    async def run_once(self) -> int:
-        """Claim and send every huddle card due now; returns how many were sent."""
-        sent = 0
-        for card in await self._service.claim_huddles():
-            lesson = self._content.lesson(card.lesson_id)
-            if lesson is None:
-                continue
-            screen = huddle_screen(card, lesson)
-            try:
-                await self._bot.send_message(
-                    card.lead_telegram_id,
-                    screen.text,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=keyboard(screen),
-                )
-                sent += 1
-            except TelegramError as exc:
-                log.warning("huddle card for cohort %s not sent: %s", card.cohort_id, type(exc))
-        return sent
-
-    def start(self, job_queue: JobQueue[Any] | None) -> None:
-        """Check for due cards every few minutes (from post_init)."""
-        if job_queue is not None:
-            job_queue.run_repeating(self._tick, interval=HUDDLE_TICK_SECONDS, first=10.0)
-
-    async def _tick(self, context: object) -> None:
-        await self.run_once()

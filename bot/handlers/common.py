@@ -15,6 +15,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.handlers import parse
 from bot.render import reply
 from bot.services.updates import AlreadyHandled
 from bot.views.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
@@ -80,8 +81,7 @@ async def unsupported_message(update: Update, context: BotContext) -> None:
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button nobody recognises (forged, or from a removed feature): answer it quietly."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
+    await parse.quiet(update)
 
 
 async def error_handler(update: object, context: BotContext) -> None:

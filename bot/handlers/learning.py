@@ -21,6 +21,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.content.schema import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
 from bot.core.textclean import RejectedText
+from bot.handlers import parse
 from bot.handlers.lookup import search_text, show_safety
 from bot.handlers.text import FlowStep, pending
 from bot.render import reply, show
@@ -101,7 +102,7 @@ async def _pressed(update: Update, context: BotContext, extra: int = 0) -> _Pres
     if query is None:
         return None
     callback = decode(query.data)
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if (
         callback is None
         or user_id is None
@@ -146,11 +147,6 @@ async def _respond(update: Update, query: CallbackQuery, screen: Screen) -> None
         await show(update, screen)
 
 
-def _user_id(update: Update) -> int | None:
-    user = update.effective_user
-    return user.id if user is not None else None
-
-
 # --- Lesson buttons -------------------------------------------------------------------------------
 
 
@@ -187,7 +183,7 @@ async def take_a_moment(update: Update, context: BotContext) -> None:
     lesson_id = callback.args[0] if callback is not None and callback.args else None
     if lesson_id is None or context.services.content.lesson(lesson_id) is None:
         lesson_id = None
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if user_id is None:
         return
     try:
@@ -230,7 +226,7 @@ async def start_reflection(update: Update, context: BotContext) -> None:
 async def cancel_reflection(update: Update, context: BotContext) -> None:
     """Cancel a started reflection: nothing is saved."""
     query = _query(update)
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if query is None or user_id is None:
         return
     await query.answer()
@@ -241,7 +237,7 @@ async def cancel_reflection(update: Update, context: BotContext) -> None:
 async def save_reflection(update: Update, context: BotContext, argument: str) -> None:
     """The text after Reflect: store it privately (the free-text router calls this)."""
     message = update.effective_message
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if message is None or message.text is None or user_id is None:
         return
     lesson_id, _, stamp = argument.partition(SEP)
@@ -309,7 +305,7 @@ async def answer_check(update: Update, context: BotContext) -> None:
 async def next_review(update: Update, context: BotContext) -> None:
     """Answer now / Next question: the next review question due today, if any."""
     query = _query(update)
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if query is None or user_id is None:
         return
     await query.answer()
@@ -352,7 +348,7 @@ async def answer_review(update: Update, context: BotContext) -> None:
 
 async def show_progress(update: Update, context: BotContext) -> None:
     """/progress: lessons done, streak, checks mastered, reflections, next lesson."""
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if user_id is None:
         return
     progress = await context.services.learning.progress(user_id)
@@ -361,7 +357,7 @@ async def show_progress(update: Update, context: BotContext) -> None:
 
 async def show_journal(update: Update, context: BotContext) -> None:
     """/journal: the learner's own reflections, newest first."""
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if user_id is None:
         return
     page = await context.services.learning.journal(user_id)
@@ -371,7 +367,7 @@ async def show_journal(update: Update, context: BotContext) -> None:
 async def turn_journal_page(update: Update, context: BotContext) -> None:
     """Newer / Older in the journal."""
     query = _query(update)
-    user_id = _user_id(update)
+    user_id = parse.user_id(update)
     if query is None or user_id is None:
         return
     callback = decode(query.data)

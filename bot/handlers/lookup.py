@@ -8,8 +8,6 @@ and counts nothing but the match itself.
 
 from __future__ import annotations
 
-import re
-
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -29,8 +27,9 @@ from telegram.ext import (
 
 from bot.content.safety import SafetyMatch
 from bot.context import BotContext
+from bot.handlers import parse
 from bot.render import reply, show
-from bot.views.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP, decode
+from bot.views.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, MENU_SHOW, SEP
 from bot.views.lesson import lesson_screen
 from bot.views.lookup import (
     ALL_MENUS,
@@ -74,21 +73,6 @@ STAGES = {
 INLINE_RESULTS = 10  # well within Telegram's 50; a phone shows about five at once
 INLINE_CACHE_SECONDS = 300
 MOST_USED_CACHE_SECONDS = 60
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]+)")
-
-
-def _command(update: Update) -> str:
-    """The command a message starts with, lower case, without the slash or @botname."""
-    message = update.effective_message
-    match = _COMMAND.match(message.text or "") if message is not None else None
-    return match.group(1).lower() if match else ""
-
-
-def _argument(update: Update) -> str:
-    """Everything after the command in a message."""
-    message = update.effective_message
-    parts = (message.text or "").split(maxsplit=1) if message is not None else []
-    return parts[1].strip() if len(parts) > 1 else ""
 
 
 # --- Commands -------------------------------------------------------------------------------------
@@ -96,15 +80,15 @@ def _argument(update: Update) -> str:
 
 async def open_menu(update: Update, context: BotContext) -> None:
     """Show the menu a command names (/listen, /stages, /triangle ...)."""
-    menu = _command(update)
+    menu = parse.command(update)
     await reply(update, menu_screen(menu, context.services.content))
     await context.services.lookup.record_view(menu)
 
 
 async def open_stage(update: Update, context: BotContext) -> None:
     """Show one stage of recovery (/stage 2, also /stage2); a gentle hint for anything else."""
-    command = _command(update)
-    wanted = command.removeprefix("stage") or _argument(update).casefold().split(" ")[0]
+    command = parse.command(update)
+    wanted = command.removeprefix("stage") or parse.argument(update).casefold().split(" ")[0]
     content = context.services.content
     card = content.card(STAGES.get(wanted, ""))
     if card is None:
@@ -122,7 +106,7 @@ async def list_cards(update: Update, context: BotContext) -> None:
 
 async def search_command(update: Update, context: BotContext) -> None:
     """Search for the words after /search."""
-    query = _argument(update)
+    query = parse.argument(update)
     if not query:
         await reply(update, search_prompt_screen(context.services.content))
         return
@@ -174,8 +158,7 @@ async def _search(update: Update, context: BotContext, query: str) -> None:
 
 
 def _payload(update: Update) -> str:
-    query = update.callback_query
-    callback = decode(query.data if query is not None else None)
+    callback = parse.pressed(update)
     return callback.args[0] if callback is not None and callback.args else ""
 
 
@@ -193,7 +176,7 @@ async def open_card(update: Update, context: BotContext) -> None:
 
 async def _show_card(update: Update, context: BotContext, *, opened: bool) -> str | None:
     """Show the pressed card (its note first unless `opened`); the id shown, None if it is gone."""
-    await _answer(update)
+    await parse.quiet(update)
     content = context.services.content
     card = content.card(_payload(update))
     if card is None:
@@ -210,7 +193,7 @@ async def _show_card(update: Update, context: BotContext, *, opened: bool) -> st
 
 async def show_card_more(update: Update, context: BotContext) -> None:
     """Show the fuller version of a card."""
-    await _answer(update)
+    await parse.quiet(update)
     content = context.services.content
     card = content.card(_payload(update))
     if card is None:
@@ -222,7 +205,7 @@ async def show_card_more(update: Update, context: BotContext) -> None:
 
 async def show_menu(update: Update, context: BotContext) -> None:
     """Show the menu a button names, or every card."""
-    await _answer(update)
+    await parse.quiet(update)
     content = context.services.content
     menu = _payload(update)
     if menu == ALL_MENUS:
@@ -238,18 +221,13 @@ async def show_menu(update: Update, context: BotContext) -> None:
 
 async def show_lesson(update: Update, context: BotContext) -> None:
     """Send a card's related lesson as a new message, so the card stays where it was."""
-    await _answer(update)
+    await parse.quiet(update)
     content = context.services.content
     lesson = content.lesson(_payload(update))
     if lesson is None:
         await show(update, _gone(context))
         return
     await reply(update, lesson_screen(lesson))
-
-
-async def _answer(update: Update) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
 
 
 def _gone(context: BotContext) -> Screen:

@@ -8,9 +8,10 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
+from bot.handlers import parse
 from bot.render import reply, show
-from bot.views.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP, decode
-from bot.views.learning import (
+from bot.views.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP
+from bot.views.privacy import (
     forget_confirm_screen,
     forget_done_screen,
     forget_expired_screen,
@@ -30,11 +31,10 @@ def _minute(context: BotContext) -> int:
 
 async def send_my_data(update: Update, context: BotContext) -> None:
     """/mydata: send everything stored about the learner as a JSON document."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None:
+    user_id, chat = parse.user_id(update), update.effective_chat
+    if user_id is None or chat is None:
         return
-    export = await context.services.privacy.export(user.id)
+    export = await context.services.privacy.export(user_id)
     if export is None:
         await reply(update, mydata_nothing_screen())
         return
@@ -47,10 +47,10 @@ async def send_my_data(update: Update, context: BotContext) -> None:
 
 async def ask_to_forget(update: Update, context: BotContext) -> None:
     """/forget: say what would be erased and ask for an explicit yes."""
-    user = update.effective_user
-    if user is None:
+    user_id = parse.user_id(update)
+    if user_id is None:
         return
-    if not await context.services.privacy.holds_anything(user.id):
+    if not await context.services.privacy.holds_anything(user_id):
         await reply(update, forget_nothing_screen())
         return
     await reply(update, forget_confirm_screen(_minute(context)))
@@ -58,11 +58,10 @@ async def ask_to_forget(update: Update, context: BotContext) -> None:
 
 async def forget(update: Update, context: BotContext) -> None:
     """Yes, erase everything: crypto-shred and delete every row, then say what went."""
-    query = update.callback_query
-    user = update.effective_user
-    if query is None or user is None:
+    query, user_id = update.callback_query, parse.user_id(update)
+    if query is None or user_id is None:
         return
-    callback = decode(query.data)
+    callback = parse.pressed(update)
     raw = callback.args[0] if callback is not None and len(callback.args) == 1 else ""
     asked = int(raw) if raw.isdigit() else None
     age = _minute(context) - asked if asked is not None else -1
@@ -73,7 +72,7 @@ async def forget(update: Update, context: BotContext) -> None:
     if age > CONFIRMATION_MINUTES:
         await show(update, forget_expired_screen())
         return
-    report = await context.services.privacy.forget(user.id)
+    report = await context.services.privacy.forget(user_id)
     if report is None:
         await show(update, forget_nothing_screen())
         return

@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import BotContext
-from bot.handlers import cohorts, learning, onboarding, privacy
+from bot.handlers import cohorts, learning, onboarding, privacy, settings
 from bot.render import reply
 from bot.views.callbacks import (
     CARD_MORE,
@@ -55,7 +55,7 @@ CONTINUATIONS: dict[str, Verb] = {
     "progress": learning.show_progress,
     "journal": learning.show_journal,
     "leave": cohorts.leave,
-    "settings": onboarding.settings,
+    "settings": settings.settings,
     "pause": onboarding.pause,
     "restart": onboarding.restart,
     "stop": onboarding.stop,
