@@ -14,14 +14,10 @@ from bot.content.schema import Content
 from bot.core.clock import FakeClock
 from bot.core.crypto import Keyring
 from bot.core.schedule import EVERY_DAY, WEEKDAYS, days_mask
+from bot.core.states import SubscriptionState
 from bot.db.engine import create_sessions
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.services.enrolment import (
-    ACTIVE,
-    FINISHED,
-    PAUSED,
-    SETUP,
-    STOPPED,
     EnrolmentService,
     ScheduleError,
     WrongState,
@@ -78,7 +74,7 @@ async def test_consent_stores_learner_key_and_a_subscription_in_setup(
     service: EnrolmentService, engine: AsyncEngine
 ) -> None:
     enrolment = await service.consent(USER, chat_id=USER)
-    assert enrolment.state == SETUP
+    assert enrolment.state == SubscriptionState.SETUP
     assert enrolment.schedule.delivery_time == time(8, 0)
     assert enrolment.schedule.timezone == "Europe/London"
     assert enrolment.schedule.days == WEEKDAYS
@@ -109,7 +105,7 @@ async def test_start_with_the_first_lesson_now_counts_as_today(
     await service.consent(USER, chat_id=USER)
     result = await service.start(USER, lesson_now=True)
     assert result.lesson_id == "l01"
-    assert result.enrolment.state == ACTIVE
+    assert result.enrolment.state == SubscriptionState.ACTIVE
     assert result.enrolment.lessons_had == 1
     # Monday's 08:00 slot is not used as well: the next lesson is Tuesday's.
     assert result.enrolment.next_lesson_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -129,7 +125,7 @@ async def test_start_twice_never_gives_a_second_lesson(service: EnrolmentService
     await service.start(USER, lesson_now=True)
     with pytest.raises(WrongState) as caught:
         await service.start(USER, lesson_now=True)
-    assert caught.value.state == ACTIVE
+    assert caught.value.state == SubscriptionState.ACTIVE
 
 
 async def test_not_enrolled_is_refused(service: EnrolmentService) -> None:
@@ -185,10 +181,10 @@ async def test_the_end_of_the_course_finishes_the_subscription(
     assert (await service.next_lesson_now(USER)).lesson_id == "l03"
     result = await service.next_lesson_now(USER)
     assert result.lesson_id is None
-    assert result.enrolment.state == FINISHED
+    assert result.enrolment.state == SubscriptionState.FINISHED
     assert result.enrolment.next_lesson_at is None
     again = await service.next_lesson_now(USER)
-    assert again.lesson_id is None and again.enrolment.state == FINISHED
+    assert again.lesson_id is None and again.enrolment.state == SubscriptionState.FINISHED
 
 
 async def test_latest_lesson_serves_an_uncertain_delivery(
@@ -265,7 +261,7 @@ async def test_settings_in_setup_store_nothing_to_deliver(
 ) -> None:
     await service.consent(USER, chat_id=USER)
     enrolment = await service.set_time(USER, time(6, 0))
-    assert enrolment.state == SETUP
+    assert enrolment.state == SubscriptionState.SETUP
     assert enrolment.next_lesson_at == datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     [sub] = await rows(engine, Subscription)
     assert sub.next_due_at is None
@@ -293,7 +289,7 @@ async def test_pause_until_a_date_then_lessons_come_back_by_themselves(
     await service.consent(USER, chat_id=USER)
     await service.start(USER, lesson_now=True)
     enrolment = await service.pause(USER, date(2026, 12, 3))  # back on Thursday
-    assert enrolment.state == PAUSED
+    assert enrolment.state == SubscriptionState.PAUSED
     assert enrolment.paused_until == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
     assert enrolment.next_lesson_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
     clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
@@ -302,7 +298,7 @@ async def test_pause_until_a_date_then_lessons_come_back_by_themselves(
     clock.set(datetime(2026, 12, 3, 0, 1, tzinfo=UTC))
     assert await service.end_due_pauses() == 1
     status = await service.status(USER)
-    assert status is not None and status.state == ACTIVE
+    assert status is not None and status.state == SubscriptionState.ACTIVE
     assert status.next_lesson_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
     clock.set(datetime(2026, 12, 3, 8, 0, tzinfo=UTC))
     assert await deliver_due(delivery) == ["l02"]
@@ -330,7 +326,7 @@ async def test_resume_after_a_long_pause_is_the_next_slot_not_a_backlog(
     await service.pause(USER, date(2027, 1, 4))
     clock.set(datetime(2026, 12, 14, 12, 0, tzinfo=UTC))
     enrolment = await service.resume(USER)
-    assert enrolment.state == ACTIVE and enrolment.paused_until is None
+    assert enrolment.state == SubscriptionState.ACTIVE and enrolment.paused_until is None
     assert enrolment.next_lesson_at == datetime(2026, 12, 15, 8, 0, tzinfo=UTC)
     clock.set(datetime(2026, 12, 15, 8, 0, tzinfo=UTC))
     assert await deliver_due(delivery) == ["l02"]
@@ -344,13 +340,13 @@ async def test_stop_keeps_everything_and_resume_brings_lessons_back(
     await service.consent(USER, chat_id=USER)
     await service.start(USER, lesson_now=True)
     enrolment = await service.stop(USER)
-    assert enrolment.state == STOPPED and enrolment.next_lesson_at is None
+    assert enrolment.state == SubscriptionState.STOPPED and enrolment.next_lesson_at is None
     assert len(await rows(engine, LessonProgress)) == 1
     with pytest.raises(WrongState):
         await service.pause(USER, date(2026, 12, 10))
     clock.advance(timedelta(days=2))
     enrolment = await service.resume(USER)
-    assert enrolment.state == ACTIVE and enrolment.last_lesson_id == "l01"
+    assert enrolment.state == SubscriptionState.ACTIVE and enrolment.last_lesson_id == "l01"
 
 
 async def test_restart_is_a_new_run_from_lesson_one_with_history_kept(
@@ -361,7 +357,7 @@ async def test_restart_is_a_new_run_from_lesson_one_with_history_kept(
     await service.next_lesson_now(USER)
     enrolment = await service.restart(USER)
     assert enrolment.course_run == 2 and enrolment.last_lesson_id is None
-    assert enrolment.lessons_had == 0 and enrolment.state == ACTIVE
+    assert enrolment.lessons_had == 0 and enrolment.state == SubscriptionState.ACTIVE
     # Two lessons already today: the new run starts at the next slot, not today.
     assert enrolment.next_lesson_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     result = await service.next_lesson_now(USER)
@@ -379,4 +375,4 @@ async def test_restart_in_setup_is_refused(service: EnrolmentService) -> None:
     await service.consent(USER, chat_id=USER)
     with pytest.raises(WrongState) as caught:
         await service.restart(USER)
-    assert caught.value.state == SETUP
+    assert caught.value.state == SubscriptionState.SETUP

@@ -20,17 +20,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import BotContext
 from bot.core.schedule import local_date
+from bot.core.states import SubscriptionState
 from bot.core.timeparse import PauseError, parse_pause
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import parse
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
 from bot.services.enrolment import (
-    ACTIVE,
-    FINISHED,
-    INACTIVE,
-    PAUSED,
-    SETUP,
     EnrolmentService,
     WrongState,
 )
@@ -113,7 +109,7 @@ async def start(update: Update, context: BotContext) -> None:
     if enrolment is None:
         await reply(update, welcome_screen(context.services.content))
         return
-    if enrolment.state == INACTIVE:
+    if enrolment.state == SubscriptionState.INACTIVE:
         # Telegram had refused delivery; a /start shows they are back: lessons on, no backlog.
         enrolment = await service.resume(user_id)
         now = context.services.clock.now()
@@ -135,7 +131,7 @@ async def onboard_button(update: Update, context: BotContext) -> None:
     action = callback.args[0]
     if action == "yes":
         enrolment = await service.consent(user_id, chat.id)
-        if enrolment.state == SETUP:
+        if enrolment.state == SubscriptionState.SETUP:
             await show(update, setup_screen(enrolment, now))
         else:
             await show(update, state_screen(context, enrolment, "You're signed up already."))
@@ -167,7 +163,7 @@ async def _start_lessons(update: Update, context: BotContext, *, lesson_now: boo
     await show(update, started_screen(result.enrolment, now, lesson_now=lesson_now))
     if result.lesson_id is not None:
         await _show_lesson(update, context, result.lesson_id)
-    elif result.enrolment.state == FINISHED:
+    elif result.enrolment.state == SubscriptionState.FINISHED:
         await reply(update, finished_screen(context.services.content))
 
 
@@ -226,7 +222,10 @@ async def pause(update: Update, context: BotContext) -> None:
         return
     typed = " ".join(context.args or [])
     enrolment = await _service(context).status(user_id)
-    if enrolment is None or enrolment.state not in (ACTIVE, PAUSED):
+    if enrolment is None or enrolment.state not in (
+        SubscriptionState.ACTIVE,
+        SubscriptionState.PAUSED,
+    ):
         state = enrolment.state if enrolment is not None else None
         await _refused(update, context, user_id, WrongState(state), reply)
         return
@@ -287,7 +286,7 @@ async def restart(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     enrolment = await _service(context).status(user_id)
-    if enrolment is None or enrolment.state == SETUP:
+    if enrolment is None or enrolment.state == SubscriptionState.SETUP:
         state = enrolment.state if enrolment is not None else None
         await _refused(update, context, user_id, WrongState(state), reply)
         return
@@ -333,7 +332,10 @@ async def _course_pause(
     update: Update, context: BotContext, user_id: int, rest: tuple[str, ...]
 ) -> None:
     enrolment = await _service(context).status(user_id)
-    if enrolment is None or enrolment.state not in (ACTIVE, PAUSED):
+    if enrolment is None or enrolment.state not in (
+        SubscriptionState.ACTIVE,
+        SubscriptionState.PAUSED,
+    ):
         state = enrolment.state if enrolment is not None else None
         await _refused(update, context, user_id, WrongState(state), show)
         return
@@ -389,7 +391,7 @@ async def _course_restart(
     service = _service(context)
     if not rest:
         enrolment = await service.status(user_id)
-        if enrolment is None or enrolment.state == SETUP:
+        if enrolment is None or enrolment.state == SubscriptionState.SETUP:
             state = enrolment.state if enrolment is not None else None
             await _refused(update, context, user_id, WrongState(state), show)
         else:

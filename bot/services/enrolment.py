@@ -29,17 +29,11 @@ from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import Keyring
 from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
+from bot.core.states import SubscriptionState
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
 from bot.services.outbox.sql import next_due_for
-
-SETUP = "setup"
-ACTIVE = "active"
-PAUSED = "paused"
-STOPPED = "stopped"
-INACTIVE = "inactive"
-FINISHED = "finished"
 
 DEFAULT_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/London"
@@ -125,7 +119,7 @@ class EnrolmentService:
             if sub is None:
                 sub = Subscription(
                     learner_id=learner.id,
-                    state=SETUP,
+                    state=SubscriptionState.SETUP,
                     delivery_time=DEFAULT_TIME,
                     timezone=DEFAULT_TIMEZONE,
                     days=DEFAULT_DAYS,
@@ -150,13 +144,13 @@ class EnrolmentService:
         """
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            learner, sub = await self._require(session, telegram_user_id, {SETUP})
-            sub.state = ACTIVE
+            learner, sub = await self._require(session, telegram_user_id, {SubscriptionState.SETUP})
+            sub.state = SubscriptionState.ACTIVE
             await _clear_flow(session, learner)
             lesson_id = None
             if lesson_now:
                 lesson_id = await self._deliver_next(session, learner, sub, now)
-            if sub.state == ACTIVE:
+            if sub.state == SubscriptionState.ACTIVE:
                 sub.next_due_at = await self._next_due(session, learner, sub, now)
             sub.updated_at = now
             return LessonResult(await self._enrolment(session, learner, sub), lesson_id)
@@ -171,12 +165,14 @@ class EnrolmentService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner, sub = await self._require(
-                session, telegram_user_id, {ACTIVE, PAUSED, FINISHED}
+                session,
+                telegram_user_id,
+                {SubscriptionState.ACTIVE, SubscriptionState.PAUSED, SubscriptionState.FINISHED},
             )
             lesson_id = None
-            if sub.state != FINISHED:
+            if sub.state != SubscriptionState.FINISHED:
                 lesson_id = await self._deliver_next(session, learner, sub, now)
-            if sub.state == ACTIVE:
+            if sub.state == SubscriptionState.ACTIVE:
                 sub.next_due_at = await self._next_due(session, learner, sub, now)
             learner.last_active_at = now
             return LessonResult(await self._enrolment(session, learner, sub), lesson_id)
@@ -191,7 +187,15 @@ class EnrolmentService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner, sub = await self._require(
-                session, telegram_user_id, {ACTIVE, PAUSED, STOPPED, INACTIVE, FINISHED}
+                session,
+                telegram_user_id,
+                {
+                    SubscriptionState.ACTIVE,
+                    SubscriptionState.PAUSED,
+                    SubscriptionState.STOPPED,
+                    SubscriptionState.INACTIVE,
+                    SubscriptionState.FINISHED,
+                },
             )
             lesson_id = sub.last_lesson_id
             if lesson_id is not None and self._content.lesson(lesson_id) is not None:
@@ -272,8 +276,10 @@ class EnrolmentService:
         """
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            learner, sub = await self._require(session, telegram_user_id, {ACTIVE, PAUSED})
-            sub.state = PAUSED
+            learner, sub = await self._require(
+                session, telegram_user_id, {SubscriptionState.ACTIVE, SubscriptionState.PAUSED}
+            )
+            sub.state = SubscriptionState.PAUSED
             sub.paused_until = local_instant(back_on, time(0, 0), sub.timezone)
             sub.next_due_at = None
             sub.updated_at = now
@@ -288,7 +294,9 @@ class EnrolmentService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner, sub = await self._require(
-                session, telegram_user_id, {PAUSED, STOPPED, INACTIVE}
+                session,
+                telegram_user_id,
+                {SubscriptionState.PAUSED, SubscriptionState.STOPPED, SubscriptionState.INACTIVE},
             )
             await self._activate(session, learner, sub, now)
             learner.last_active_at = now
@@ -299,8 +307,8 @@ class EnrolmentService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner, sub = await self._require_enrolled(session, telegram_user_id)
-            if sub.state not in (STOPPED, FINISHED):
-                sub.state = STOPPED
+            if sub.state not in (SubscriptionState.STOPPED, SubscriptionState.FINISHED):
+                sub.state = SubscriptionState.STOPPED
             sub.next_due_at = None
             sub.paused_until = None
             sub.updated_at = now
@@ -317,7 +325,15 @@ class EnrolmentService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner, sub = await self._require(
-                session, telegram_user_id, {ACTIVE, PAUSED, STOPPED, INACTIVE, FINISHED}
+                session,
+                telegram_user_id,
+                {
+                    SubscriptionState.ACTIVE,
+                    SubscriptionState.PAUSED,
+                    SubscriptionState.STOPPED,
+                    SubscriptionState.INACTIVE,
+                    SubscriptionState.FINISHED,
+                },
             )
             sub.course_run += 1
             sub.last_lesson_id = None
@@ -334,7 +350,7 @@ class EnrolmentService:
                     select(Learner, Subscription)
                     .join(Subscription, Subscription.learner_id == Learner.id)
                     .where(
-                        Subscription.state == PAUSED,
+                        Subscription.state == SubscriptionState.PAUSED,
                         Subscription.paused_until.is_not(None),
                         Subscription.paused_until <= now,
                     )
@@ -376,7 +392,16 @@ class EnrolmentService:
         self, session: AsyncSession, telegram_user_id: int
     ) -> tuple[Learner, Subscription]:
         return await self._require(
-            session, telegram_user_id, {SETUP, ACTIVE, PAUSED, STOPPED, INACTIVE, FINISHED}
+            session,
+            telegram_user_id,
+            {
+                SubscriptionState.SETUP,
+                SubscriptionState.ACTIVE,
+                SubscriptionState.PAUSED,
+                SubscriptionState.STOPPED,
+                SubscriptionState.INACTIVE,
+                SubscriptionState.FINISHED,
+            },
         )
 
     async def _changed(
@@ -387,7 +412,7 @@ class EnrolmentService:
         await _clear_flow(session, learner)
         learner.last_active_at = now
         sub.updated_at = now
-        if sub.state == ACTIVE:
+        if sub.state == SubscriptionState.ACTIVE:
             sub.next_due_at = await self._next_due(session, learner, sub, now)
         return await self._enrolment(session, learner, sub)
 
@@ -395,10 +420,10 @@ class EnrolmentService:
         self, session: AsyncSession, learner: Learner, sub: Subscription, now: datetime
     ) -> None:
         after = now
-        if sub.state == PAUSED and sub.paused_until is not None:
+        if sub.state == SubscriptionState.PAUSED and sub.paused_until is not None:
             # A pause ending now gives back that day's slot even at 00:00 (strictly after).
             after = min(now, max(sub.paused_until - _JUST_BEFORE, now - PAUSE_SLACK))
-        sub.state = ACTIVE
+        sub.state = SubscriptionState.ACTIVE
         sub.paused_until = None
         sub.unopened_streak = 0
         sub.updated_at = now
@@ -433,7 +458,7 @@ class EnrolmentService:
         """Advance the learner's place by one lesson and record it; None (finished) at the end."""
         lesson_id = self._content.next_lesson_id(sub.last_lesson_id)
         if lesson_id is None:
-            sub.state = FINISHED
+            sub.state = SubscriptionState.FINISHED
             sub.next_due_at = None
             sub.paused_until = None
             sub.updated_at = now
@@ -476,11 +501,11 @@ class EnrolmentService:
         self, session: AsyncSession, learner: Learner, sub: Subscription
     ) -> datetime | None:
         now = self._clock.now()
-        if sub.state == ACTIVE:
+        if sub.state == SubscriptionState.ACTIVE:
             return sub.next_due_at
-        if sub.state == SETUP:
+        if sub.state == SubscriptionState.SETUP:
             return await self._next_due(session, learner, sub, now)
-        if sub.state == PAUSED and sub.paused_until is not None:
+        if sub.state == SubscriptionState.PAUSED and sub.paused_until is not None:
             after = max(now, sub.paused_until - _JUST_BEFORE)
             return await self._next_due(session, learner, sub, after)
         return None
@@ -518,12 +543,6 @@ async def _record_delivery(
 
 
 __all__ = [
-    "ACTIVE",
-    "FINISHED",
-    "INACTIVE",
-    "PAUSED",
-    "SETUP",
-    "STOPPED",
     "EnrolmentService",
     "ScheduleError",
     "WrongState",

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
+from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
 from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
 from bot.views.callbacks import (
@@ -258,22 +259,22 @@ def progress_screen(progress: Progress | None) -> Screen:
 
 def _schedule_line(progress: Progress) -> str:
     zone = escape(progress.timezone)
-    if progress.state == "active" and progress.next_delivery is not None:
+    if progress.state == SubscriptionState.ACTIVE and progress.next_delivery is not None:
         return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
-    if progress.state == "paused":
+    if progress.state == SubscriptionState.PAUSED:
         if progress.paused_until is not None:
             return (
                 f"Lessons are paused until {_long_when(progress.paused_until)} ({zone})."
                 " /resume starts them again sooner."
             )
         return "Lessons are paused. /resume starts them again whenever you are ready."
-    if progress.state == "finished":
+    if progress.state == SubscriptionState.FINISHED:
         return "You have finished the course. Well done for seeing it through."
-    if progress.state in ("stopped", "inactive"):
+    if progress.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
         return "Daily lessons are off. /start sets them up again whenever you like."
     if progress.state is None:
         return "You have no daily lessons set up. /start sets them up."
-    if progress.state == "setup":
+    if progress.state == SubscriptionState.SETUP:
         return "Your daily lessons start once you finish setting up: /start."
     return "Your next lesson will come at your usual time."
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.content.schema import Content
+from bot.core.states import SubscriptionState
 from bot.results.enrolment import Enrolment
-from bot.services.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED
 from bot.views.callbacks import COURSE, MENU_SHOW, ONBOARD, SETTINGS, encode
 from bot.views.common import framing_text
 from bot.views.lookup import ALL_MENUS
@@ -78,14 +78,14 @@ def status_screen(
     enrolment: Enrolment, content: Content, now: datetime, *, note: str | None = None
 ) -> Screen:
     """/start when already enrolled: where they are, and the menu."""
-    if enrolment.state == SETUP:
+    if enrolment.state == SubscriptionState.SETUP:
         return setup_screen(enrolment, now, note=note)
-    if enrolment.state == FINISHED:
+    if enrolment.state == SubscriptionState.FINISHED:
         return finished_screen(content, note=note)
     lines = [note, ""] if note else []
     lines += [_position(enrolment, content), next_line(enrolment, now)]
     rows: list[tuple[Button, ...]] = []
-    if enrolment.state == ACTIVE:
+    if enrolment.state == SubscriptionState.ACTIVE:
         rows.append(
             (
                 Button("Today's lesson", encode(COURSE, "today")),
@@ -277,12 +277,13 @@ def restarted_screen(enrolment: Enrolment, now: datetime) -> Screen:
 
 def state_note(state: str | None) -> str:
     """One line explaining why a course action did not apply in this state (an old button)."""
-    return {
+    notes: dict[str | None, str] = {
         None: "You haven't started the course yet.",
-        SETUP: "You're nearly set up: choose when your lessons come, then start.",
-        ACTIVE: "Your lessons are already on.",
-        PAUSED: "Your lessons are paused.",
-        STOPPED: "Your daily lessons are stopped.",
-        INACTIVE: "Your daily lessons are stopped.",
-        FINISHED: "You've finished the course.",
-    }.get(state, "That button is from an older message.")
+        SubscriptionState.SETUP: "You're nearly set up: choose when your lessons come, then start.",
+        SubscriptionState.ACTIVE: "Your lessons are already on.",
+        SubscriptionState.PAUSED: "Your lessons are paused.",
+        SubscriptionState.STOPPED: "Your daily lessons are stopped.",
+        SubscriptionState.INACTIVE: "Your daily lessons are stopped.",
+        SubscriptionState.FINISHED: "You've finished the course.",
+    }
+    return notes.get(state, "That button is from an older message.")

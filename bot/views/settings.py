@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from bot.core.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
+from bot.core.states import SubscriptionState
 from bot.core.textclean import shorten
 from bot.core.timeparse import format_time, time_code
 from bot.results.enrolment import Enrolment
-from bot.services.enrolment import ACTIVE, FINISHED, INACTIVE, PAUSED, SETUP, STOPPED
 from bot.views.callbacks import ONBOARD, SETTINGS, encode
 from bot.views.screen import Button, Screen, escape
 
@@ -102,16 +102,16 @@ def when_text(instant: datetime, tz: str, now: datetime) -> str:
 
 def next_line(enrolment: Enrolment, now: datetime) -> str:
     tz = enrolment.schedule.timezone
-    if enrolment.state == ACTIVE and enrolment.next_lesson_at is not None:
+    if enrolment.state == SubscriptionState.ACTIVE and enrolment.next_lesson_at is not None:
         return f"Next lesson: {when_text(enrolment.next_lesson_at, tz, now)}."
-    if enrolment.state == PAUSED:
+    if enrolment.state == SubscriptionState.PAUSED:
         if enrolment.paused_until is None:
             return "Your lessons are paused. /resume brings them back whenever you like."
         back = day_text(enrolment.paused_until, tz, now)
         return f"Your lessons are paused; they start again by themselves {back}."
-    if enrolment.state in (STOPPED, INACTIVE):
+    if enrolment.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
         return "Your daily lessons are stopped. /resume starts them again."
-    if enrolment.state == FINISHED:
+    if enrolment.state == SubscriptionState.FINISHED:
         return "You've finished the course: no more daily lessons will come."
     return ""
 
@@ -195,7 +195,7 @@ def started_screen(enrolment: Enrolment, now: datetime, *, lesson_now: bool) -> 
 
 def settings_screen(enrolment: Enrolment, now: datetime, *, note: str | None = None) -> Screen:
     """/settings: the schedule and a button per thing that can change (setup shows setup)."""
-    if enrolment.state == SETUP:
+    if enrolment.state == SubscriptionState.SETUP:
         return setup_screen(enrolment, now, note=note)
     lines = [note, ""] if note else []
     lines += ["<b>Your settings</b>", "", *schedule_lines(enrolment, now), ""]
