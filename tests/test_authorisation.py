@@ -17,7 +17,7 @@ import pytest
 
 from bot.core.clock import FakeClock
 from bot.views.callbacks import LEAD_REMOVE, TEAM_ARCHIVE, TEAM_OPEN, TEAM_REMOVE, TEAM_REMOVE_ASK
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     NEUTRAL,
@@ -26,11 +26,11 @@ from tests.cohort_helpers import (
     cohort_id,
     join,
     make_lead,
+    make_learner,
     member_id,
     new_cohort,
 )
-from tests.factories import make_learner
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.harness import BotUnderTest, bot_under_test
 
 STRANGER, LEARNER, MEMBER = 4001, 5001, 3001
 PEOPLE = {

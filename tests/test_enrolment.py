@@ -28,7 +28,7 @@ from bot.services.enrolment import (
 )
 from bot.services.learners import LearnerService
 from bot.services.outbox.service import DeliveryService, Outcome, Result
-from tests.outbox_helpers import make_content
+from tests.support.factories import make_content
 
 USER = 1001
 # The clock fixture: Monday 30 November 2026, 07:00 in London (GMT).

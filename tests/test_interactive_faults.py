@@ -19,7 +19,7 @@ from bot.core.clock import FakeClock
 from bot.render import REPLY_ATTEMPTS, certainly_not_sent
 from bot.sandbox.fake_telegram import FakeMessage, ServerError, TooManyRequests
 from bot.sandbox.terminal import sandbox
-from tests.harness import (
+from tests.support.harness import (
     TEST_TOKEN,
     USER,
     BotUnderTest,

@@ -19,8 +19,8 @@ from bot.db.engine import create_sessions
 from bot.sandbox.fake_telegram import FakeBotAPI
 from bot.services.outbox.service import NewDelivery, enqueue
 from bot.views.cohorts import nudge_screen
-from tests.harness import ROOT, TEST_TOKEN
-from tests.outbox_helpers import CHAT_BASE, deliveries, seed_subscribers
+from tests.support.factories import CHAT_BASE, deliveries, seed_subscribers
+from tests.support.harness import ROOT, TEST_TOKEN
 
 
 async def test_the_worker_process_sends_a_cohort_nudge(

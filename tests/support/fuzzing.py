@@ -35,7 +35,7 @@ from bot.sandbox.fake_telegram import FakeBotAPI, Rejection
 from bot.sandbox.simulator import buttons
 from bot.views import callbacks
 from bot.views.commands import COMMANDS
-from tests.harness import BotUnderTest
+from tests.support.harness import BotUnderTest
 
 ADMIN = 9001
 LEAD = 2001
