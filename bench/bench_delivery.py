@@ -52,7 +52,7 @@ from bot.services.outbox.service import DeliveryService
 from scheduler.engine import DeliveryEngine, default_concurrency
 from scheduler.render import OutboxRenderer
 from scheduler.sender import SendPolicy
-from tests.outbox_helpers import CHAT_BASE, make_content, make_lesson
+from tests.support.factories import CHAT_BASE, make_content, make_lesson
 
 TOKEN = "123456:BENCH-token"
 DUE = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -130,7 +130,7 @@ def new_database(kind: str, workdir: Path) -> tuple[str, Callable[[], None]]:
         upgrade(url)
         return url, lambda: None
     os.environ.setdefault("TEST_DATABASE_URL", pg_server_url() or "")
-    from tests import databases
+    from tests.support import databases
 
     databases.TEST_DATABASE_URL = pg_server_url() or ""
     url = databases.create_pg_database()
@@ -159,7 +159,7 @@ def postgres_cpu_seconds() -> float:
 
 
 async def scenario_seed(url: str, n: int) -> dict[str, Any]:
-    from tests.outbox_helpers import seed_subscribers
+    from tests.support.factories import seed_subscribers
 
     engine = create_engine(url)
     started = time.perf_counter()

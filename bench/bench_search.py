@@ -2,9 +2,9 @@
 
 Run: .venv/bin/python bench/bench_search.py [--rounds N]
 
-The queries are the search-quality table (tests/test_search.py) plus long free-text messages,
-half-typed inline queries and queries that match nothing (typo lookups scan the vocabulary,
-so misses are the slow path). The target from issue 6 is under 5 ms per query.
+The queries are the search-quality table (tests/support/search_table.py) plus long free-text
+messages, half-typed inline queries and queries that match nothing (typo lookups scan the
+vocabulary, so misses are the slow path). The target from issue 6 is under 5 ms per query.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.content.loader import load_content
 from bot.content.search import build_index
-from tests.test_search import TABLE
+from tests.support.search_table import TABLE
 
 TARGET_MS = 5.0
 EXTRA = [

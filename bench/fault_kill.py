@@ -4,15 +4,15 @@ Run: .venv/bin/python bench/fault_kill.py [--runs 20] [--learners 500] [--rate 1
                                           [--seed N] [--db sqlite postgresql]
 
 Each run, as tests/test_delivery_kill.py does once at fixed points: a fresh database with N
-learners due now; a delivery worker process (tests/delivery_worker.py: one tick, then the drain)
-sending to the fake Bot API (30 ms a call) at `--rate` lessons a second; SIGKILL at a random
-moment between the start of its tick and the burst's expected end (timed by one run without a
-kill); then what a restart does: once the dead worker's leases expire (60 s; the reaper runs
-with the clock moved past them rather than waiting), rows it held become uncertain, and a new
-worker claims and sends everything else. Then every chat is compared with the outbox
-(tests/faults.py): lost (target 0), sent twice (target 0), uncertain counted apart: those that
-arrived (killed after Telegram got them) and those that did not (leased, or on the wire when
-the process died); neither is resent automatically, /today serves them.
+learners due now; a delivery worker process (tests/support/delivery_worker.py: one tick, then
+the drain) sending to the fake Bot API (30 ms a call) at `--rate` lessons a second; SIGKILL at
+a random moment between the start of its tick and the burst's expected end (timed by one run
+without a kill); then what a restart does: once the dead worker's leases expire (60 s; the
+reaper runs with the clock moved past them rather than waiting), rows it held become uncertain,
+and a new worker claims and sends everything else. Then every chat is compared with the outbox
+(tests/support/faults.py): lost (target 0), sent twice (target 0), uncertain counted apart:
+those that arrived (killed after Telegram got them) and those that did not (leased, or on the
+wire when the process died); neither is resent automatically, /today serves them.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from bot.db.engine import create_engine, create_sessions
 from bot.logs import configure_logging
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
-from tests.faults import Tally, tally
-from tests.outbox_helpers import make_content, seed_subscribers
+from tests.support.factories import make_content, seed_subscribers
+from tests.support.faults import Tally, tally
 
 LATENCY = 0.030
 
@@ -46,7 +46,7 @@ async def start_worker(url: str, server: FakeBotAPI, rate: float) -> asyncio.sub
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.delivery_worker",
+        "tests.support.delivery_worker",
         url,
         server.base_url,
         "--rate",

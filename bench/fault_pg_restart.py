@@ -43,9 +43,9 @@ from bench.faults import new_database, pg_server_url
 from bot.db.engine import create_engine
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.sql import DELIVERIES
-from tests.faults import tally
-from tests.harness import TEST_ENCRYPTION_KEY
-from tests.outbox_helpers import CHAT_BASE, seed_subscribers
+from tests.support.factories import CHAT_BASE, seed_subscribers
+from tests.support.faults import tally
+from tests.support.harness import TEST_ENCRYPTION_KEY
 
 TOKEN = "123456:PG-restart-bench-token"
 PERSON = 999_001

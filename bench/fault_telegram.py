@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.faults import database_kinds, new_database
 from bot.logs import configure_logging
-from tests.faults import burst_through_telegram_faults
+from tests.support.faults import burst_through_telegram_faults
 
 
 def main() -> int:

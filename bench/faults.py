@@ -1,6 +1,6 @@
 """Shared by the fault and fuzz benchmarks (bench/fault_*.py, fuzz_updates.py): their databases.
 
-What a burst received is tallied by tests/faults.py (shared with the fast fault test).
+What a burst received is tallied by tests/support/faults.py (shared with the fast fault test).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def new_database(kind: str) -> tuple[str, Callable[[], None]]:
         url = f"sqlite+aiosqlite:///{folder}/bench.sqlite3"
         upgrade(url)
         return url, lambda: shutil.rmtree(folder, ignore_errors=True)
-    from tests import databases
+    from tests.support import databases
 
     databases.TEST_DATABASE_URL = pg_server_url() or ""
     url = databases.create_pg_database()

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/fuzz_updates.py [--updates 10000] [--seed N] [--db sqlite postgresql]
 
-The same generator and driver as tests/test_fuzz.py (tests/fuzzing.py): random commands and
+The same generator and driver as tests/test_fuzz.py (tests/support/fuzzing.py): random commands and
 arguments, forged and real button presses, Unicode, long texts, media, edits, inline queries,
 group messages, blocking, time passing; three learners, a team lead and an admin. Every update
 goes through the fake Bot API server's queue and the bot's long polling over real HTTP. Prints
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.faults import database_kinds, new_database
 from bot.core.clock import FakeClock
-from tests.fuzzing import (
+from tests.support.fuzzing import (
     ADMIN,
     FLOOD_OFF,
     Fuzzer,
@@ -37,7 +37,7 @@ from tests.fuzzing import (
     stored_rows,
     unclean_strings,
 )
-from tests.harness import bot_under_test
+from tests.support.harness import bot_under_test
 
 
 async def fuzz(url: str, updates: int, seed: int) -> bool:

@@ -44,8 +44,8 @@ from bot.core.clock import SystemClock
 from bot.logs import configure_logging
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, buttons, running
-from tests.fuzzing import unexpected
-from tests.harness import settings_for_test
+from tests.support.fuzzing import unexpected
+from tests.support.harness import settings_for_test
 
 FIRST_USER = 100_000
 COMMANDS = [

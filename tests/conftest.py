@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine
 from bot.db.migrations import upgrade
-from tests.databases import KINDS, create_pg_database, drop_pg_database, truncate_all
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.databases import KINDS, create_pg_database, drop_pg_database, truncate_all
+from tests.support.harness import BotUnderTest, bot_under_test
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import pytest
 
 from bot.core.clock import FakeClock
+from bot.handlers.cohorts import _ON_A_COHORT
 from bot.views.callbacks import LEAD_REMOVE, TEAM_ARCHIVE, TEAM_OPEN, TEAM_REMOVE, TEAM_REMOVE_ASK
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     NEUTRAL,
@@ -26,11 +27,11 @@ from tests.cohort_helpers import (
     cohort_id,
     join,
     make_lead,
+    make_learner,
     member_id,
     new_cohort,
 )
-from tests.factories import make_learner
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.harness import BotUnderTest, bot_under_test
 
 STRANGER, LEARNER, MEMBER = 4001, 5001, 3001
 PEOPLE = {
@@ -150,10 +151,9 @@ async def test_malformed_lead_buttons_are_refused_neutrally(world: World, data: 
 
 
 def test_every_lead_and_admin_verb_is_in_the_table() -> None:
-    from bot.handlers import cohorts
 
     subcommands = {c.split()[1] for c in COMMANDS if c.startswith("/cohort ")}
-    assert set(cohorts._ON_A_COHORT) | {"new", "help"} <= subcommands
+    assert set(_ON_A_COHORT) | {"new", "help"} <= subcommands
     lead_verbs = {c.split()[1] for c in COMMANDS if c.startswith("/lead ")}
     assert {"invite", "add", "list", "remove", "handover", "help"} <= lead_verbs
     prefixes = {data.split(":")[0] for data in BUTTONS}

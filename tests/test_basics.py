@@ -6,7 +6,7 @@ import pytest
 
 from bot.handlers import common
 from bot.views.commands import COMMANDS
-from tests.harness import BotUnderTest
+from tests.support.harness import BotUnderTest
 
 
 async def test_help_lists_every_command(bot: BotUnderTest) -> None:

@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine
-from tests.cohort_helpers import ADMIN, LEAD, new_cohort
-from tests.harness import USER, BotUnderTest, bot_under_test, production_log
+from tests.support.factories import ADMIN, LEAD, new_cohort
+from tests.support.harness import USER, BotUnderTest, bot_under_test, production_log
 from tests.test_privacy import checkpointed_bytes
 
 CANARY_TOKEN = "424242:CanaryTokenSecretPart-never-logged"

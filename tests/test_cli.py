@@ -17,7 +17,7 @@ import pytest
 from bot.core.clock import FakeClock
 from bot.sandbox.fake_telegram.faults import ServerError
 from bot.sandbox.fake_telegram.server import FakeBotAPI
-from tests.harness import ROOT, bot_under_test, production_log
+from tests.support.harness import ROOT, bot_under_test, production_log
 
 CANARY_TOKEN = "424242:CANARY-TOKEN-must-never-be-logged"
 

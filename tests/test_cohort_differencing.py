@@ -24,7 +24,7 @@ from bot.core.clock import FakeClock
 from bot.db.models import Cohort
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.cohorts.service import completion_buckets
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     OTHER_LEAD,
@@ -32,13 +32,13 @@ from tests.cohort_helpers import (
     join,
     lessons_done,
     make_lead,
+    make_learner,
     new_cohort,
     payload_in,
     rows,
     set_last_active,
 )
-from tests.factories import make_learner
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.harness import BotUnderTest, bot_under_test
 
 LESSONS = [
     "welcome",

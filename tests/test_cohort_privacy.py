@@ -17,7 +17,7 @@ import pytest
 from bot.core.clock import FakeClock
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.cohorts.service import RosterRow
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     assert_router_wired,
@@ -27,7 +27,7 @@ from tests.cohort_helpers import (
     new_cohort,
     set_last_active,
 )
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.harness import BotUnderTest, bot_under_test
 
 LESSONS = ["welcome", "feeling-unsure", "every-contact-counts"]
 

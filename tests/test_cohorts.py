@@ -14,7 +14,7 @@ from bot.core.clock import FakeClock
 from bot.core.schedule import WEEKDAYS
 from bot.db.models import Cohort, CohortMember, CohortNudge, Delivery, Invite, Lead, Learner
 from bot.services.roles import hash_token, token_of
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     NEUTRAL,
@@ -23,14 +23,14 @@ from tests.cohort_helpers import (
     join,
     lessons_done,
     make_lead,
+    make_learner,
     new_cohort,
     payload_in,
     rows,
     set_last_active,
     subscription_of,
 )
-from tests.factories import make_learner
-from tests.harness import BotUnderTest, bot_under_test
+from tests.support.harness import BotUnderTest, bot_under_test
 
 PNG = b"\x89PNG\r\n\x1a\n"
 LESSONS = [

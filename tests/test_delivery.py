@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings
 from bot.content.schema import Content
 from bot.core.clock import FakeClock
 from bot.core.crypto import Keyring, new_master_key_text, parse_master_key
@@ -21,13 +20,10 @@ from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, next_due_for
 from bot.services.outbox.types import OutboxItem, Outcome, Result
 from bot.services.privacy import PrivacyService
-from tests.outbox_helpers import deliveries, make_content, seed_subscribers, subscription
+from tests.support.factories import deliveries, make_content, seed_subscribers, subscription
+from tests.support.harness import settings
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)
-
-
-def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bot.db.engine import create_sessions
 from bot.sandbox.fake_telegram.faults import Delay
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
-from tests.outbox_helpers import CHAT_BASE, deliveries, make_content, seed_subscribers
+from tests.support.factories import CHAT_BASE, deliveries, make_content, seed_subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNT = 40
@@ -41,7 +41,7 @@ async def start_worker(
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.delivery_worker",
+        "tests.support.delivery_worker",
         database_url,
         server.base_url,
         *extra,

@@ -1,11 +1,11 @@
 """docker-compose.yml, .env.example and the Dockerfile: every setting reaches the container, and
 the container's own command works with the environment Compose would give it.
 
-There is no Docker engine here. Compose's variable substitution is done by tests/compose_env.py
-(and cross-checked against `docker-compose config` when the Debian package is installed, as
-.ci/run does); then `python -m bot migrate` and the healthcheck run in a subprocess with exactly
-the environment the bot container would get, the database host `db` swapped for a fresh local
-database (PostgreSQL from TEST_DATABASE_URL, else a SQLite file).
+There is no Docker engine here. Compose's variable substitution is done by
+tests/support/compose_env.py (and cross-checked against `docker-compose config` when the Debian
+package is installed, as .ci/run does); then `python -m bot migrate` and the healthcheck run in
+a subprocess with exactly the environment the bot container would get, the database host `db`
+swapped for a fresh local database (PostgreSQL from TEST_DATABASE_URL, else a SQLite file).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
-from tests.compose_env import ComposeError, interpolate, parse_env_file, substitute
-from tests.databases import TEST_DATABASE_URL, create_pg_database, drop_pg_database
-from tests.harness import TEST_ENCRYPTION_KEY
+from tests.support.compose_env import ComposeError, interpolate, parse_env_file, substitute
+from tests.support.databases import TEST_DATABASE_URL, create_pg_database, drop_pg_database
+from tests.support.harness import TEST_ENCRYPTION_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables only docker-compose.yml reads (the bot never sees them by these names).

@@ -17,15 +17,11 @@ from bot.core.schedule import EVERY_DAY, WEEKDAYS, days_mask
 from bot.core.states import SubscriptionState
 from bot.db.engine import create_sessions
 from bot.db.models import Learner, LessonProgress, Subscription
-from bot.services.enrolment import (
-    EnrolmentService,
-    ScheduleError,
-    WrongState,
-)
+from bot.services.enrolment import EnrolmentService, ScheduleError, WrongState
 from bot.services.learners import LearnerService
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.types import Outcome, Result
-from tests.outbox_helpers import make_content
+from tests.support.factories import make_content
 
 USER = 1001
 # The clock fixture: Monday 30 November 2026, 07:00 in London (GMT).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from bot.sandbox.fake_telegram.faults import Delay, ServerError, TooManyRequests
-from tests.faults import burst_through_telegram_faults
+from tests.support.faults import burst_through_telegram_faults
 
 # PTB warns whenever it builds a RetryAfter (retry_after becomes a timedelta in v23).
 pytestmark = pytest.mark.filterwarnings(

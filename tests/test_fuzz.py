@@ -19,7 +19,7 @@ import os
 import random
 
 from bot.core.clock import FakeClock
-from tests.fuzzing import (
+from tests.support.fuzzing import (
     ADMIN,
     FLOOD_OFF,
     LEAD,
@@ -31,7 +31,7 @@ from tests.fuzzing import (
     stored_rows,
     unclean_strings,
 )
-from tests.harness import bot_under_test
+from tests.support.harness import bot_under_test
 
 UPDATES = int(os.environ.get("FUZZ_UPDATES", "300"))
 

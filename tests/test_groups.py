@@ -63,18 +63,20 @@ from bot.views.callbacks import (
     TEAM_SHOW_ACTIVITY,
 )
 from bot.views.common import PRIVATE_BUTTON_NOTICE
-from tests.cohort_helpers import (
+from tests.support.factories import (
     ADMIN,
     LEAD,
     cohort_id,
+    count,
+    deliver,
     join,
     make_lead,
+    make_learner,
     member_id,
     new_cohort,
     subscription_of,
 )
-from tests.factories import count, deliver, make_learner
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.harness import USER, BotUnderTest, bot_under_test
 
 GROUP = -100_777
 OWNER, OTHER = USER, 1002  # two members of the group; OWNER has a journal, a lesson, a cohort
@@ -333,7 +335,7 @@ def test_every_command_and_button_is_classified(clock: FakeClock) -> None:
     """A new command must be declared personal or be a lookup the tests above cover; a new
     button prefix is personal unless it is one of the public ones."""
     from bot.app import build_application
-    from tests.harness import settings_for_test
+    from tests.support.harness import settings_for_test
 
     runtime = build_application(
         settings_for_test("sqlite+aiosqlite:///:memory:"), clock, token="1:x"

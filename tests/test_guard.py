@@ -18,8 +18,8 @@ from bot.core.flood import FloodLimit
 from bot.db.models import ProcessedUpdate, Reflection
 from bot.sandbox.fake_telegram.faults import BadRequest
 from bot.services.updates import AlreadyHandled, UpdateLog
-from tests.factories import count, deliver, make_learner
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.factories import count, deliver, make_learner
+from tests.support.harness import USER, BotUnderTest, bot_under_test
 
 
 def _message(update_id: int, text: str, user: int = USER) -> dict[str, Any]:

@@ -21,10 +21,9 @@ from bot.core.clock import FakeClock
 from bot.core.textclean import MAX_STORED_CHARS
 from bot.db.models import Cohort, CohortMember, Subscription
 from bot.services.cohorts.service import MAX_COHORT_NAME, MAX_DISPLAY_NAME, CohortChange
-from tests.cohort_helpers import ADMIN, LEAD, make_lead, payload_in
-from tests.factories import deliver, make_learner
-from tests.fuzzing import stored_rows, unclean_strings
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.factories import ADMIN, LEAD, deliver, make_lead, make_learner, payload_in
+from tests.support.fuzzing import stored_rows, unclean_strings
+from tests.support.harness import USER, BotUnderTest, bot_under_test
 
 MEMBER = 3001
 # A decomposed é, a right-to-left override, a bell, an escape, a C1 control and an isolate.

@@ -20,7 +20,7 @@ from bot.render import REPLY_ATTEMPTS, certainly_not_sent
 from bot.sandbox.fake_telegram.faults import ServerError, TooManyRequests
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.terminal import sandbox
-from tests.harness import (
+from tests.support.harness import (
     TEST_TOKEN,
     USER,
     BotUnderTest,

@@ -17,8 +17,8 @@ from bot.render import keyboard
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.learning import current_streak, next_review_interval
 from bot.views.lesson import lesson_reflect_screen
-from tests.factories import count, deliver, make_learner, show_lesson
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.factories import count, deliver, make_learner, show_lesson
+from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
 
 LETTERS = "ABCD"
 L1, L2, L3, L4 = "welcome", "feeling-unsure", "every-contact-counts", "alongside-safeguarding"
@@ -57,10 +57,6 @@ async def subscription(bot: BotUnderTest) -> Subscription:
 
 async def pending_action(bot: BotUnderTest, user: int = USER) -> str | None:
     return await bot.runtime.services.learners.pending_action(user)
-
-
-def text_of(message: FakeMessage) -> str:
-    return message.plain_text or message.text or ""
 
 
 def answers(bot: BotUnderTest) -> list[str | None]:
@@ -561,10 +557,6 @@ NOTED = "disorganised-attachment"  # lesson 8, which has a content note
 BEFORE_NOTED = "ambivalent-attachment"
 
 
-def labels_of(message: FakeMessage) -> list[str]:
-    return [button["text"] for row in message.buttons for button in row]
-
-
 async def scheduled_noted_lesson(bot: BotUnderTest) -> FakeMessage:
     """Lesson 8 as the delivery engine sends it on its day."""
     await make_learner(
@@ -587,12 +579,12 @@ async def test_a_scheduled_lesson_with_a_note_sends_the_note_alone_first(
     text = text_of(note)
     assert lesson.title in text and "Lesson 8 of 32" in text
     assert "Takeaway" not in text and "neural integration" not in text
-    assert labels_of(note) == ["Show the lesson", "Skip", "I need a moment"]
+    assert labels(note) == ["Show the lesson", "Skip", "I need a moment"]
     [shown] = await bot.press("Show the lesson", message=note)
     assert shown.message_id == note.message_id  # the lesson takes the note's place
     assert "neural integration" in text_of(shown) and "Takeaway" in text_of(shown)
     assert "Content note" not in text_of(shown)
-    assert "Reflect" in labels_of(shown) and "Done" in labels_of(shown)
+    assert "Reflect" in labels(shown) and "Done" in labels(shown)
     row = await progress_row(bot, NOTED)
     assert row.opened_at is not None and row.done_at is None
     [done] = await bot.press("Done", message=shown)

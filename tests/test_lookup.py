@@ -15,7 +15,6 @@ from bot.content.loader import load_content
 from bot.content.schema import MENUS, Content
 from bot.db.engine import create_engine, create_sessions
 from bot.db.models import CardView
-from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.lookup import Lookup
 from bot.views.checks import screen_problems
 from bot.views.lookup import (
@@ -29,17 +28,12 @@ from bot.views.lookup import (
     search_screen,
     stage_hint_screen,
 )
-from tests.harness import USER, BotUnderTest
-from tests.test_search import TABLE
+from tests.support.harness import USER, BotUnderTest, labels
+from tests.support.search_table import TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_content(ROOT / "lessons")
 COLLEAGUE = 2002  # someone who has never talked to the bot
-
-
-def labels(message: FakeMessage) -> list[str]:
-    """Every button label on a message, row by row."""
-    return [str(button["text"]) for row in message.buttons for button in row]
 
 
 def title(card_id: str) -> str:

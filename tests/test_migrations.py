@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 
 from bot.db.engine import Base, create_engine
 from bot.db.migrations import alembic_config, downgrade, upgrade
-from tests.databases import KINDS, create_pg_database, drop_pg_database
+from tests.support.databases import KINDS, create_pg_database, drop_pg_database
 
 
 @pytest.fixture(params=KINDS)

@@ -34,10 +34,9 @@ from bot.db.models import (
 )
 from bot.logs import LibraryFloorFilter
 from bot.sandbox.fake_telegram.faults import Delay
-from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
-from tests.factories import deliver, make_learner
-from tests.harness import USER, BotUnderTest
+from tests.support.factories import deliver, make_learner
+from tests.support.harness import USER, BotUnderTest, text_of
 
 OTHER = 2002
 LESSON = "welcome"
@@ -56,10 +55,6 @@ POPULATED = {
 }
 # Columns that would name a person by Telegram id outside the path to `learners`.
 _PERSON_COLUMN_NAMES = ("telegram_user_id", "telegram_id", "chat_id", "user_id")
-
-
-def text_of(message: FakeMessage) -> str:
-    return message.plain_text or message.text or message.caption or ""
 
 
 async def make_cohort(bot: BotUnderTest, lead: int) -> int:

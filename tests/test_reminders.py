@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.core.schedule import EVERY_DAY
 from bot.db.models import Subscription
-from tests.factories import make_learner
-from tests.harness import BotUnderTest
+from tests.support.factories import make_learner
+from tests.support.harness import BotUnderTest, texts
 
 REMINDER = "whenever you have two minutes"
 PAUSED = "I've paused your daily lessons"
@@ -23,10 +23,6 @@ async def subscribed(bot: BotUnderTest, **settings: object) -> None:
         delivery_time=settings.pop("delivery_time", time(8, 0)),  # type: ignore[arg-type]
         **settings,
     )
-
-
-def texts(bot: BotUnderTest) -> list[str]:
-    return [m.plain_text for m in bot.messages()]
 
 
 async def test_one_reminder_four_hours_after_an_unopened_lesson(bot: BotUnderTest) -> None:
@@ -49,9 +45,9 @@ async def test_no_reminder_once_the_lesson_was_opened(bot: BotUnderTest) -> None
     await subscribed(bot)
     await bot.advance(hours=1)
     await bot.press("Done")
-    assert all(REMINDER not in text for text in texts(bot))
+    assert all(REMINDER not in text for text in texts(bot.messages()))
     await bot.advance(hours=5)
-    assert all(REMINDER not in text for text in texts(bot))
+    assert all(REMINDER not in text for text in texts(bot.messages()))
 
 
 async def test_no_reminder_in_quiet_hours_or_when_turned_off(bot: BotUnderTest) -> None:
@@ -63,7 +59,7 @@ async def test_no_reminder_in_quiet_hours_or_when_turned_off(bot: BotUnderTest) 
         sub.next_due_at = bot.clock.now() + timedelta(hours=1)
     await bot.advance(hours=1)
     await bot.advance(hours=12)
-    assert all(REMINDER not in text for text in texts(bot))
+    assert all(REMINDER not in text for text in texts(bot.messages()))
 
     async with bot.runtime.sessions.begin() as session:
         sub = await session.scalar(select(Subscription))
@@ -72,7 +68,7 @@ async def test_no_reminder_in_quiet_hours_or_when_turned_off(bot: BotUnderTest) 
         sub.next_due_at = bot.clock.now() + timedelta(hours=1)
     await bot.advance(hours=1)
     await bot.advance(hours=6)
-    assert all(REMINDER not in text for text in texts(bot))
+    assert all(REMINDER not in text for text in texts(bot.messages()))
 
 
 async def test_three_unopened_lessons_pause_kindly_and_resume_without_a_backlog(

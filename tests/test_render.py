@@ -10,8 +10,8 @@ import pytest
 from bot.core.states import DeliveryKind
 from bot.services.outbox.types import OutboxItem
 from scheduler.render import OutboxRenderer
-from tests.harness import ROOT
-from tests.outbox_helpers import make_content
+from tests.support.factories import make_content
+from tests.support.harness import ROOT
 
 CONTENT = make_content(3)
 

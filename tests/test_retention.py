@@ -18,8 +18,8 @@ from bot.db.models import Lead, Learner, LessonProgress, ProcessedUpdate, Reflec
 from bot.services.privacy import ForgetReport, PrivacyService
 from bot.services.retention import RetentionService
 from scheduler.jobs import RETENTION_JOB_NAME
-from tests.factories import count, make_learner
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.factories import count, make_learner
+from tests.support.harness import USER, BotUnderTest, bot_under_test
 from tests.test_privacy import make_cohort, populate, rows_about
 
 OTHER = 2002

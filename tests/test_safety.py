@@ -27,9 +27,9 @@ from bot.views.lookup import (
     safety_listening_screen,
     support_screen,
 )
-from tests.factories import count, deliver, make_learner
-from tests.harness import USER, BotUnderTest, bot_under_test, production_log
-from tests.test_search import TABLE as SEARCH_TABLE
+from tests.support.factories import count, deliver, make_learner
+from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, production_log
+from tests.support.search_table import TABLE as SEARCH_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = load_course(ROOT / "lessons")
@@ -215,8 +215,8 @@ def test_no_negative_triggers(check: SafetyCheck, text: str) -> None:
 
 
 def test_the_search_tables_everyday_queries_do_not_trigger(check: SafetyCheck) -> None:
-    # How people look things up (tests/test_search.py); a query about self-harm or a disclosure
-    # of abuse is a safety matter and brings the support screen first, by design.
+    # How people look things up (tests/support/search_table.py); a query about self-harm or a
+    # disclosure of abuse is a safety matter and brings the support screen first, by design.
     safety_matters = (
         "self harm",
         "self-injury",
@@ -357,10 +357,6 @@ def card_title(card_id: str) -> str:
     card = CONTENT.card(card_id)
     assert card is not None
     return card.title
-
-
-def labels(message: FakeMessage) -> list[str]:
-    return [str(button["text"]) for row in message.buttons for button in row]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Search quality over the shipped content: natural queries and the card each must find first.
 
-The table is the contract for bot.search: at least 90% of queries put the expected card first
-and every one has it in the top three. Every example in issue 6 must be first.
+The table (tests/support/search_table.py) is the contract for bot.search: at least 90% of queries
+put the expected card first and every one has it in the top three. Every example in issue 6 must
+be first.
 """
 
 from __future__ import annotations
@@ -13,152 +14,9 @@ import pytest
 from bot.content.loader import load_content
 from bot.content.schema import Content
 from bot.content.search import CARD, LESSON, SearchIndex, build_index, terms
+from tests.support.search_table import FRONTLINE_QUERIES, ISSUE_14_MISSES, ISSUE_EXAMPLES, TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
-
-# The examples the issue names: each must put its card first.
-ISSUE_EXAMPLES = [
-    ("what do I say when someone tells me about abuse", "listen"),
-    ("stage 2", "stage-2"),
-    ("remembrance", "stage-2"),
-    ("boundaries", "triangle-instability"),
-    ("routine", "triangle-trust"),
-    ("disorganised attachment", "attachment-disorganised"),
-    ("clingy", "attachment-ambivalent"),
-    ("resilience questions", "questions"),
-    ("secure base", "resilience-domains"),
-    ("self care for staff", "wellbeing"),
-    ("dont give advice", "listen"),
-]
-
-# How people actually ask mid-shift: numbers as words, typos, US spellings, word order,
-# plurals, whole sentences, and half-typed words (inline mode answers while they type).
-NATURAL_QUERIES = [
-    ("stage two", "stage-2"),
-    ("stage one", "stage-1"),
-    ("first stage of recovery", "stage-1"),
-    ("stage 3", "stage-3"),
-    ("the three stages", "stages"),
-    ("what stage is she in", "stages"),
-    ("remembrence", "stage-2"),
-    ("boundries", "triangle-instability"),
-    ("atachment styles", "attachment"),
-    ("disorganized attachment", "attachment-disorganised"),
-    ("attachment disorganised", "attachment-disorganised"),
-    ("avoidant", "attachment-avoidant"),
-    ("he pushes everyone away", "attachment-avoidant"),
-    ("won't accept help", "attachment-avoidant"),
-    ("anxious and needy", "attachment-ambivalent"),
-    ("secure attachment", "attachment-secure"),
-    ("safe harbour", "attachment-secure"),
-    ("recovery triangle", "triangle"),
-    ("insight", "triangle-insight"),
-    ("why do I keep doing this", "triangle-insight"),
-    ("goal setting", "triangle-future"),
-    ("substance misuse", "triangle-working-through"),
-    ("drugs and alcohol", "triangle-working-through"),
-    ("what is resilience", "resilience"),
-    ("bounce back", "resilience"),
-    ("how to build resilience", "resilience-building"),
-    ("friendships", "resilience-domains"),
-    ("talents and interests", "resilience-domains"),
-    ("bullying", "questions-peers-school"),
-    ("trusted adult outside the home", "questions-trusted-adults"),
-    ("safety plan", "questions-trusted-adults"),
-    ("primary caregiver", "questions-caregiver"),
-    ("burnout", "wellbeing"),
-    ("supervision and debriefing", "wellbeing"),
-    ("I'm struggling to cope", "wellbeing"),
-    ("behaviour is communication", "behaviour"),
-    ("kid kicking off", "behaviour"),
-    ("challenging behavior", "behaviour"),
-    ("naughty child", "behaviour"),
-    ("victim or survivor", "listen"),
-    ("how do I respond to a disclosure", "listen"),
-    ("talking about trauma", "talking"),
-    ("what is trauma informed practice", "basics"),
-    ("safeguarding", "basics"),
-    ("flashbacks", "stage-2"),
-    ("nightmares", "stage-2"),
-    ("regulating emotions", "stage-1"),
-    ("reconnecting with people", "stage-3"),
-    ("judith herman", "stages"),
-    ("five domains", "resilience-domains"),
-    ("self-injury", "attachment-disorganised"),
-    ("dissociation", "attachment-disorganised"),
-    ("mentor", "resilience-building"),
-    ("future planning", "triangle-future"),
-    ("chaotic lifestyle", "triangle-instability"),
-    ("listening", "listen"),
-    ("stages", "stages"),
-    ("wellbeing", "wellbeing"),
-    ("routines and structure", "triangle-trust"),
-    ("resil", "resilience"),
-    ("attach", "attachment"),
-]
-
-# Issue 14: what searches missed, and paraphrases of the pack's own words. Each must be first.
-ISSUE_14_MISSES = [
-    ("vicarious trauma", "wellbeing"),
-    ("ACEs", "basics"),
-    ("safe guarding", "basics"),
-    ("I feel overwhelmed", "wellbeing"),
-    ("burnt out", "wellbeing"),
-    ("a child told me they are being hurt at home", "listen"),
-    ("at their own rate", "listen"),
-    ("rebuilding relationships", "stage-3"),
-]
-
-# Issue 14: questions as a frontline worker would type them mid-shift.
-FRONTLINE_QUERIES = [
-    ("a young person just disclosed to me, what now", "listen"),
-    ("what do I say if someone tells me they were abused", "listen"),
-    ("someone opened up to me about their past", "listen"),
-    ("should I ask questions when they tell me", "listen"),
-    ("is it ok to give advice", "listen"),
-    ("they call themselves a survivor", "listen"),
-    ("let them talk in their own time", "listen"),
-    ("I think I said the wrong thing, it could be worse", "listen"),
-    ("safeguarding concern after a conversation", "basics"),
-    ("does trauma informed replace safeguarding", "basics"),
-    ("adverse childhood experiences", "basics"),
-    ("what is professional curiosity", "basics"),
-    ("I'm exhausted after a hard visit", "wellbeing"),
-    ("compassion fatigue", "wellbeing"),
-    ("my workload is too much", "wellbeing"),
-    ("need a debrief", "wellbeing"),
-    ("secondary trauma from work", "wellbeing"),
-    ("he won't let anyone help him", "attachment-avoidant"),
-    ("she gets really jealous and clingy", "attachment-ambivalent"),
-    ("panics when I go on leave", "attachment-ambivalent"),
-    ("emotions escalate and she seems to go somewhere else", "attachment-disorganised"),
-    ("what does secure attachment look like", "attachment-secure"),
-    ("the four attachment models", "attachment"),
-    ("child keeps kicking off in class", "behaviour"),
-    ("angry outbursts", "behaviour"),
-    ("why is he acting out", "behaviour"),
-    ("how do I explain boundaries", "triangle-instability"),
-    ("her life is chaotic", "triangle-instability"),
-    ("building trust with a new client", "triangle-trust"),
-    ("keeps missing appointments, routine", "triangle-trust"),
-    ("he uses drugs to cope", "triangle-working-through"),
-    ("drinking to block out memories", "triangle-working-through"),
-    ("helping someone set goals", "triangle-future"),
-    ("why do I feel this way", "triangle-insight"),
-    ("should they talk about what happened yet", "stages"),
-    ("feeling safe and stable first", "stage-1"),
-    ("grief for a childhood they never had", "stage-2"),
-    ("getting back into meaningful activities", "stage-3"),
-    ("what makes a child resilient", "resilience"),
-    ("protective factors", "resilience-building"),
-    ("who can the child turn to outside home", "questions-trusted-adults"),
-    ("questions to ask the school", "questions-peers-school"),
-    ("parent is defensive in meetings", "questions-caregiver"),
-    ("what is going well in their life", "questions-strengths"),
-    ("how do we talk about trauma as a team", "talking"),
-]
-
-TABLE = ISSUE_EXAMPLES + NATURAL_QUERIES + ISSUE_14_MISSES + FRONTLINE_QUERIES
 
 
 @pytest.fixture(scope="module")

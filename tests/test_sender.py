@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.config import Settings
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
 from bot.sandbox.fake_telegram.faults import (
@@ -34,13 +33,14 @@ from bot.services.outbox.types import OutboxItem, Result
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer, Rendered
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text
-from tests.outbox_helpers import (
+from tests.support.factories import (
     CHAT_BASE,
     deliveries,
     make_content,
     seed_subscribers,
     subscription,
 )
+from tests.support.harness import settings
 
 # PTB warns whenever it builds a RetryAfter (retry_after becomes a timedelta in v23).
 pytestmark = pytest.mark.filterwarnings(
@@ -50,10 +50,6 @@ pytestmark = pytest.mark.filterwarnings(
 TOKEN = "123456:TEST-token"
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 CONTENT = make_content(3)
-
-
-def settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 
 def make_bot(base_url: str, **request: Any) -> Bot:

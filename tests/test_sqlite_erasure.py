@@ -30,8 +30,8 @@ from sqlalchemy import select
 
 from bot.core.clock import FakeClock
 from bot.db.models import Learner, Reflection
-from tests.factories import make_learner
-from tests.harness import USER, BotUnderTest, bot_under_test
+from tests.support.factories import make_learner
+from tests.support.harness import USER, BotUnderTest, bot_under_test
 
 LESSONS = ("welcome", "feeling-unsure", "every-contact-counts")
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 from bot.content.schema import Card
 from bot.core.textclean import clean, shorten, utf16_cut, utf16_len
 from bot.views.lookup import MAX_INLINE_DESCRIPTION, inline_card
-from tests.factories import deliver, make_learner
-from tests.harness import USER, BotUnderTest
+from tests.support.factories import deliver, make_learner
+from tests.support.harness import USER, BotUnderTest
 
 L1 = "welcome"
 EMOJI = "😀"  # outside the BMP: one code point, two UTF-16 units

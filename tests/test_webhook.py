@@ -13,7 +13,7 @@ from bot.core.clock import FakeClock
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import TrackingApplication
 from bot.webhook import SECRET_HEADER, webhook_server
-from tests.harness import settings_for_test
+from tests.support.harness import settings_for_test
 
 SECRET = "s" * 40
 

@@ -20,8 +20,8 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.sql import enqueue
 from bot.services.outbox.types import NewDelivery
 from bot.views.cohorts import nudge_screen
-from tests.harness import ROOT, TEST_TOKEN
-from tests.outbox_helpers import CHAT_BASE, deliveries, seed_subscribers
+from tests.support.factories import CHAT_BASE, deliveries, seed_subscribers
+from tests.support.harness import ROOT, TEST_TOKEN
 
 
 async def test_the_worker_process_sends_a_cohort_nudge(

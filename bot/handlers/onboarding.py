@@ -22,14 +22,11 @@ from bot.context import BotContext
 from bot.core.schedule import local_date
 from bot.core.states import SubscriptionState
 from bot.core.timeparse import PauseError, parse_pause
-from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import parse
+from bot.handlers.cohorts import is_invite, open_invite
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
-from bot.services.enrolment import (
-    EnrolmentService,
-    WrongState,
-)
+from bot.services.enrolment import EnrolmentService, WrongState
 from bot.views.callbacks import COURSE, ONBOARD
 from bot.views.learning import review_question_screen
 from bot.views.lesson import lesson_screen
@@ -101,8 +98,8 @@ async def start(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     # A deep-link payload: a team invite, or unknown and ignored (never logged either way).
-    if context.args and cohort_handlers.is_invite(context.args[0]):
-        await cohort_handlers.open_invite(update, context, context.args[0])  # a team invite
+    if context.args and is_invite(context.args[0]):
+        await open_invite(update, context, context.args[0])  # a team invite
         return
     service = _service(context)
     enrolment = await service.status(user_id)

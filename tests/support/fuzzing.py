@@ -36,7 +36,7 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import buttons
 from bot.views import callbacks
 from bot.views.commands import COMMANDS
-from tests.harness import BotUnderTest
+from tests.support.harness import BotUnderTest
 
 ADMIN = 9001
 LEAD = 2001

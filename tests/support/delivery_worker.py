@@ -1,4 +1,6 @@
-"""A delivery worker process for the kill tests: `python -m tests.delivery_worker URL BASE_URL`.
+"""A delivery worker process for the kill tests.
+
+Run as `python -m tests.support.delivery_worker URL BASE_URL`.
 
 Runs one engine pass (tick + drain) against the given database and Bot API, on the real clock.
 With `--die-after-claim` it claims the due subscriptions and then kills itself with SIGKILL, as a
@@ -22,7 +24,7 @@ from bot.db.engine import create_engine, create_sessions
 from bot.services.outbox.service import DeliveryService
 from scheduler.engine import DeliveryEngine
 from scheduler.sender import SendPolicy
-from tests.outbox_helpers import make_content
+from tests.support.factories import make_content
 
 TOKEN = "123456:TEST-token"
 

@@ -28,7 +28,7 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, running
 from scheduler.sender import SendPolicy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEST_TOKEN = "123456:TEST-TOKEN-not-real"
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24"  # 32 bytes, tests only
 USER = 1001
@@ -91,6 +91,26 @@ def settings_for_test(database_url: str, **overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)
 
 
+def settings(**overrides: Any) -> Settings:
+    """Settings from the given values alone: no .env and none of the dialogue defaults."""
+    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+def text_of(message: FakeMessage) -> str:
+    """What the person sees of a message: its text or its caption, as plain text."""
+    return message.plain_text or message.text or message.caption or ""
+
+
+def texts(messages: list[FakeMessage]) -> list[str]:
+    """What the person sees of each message, in order."""
+    return [text_of(message) for message in messages]
+
+
+def labels(message: FakeMessage) -> list[str]:
+    """Every button label on a message, row by row."""
+    return [str(button["text"]) for row in message.buttons for button in row]
+
+
 @contextlib.contextmanager
 def production_log(secrets: list[str]) -> Iterator[io.StringIO]:
     """All logging at DEBUG through the bot's production filters into a buffer; restored after."""
@@ -114,10 +134,10 @@ async def bot_under_test(
 ) -> AsyncIterator[BotUnderTest]:
     """Start the fake server and the real Application wired to it; stop both afterwards."""
     async with FakeBotAPI() as server:
-        settings = settings_for_test(
+        test_settings = settings_for_test(
             database_url, telegram_api_base_url=server.base_url, **overrides
         )
-        runtime = build_application(settings, clock, application_class=TrackingApplication)
+        runtime = build_application(test_settings, clock, application_class=TrackingApplication)
         # The one-message-a-second pacing per chat waits in real time while the fake clock jumps
         # days ahead; tests of the pacing itself build their own sender.
         runtime.delivery.sender.policy = SendPolicy(per_chat_interval=0.0)

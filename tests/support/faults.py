@@ -1,7 +1,7 @@
 """Fault runs: a burst of due lessons sent through faults, and a tally of what arrived.
 
 A burst is N learners whose lesson falls due in the same minute (seeded in bulk with
-tests/outbox_helpers.py, chat ids CHAT_BASE + i). After the fault, `tally` compares what each
+tests/support/factories.py, chat ids CHAT_BASE + i). After the fault, `tally` compares what each
 chat received at the fake Bot API server with what the outbox recorded:
 
 * delivered once: the target for everyone;
@@ -35,7 +35,7 @@ from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.sql import DELIVERIES
 from bot.services.outbox.types import LESSON
 from scheduler.engine import DeliveryEngine
-from tests.outbox_helpers import CHAT_BASE, make_content, seed_subscribers
+from tests.support.factories import CHAT_BASE, make_content, seed_subscribers
 
 TOKEN = "123456:FAULT-token"
 

@@ -1,0 +1,1 @@
+"""Test support shared by the tests and the benchmarks: harness, factories, databases, faults."""
