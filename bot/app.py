@@ -31,7 +31,10 @@ from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
-from bot.services.cohorts.service import CohortService
+from bot.services.cohorts.dashboard import DashboardService
+from bot.services.cohorts.joining import JoiningService
+from bot.services.cohorts.manage import CohortService
+from bot.services.cohorts.team_messages import TeamMessageService
 from bot.services.enrolment import EnrolmentService
 from bot.services.learners import LearnerService
 from bot.services.learning import LearningService
@@ -87,7 +90,10 @@ def build_services(
         delivery=DeliveryService(sessions, clock, content, settings),
         learning=LearningService(sessions, clock, content, keyring),
         privacy=PrivacyService(sessions, clock, content, keyring),
-        cohorts=CohortService(sessions, clock, content, access, throttle),
+        cohorts=CohortService(sessions, clock, access),
+        joining=JoiningService(sessions, clock, access, throttle),
+        dashboards=DashboardService(sessions, clock, content, access),
+        team_messages=TeamMessageService(sessions, clock, content, access),
         leads=LeadService(sessions, clock, access, throttle),
         enrolment=EnrolmentService(sessions, clock, content, keyring),
     )
@@ -199,7 +205,7 @@ def build_application(
         render=OutboxRenderer(content),
     )
     # 6. The weekly huddle card for team leads: its own JobQueue tick.
-    huddles = cohort_handlers.Huddles(services.cohorts, content, application.bot)
+    huddles = cohort_handlers.Huddles(services.team_messages, content, application.bot)
     # 7. Retention: a daily job erases old reflections and long-inactive learners.
     retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
     return Runtime(

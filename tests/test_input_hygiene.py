@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot.core.clock import FakeClock
 from bot.core.textclean import MAX_STORED_CHARS
 from bot.db.models import Cohort, CohortMember, Subscription
-from bot.services.cohorts.service import MAX_COHORT_NAME, MAX_DISPLAY_NAME, CohortChange
+from bot.services.cohorts.types import MAX_COHORT_NAME, MAX_DISPLAY_NAME, CohortChange
 from tests.cohort_helpers import ADMIN, LEAD, make_lead, payload_in
 from tests.factories import deliver, make_learner
 from tests.fuzzing import stored_rows, unclean_strings
