@@ -32,7 +32,10 @@ from bot.handlers import common, guard, learning, lookup, onboarding, privacy, p
 from bot.handlers import settings as settings_handlers
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
-from bot.services.cohorts.service import CohortService
+from bot.services.cohorts.dashboard import DashboardService
+from bot.services.cohorts.joining import JoiningService
+from bot.services.cohorts.manage import CohortService
+from bot.services.cohorts.team_messages import TeamMessageService
 from bot.services.enrolment import EnrolmentService
 from bot.services.learners import LearnerService
 from bot.services.learning import LearningService
@@ -88,7 +91,10 @@ def build_services(
         delivery=DeliveryService(sessions, clock, content, settings),
         learning=LearningService(sessions, clock, content, keyring),
         privacy=PrivacyService(sessions, clock, content, keyring),
-        cohorts=CohortService(sessions, clock, content, access, throttle),
+        cohorts=CohortService(sessions, clock, access),
+        joining=JoiningService(sessions, clock, access, throttle),
+        dashboards=DashboardService(sessions, clock, content, access),
+        team_messages=TeamMessageService(sessions, clock, content, access),
         leads=LeadService(sessions, clock, access, throttle),
         enrolment=EnrolmentService(sessions, clock, content, keyring),
     )
@@ -141,7 +147,7 @@ def build_application(
     delivery = DeliveryEngine(
         services.delivery, bot, content, settings, clock, render=OutboxRenderer(content)
     )
-    huddles = jobs.Huddles(services.cohorts, content, bot)
+    huddles = jobs.Huddles(services.team_messages, content, bot)
     retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
 
     # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.

@@ -13,7 +13,10 @@ from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import Keyring
 from bot.core.flood import FloodLimit
-from bot.services.cohorts.service import CohortService
+from bot.services.cohorts.dashboard import DashboardService
+from bot.services.cohorts.joining import JoiningService
+from bot.services.cohorts.manage import CohortService
+from bot.services.cohorts.team_messages import TeamMessageService
 from bot.services.enrolment import EnrolmentService
 from bot.services.learners import LearnerService
 from bot.services.learning import LearningService
@@ -43,6 +46,9 @@ class Services:
     learning: LearningService
     privacy: PrivacyService
     cohorts: CohortService
+    joining: JoiningService
+    dashboards: DashboardService
+    team_messages: TeamMessageService
     leads: LeadService
     enrolment: EnrolmentService
 

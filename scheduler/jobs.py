@@ -24,7 +24,7 @@ from telegram.ext import JobQueue
 
 from bot.content.schema import Content
 from bot.render import keyboard
-from bot.services.cohorts.service import CohortService
+from bot.services.cohorts.team_messages import TeamMessageService
 from bot.services.enrolment import EnrolmentService
 from bot.services.retention import RetentionService
 from bot.views.cohorts import huddle_screen
@@ -45,7 +45,7 @@ RETENTION_FIRST = timedelta(minutes=1)
 class Huddles:
     """Sends due huddle cards to leads: a JobQueue tick in production, `run_once` in tests."""
 
-    def __init__(self, service: CohortService, content: Content, bot: Bot) -> None:
+    def __init__(self, service: TeamMessageService, content: Content, bot: Bot) -> None:
         self._service = service
         self._content = content
         self._bot = bot

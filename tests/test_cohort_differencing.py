@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bot.core.clock import FakeClock
 from bot.db.models import Cohort
 from bot.sandbox.fake_telegram.records import FakeMessage
-from bot.services.cohorts.service import completion_buckets
+from bot.services.cohorts.dashboard import completion_buckets
 from tests.support.factories import (
     ADMIN,
     LEAD,

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.clock import FakeClock
+from bot.results.cohorts import RosterRow
 from bot.sandbox.fake_telegram.records import FakeMessage
-from bot.services.cohorts.service import RosterRow
 from tests.support.factories import (
     ADMIN,
     LEAD,
@@ -114,10 +114,10 @@ async def test_dashboard_and_roster_results_hold_no_private_fields(bot: BotUnder
     for index in range(6):
         await join(bot, payload, 3001 + index, f"Member {index}")
         await bot.runtime.services.learning.save_reflection(3001 + index, None, "SECRET TEXT")
-    service = bot.runtime.services.cohorts
-    [info] = await service.mine(LEAD)
-    dashboard = await service.dashboard(LEAD, info.id)
-    _, roster = await service.roster(LEAD, info.id)
+    [info] = await bot.runtime.services.cohorts.mine(LEAD)
+    dashboards = bot.runtime.services.dashboards
+    dashboard = await dashboards.dashboard(LEAD, info.id)
+    _, roster = await dashboards.roster(LEAD, info.id)
     assert "SECRET" not in repr(dashboard) and "SECRET" not in repr(roster)
     # What a lead can learn per member is exactly these fields (and the CSV has no others).
     assert set(RosterRow.__slots__) == {

@@ -611,8 +611,8 @@ async def test_forget_erases_memberships(bot: BotUnderTest, team: str) -> None:
 
 
 def test_long_lists_stay_within_telegrams_limits() -> None:
-    from bot.services.cohorts.service import CohortInfo, MemberRef
-    from bot.services.roles import LeadInfo
+    from bot.results.cohorts import CohortInfo, MemberRef
+    from bot.results.roles import LeadInfo
     from bot.views.cohorts import (
         cohorts_screen,
         lead_remove_confirm_screen,
@@ -647,7 +647,7 @@ def test_long_lists_stay_within_telegrams_limits() -> None:
 
 
 def test_completion_buckets_cover_every_count_once() -> None:
-    from bot.services.cohorts.service import completion_buckets
+    from bot.services.cohorts.dashboard import completion_buckets
 
     done = [0, 1, 7, 8, 15, 16, 22, 23, 29, 30]
     buckets = completion_buckets(done, 30)
@@ -659,7 +659,7 @@ def test_completion_buckets_cover_every_count_once() -> None:
 
 
 def test_csv_cells_never_start_a_formula() -> None:
-    from bot.services.cohorts.service import csv_cell
+    from bot.services.cohorts.dashboard import csv_cell
 
     for risky in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"):
         assert csv_cell(risky).startswith("'")
@@ -668,7 +668,7 @@ def test_csv_cells_never_start_a_formula() -> None:
 
 def test_nudge_times_avoid_quiet_hours() -> None:
     from bot.core.schedule import zone
-    from bot.services.cohorts.service import nudge_due
+    from bot.services.cohorts.team_messages import nudge_due
 
     london = zone("Europe/London")
     day = datetime(2026, 11, 30, tzinfo=UTC)
@@ -684,7 +684,7 @@ def test_nudge_times_avoid_quiet_hours() -> None:
 
 
 def test_cohort_names_split_from_what_follows() -> None:
-    from bot.services.cohorts.service import split_cohort_name
+    from bot.services.cohorts.manage import split_cohort_name
 
     names = ["Night", "Night team", "Day team"]
     assert split_cohort_name("night team  Ana B", names) == ("Night team", "Ana B")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot.core.clock import FakeClock
 from bot.core.textclean import MAX_STORED_CHARS
 from bot.db.models import Cohort, CohortMember, Subscription
-from bot.services.cohorts.service import MAX_COHORT_NAME, MAX_DISPLAY_NAME, CohortChange
+from bot.results.cohorts import MAX_COHORT_NAME, MAX_DISPLAY_NAME, CohortChange
 from tests.support.factories import ADMIN, LEAD, deliver, make_lead, make_learner, payload_in
 from tests.support.fuzzing import stored_rows, unclean_strings
 from tests.support.harness import USER, BotUnderTest, bot_under_test

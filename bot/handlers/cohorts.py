@@ -1,4 +1,4 @@
-"""Team leads and cohorts: thin verbs over CohortService and LeadService.
+"""Team leads and cohorts: thin verbs over the cohort services and LeadService.
 
 Commands: /lead (admins manage leads; leads get their help), /cohorts, /cohort ... (leads), and
 /leave (members). Buttons: the TEAM_* and LEAD_* callbacks. An invite link's `/start` payload is
@@ -27,7 +27,7 @@ from bot.core.timeparse import match_timezone, parse_time
 from bot.handlers import parse
 from bot.handlers.text import FlowStep
 from bot.render import reply, show
-from bot.services.cohorts.service import (
+from bot.results.cohorts import (
     PENDING_NAME,
     AlreadyMember,
     CohortChange,
@@ -39,9 +39,9 @@ from bot.services.cohorts.service import (
     LeadInvitePreview,
     NamePrompt,
     NameRejected,
-    roster_csv,
 )
-from bot.services.roles import ADMIN, NONE, NotAvailable, looks_like_invite
+from bot.results.roles import ADMIN, NONE, NotAvailable, looks_like_invite
+from bot.services.cohorts.dashboard import roster_csv
 from bot.views.callbacks import (
     LEAD_ACCEPT,
     LEAD_REMOVE,
@@ -262,7 +262,7 @@ async def _create(update: Update, context: BotContext, user: int, name: str) -> 
 
 
 async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: int) -> None:
-    dashboard = await context.services.cohorts.dashboard(user, cohort_id)
+    dashboard = await context.services.dashboards.dashboard(user, cohort_id)
     await reply(update, dashboard_screen(dashboard))
     if not dashboard.small:  # under five: the two counts only, no chart
         png = await asyncio.to_thread(progress_chart, dashboard.weekly)
@@ -304,7 +304,7 @@ async def _export(
 ) -> None:
     if tail:
         raise NotAvailable
-    name, rows = await context.services.cohorts.roster(user, info.id)
+    name, rows = await context.services.dashboards.roster(user, info.id)
     chat = parse.chat_id(update)
     if chat is None:
         return
@@ -323,7 +323,7 @@ async def _nudge(
 ) -> None:
     if tail:
         raise NotAvailable
-    result = await context.services.cohorts.nudge(user, info.id)
+    result = await context.services.team_messages.nudge(user, info.id)
     await reply(update, nudge_result_screen(info.name, result, info.timezone))
 
 
@@ -426,7 +426,7 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
     user = parse.user_id(update)
     if user is None:
         return
-    preview = await context.services.cohorts.preview(user, payload)
+    preview = await context.services.joining.preview(user, payload)
     if isinstance(preview, CohortInvitePreview):
         await reply(update, join_screen(preview))
     elif isinstance(preview, LeadInvitePreview):
@@ -441,7 +441,7 @@ async def receive_name(update: Update, context: BotContext, argument: str) -> No
     invite_id = _number(argument)
     if user is None or message is None:
         return
-    service = context.services.cohorts
+    service = context.services.joining
     if invite_id is None:
         await service.cancel_join(user)
         await reply(update, bad_invite_screen(throttled=False))
@@ -463,7 +463,7 @@ async def leave(update: Update, context: BotContext) -> None:
     user = parse.user_id(update)
     if user is None:
         return
-    memberships = await context.services.cohorts.memberships(user)
+    memberships = await context.services.joining.memberships(user)
     if len(memberships) == 1:
         await reply(update, leave_confirm_screen(memberships[0]))
     else:
@@ -510,7 +510,7 @@ async def _join_pressed(update: Update, context: BotContext, user: int, cb: Call
     chat = parse.chat_id(update)
     if chat is None:
         return
-    result = await context.services.cohorts.accept(user, chat, _token(cb))
+    result = await context.services.joining.accept(user, chat, _token(cb))
     if isinstance(result, NamePrompt):
         await show(update, name_prompt_screen(result.cohort_name))
     elif isinstance(result, AlreadyMember):
@@ -524,7 +524,7 @@ async def _declined(update: Update, context: BotContext, user: int, cb: Callback
 
 
 async def _name_cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
-    await context.services.cohorts.cancel_join(user)
+    await context.services.joining.cancel_join(user)
     await show(update, join_cancelled_screen())
 
 
@@ -532,21 +532,21 @@ async def _activity(update: Update, context: BotContext, user: int, cb: Callback
     member_id, choice = _ints(cb, 2)
     if choice not in (0, 1):
         raise NotAvailable
-    if not await context.services.cohorts.set_show_activity(user, member_id, bool(choice)):
+    if not await context.services.joining.set_show_activity(user, member_id, bool(choice)):
         raise NotAvailable
     await reply(update, activity_choice_screen(bool(choice)))
 
 
 async def _leave_asked(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
-    memberships = await context.services.cohorts.memberships(user)
+    memberships = await context.services.joining.memberships(user)
     found = next((m for m in memberships if m.cohort_id == cohort_id), None)
     await show(update, leave_confirm_screen(found) if found else left_screen(None))
 
 
 async def _leave_confirmed(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
-    await show(update, left_screen(await context.services.cohorts.leave(user, cohort_id)))
+    await show(update, left_screen(await context.services.joining.leave(user, cohort_id)))
 
 
 async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Callback) -> None:

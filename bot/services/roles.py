@@ -8,6 +8,9 @@ reply that does not say whether the cohort, the command or the right exists.
 This module also owns invite tokens (cohort join links and lead invitations share one table):
 at least 128 bits from `secrets`, URL-safe, and only their SHA-256 is stored.
 
+The results, the role names and the `/start` payload helpers that handlers and views need are in
+`bot.services.roles_types`, which loads no sqlalchemy.
+
 A service module: no telegram import; each public method is one transaction.
 """
 
@@ -16,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
@@ -24,19 +26,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
 from bot.db.models import Cohort, Invite, Lead
+from bot.results.roles import (
+    ADMIN,
+    INVITE_PREFIX,
+    LEAD,
+    NONE,
+    Handover,
+    LeadInfo,
+    LeadInvite,
+    NotAvailable,
+)
 
 # --- invite tokens --------------------------------------------------------------------------------
 
-INVITE_PREFIX = "inv-"
 TOKEN_BYTES = 24  # 192 bits of randomness; 32 URL-safe characters
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,60}")
 COHORT_INVITE = "cohort"
 LEAD_INVITE = "lead"
 LEAD_INVITE_DAYS = 7
-# Roles, as LeadService.role reports them.
-ADMIN = "admin"
-LEAD = "lead"
-NONE = "none"
 # How a cohort names its lead when no name is known (a handover to a lead with no cohort yet, or
 # after the lead erased their data).
 NEUTRAL_LEAD_NAME = "your team lead"
@@ -50,16 +57,6 @@ def mint_token() -> str:
 def hash_token(token: str) -> str:
     """What is stored for a token (hex SHA-256; the token itself is never stored)."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def invite_payload(token: str) -> str:
-    """The `/start` payload that carries a token (fits Telegram's 64 characters)."""
-    return INVITE_PREFIX + token
-
-
-def looks_like_invite(payload: str | None) -> bool:
-    """True when a `/start` payload is meant as an invite (valid or not)."""
-    return bool(payload) and str(payload).startswith(INVITE_PREFIX)
 
 
 def token_of(payload: str) -> str | None:
@@ -159,10 +156,6 @@ class InviteThrottle:
 # --- authorisation --------------------------------------------------------------------------------
 
 
-class NotAvailable(Exception):
-    """Refused: not allowed, or no such thing; callers must not be told which."""
-
-
 class Access:
     """Role checks. Admins come from settings; leads from the database, read on every call."""
 
@@ -215,33 +208,6 @@ class Access:
 
 
 # --- managing leads (admins) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LeadInvite:
-    """A one-time lead invitation just made: the token goes into the link, once."""
-
-    token: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LeadInfo:
-    """A lead as admins see them: numeric id, since when, and the cohorts they lead."""
-
-    telegram_user_id: int
-    added_at: datetime | None
-    cohorts: tuple[str, ...]
-    is_lead: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """Cohorts moved from one lead to another."""
-
-    from_id: int
-    to_id: int
-    cohorts: tuple[str, ...]
 
 
 async def _live_cohort_names(session: AsyncSession, telegram_user_id: int) -> tuple[str, ...]:

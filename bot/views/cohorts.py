@@ -1,9 +1,9 @@
 """Pure views for team leads and cohort members: plain results in, (HTML text, buttons) out.
 
 Everything a person typed (cohort names, member and lead names) is escaped here, always. Lead
-screens show what `bot.cohorts` gives them and nothing else: names members chose, counts and
-dates; never reflections, check answers or journal text. Captions stay under Telegram's 1,024
-characters (names are length-limited where they are stored).
+screens show what `bot.services.cohorts` gives them and nothing else: names members chose,
+counts and dates; never reflections, check answers or journal text. Captions stay under
+Telegram's 1,024 characters (names are length-limited where they are stored).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import date, datetime, time
 
 from bot.content.schema import Lesson
 from bot.core.schedule import DAY_NAMES, format_days, zone
+from bot.core.states import SubscriptionState
 from bot.core.textclean import utf16_len
-from bot.services.cohorts.service import (
+from bot.results.cohorts import (
     MAX_DISPLAY_NAME,
     CohortInfo,
     CohortInvitePreview,
@@ -27,7 +28,7 @@ from bot.services.cohorts.service import (
     Membership,
     NudgeResult,
 )
-from bot.services.roles import Handover, LeadInfo, LeadInvite, invite_payload
+from bot.results.roles import Handover, LeadInfo, LeadInvite, invite_payload
 from bot.views.callbacks import (
     LEAD_ACCEPT,
     LEAD_REMOVE,
@@ -619,14 +620,14 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
         )
     if joined.kept_progress:
         lines.append("Your progress and lesson times stay as they were.")
-    if joined.state == "active" and joined.next_due_at is not None:
+    if joined.state == SubscriptionState.ACTIVE and joined.next_due_at is not None:
         if joined.next_due_at <= now:
             lines.append("Your next lesson is on its way.")
         else:
             lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone)}.")
-    elif joined.state == "paused":
+    elif joined.state == SubscriptionState.PAUSED:
         lines.append("Your lessons are paused; /resume whenever you're ready.")
-    elif joined.state in ("stopped", "inactive"):
+    elif joined.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
         lines.append("Your lessons are stopped; /resume starts them again.")
     lines += [
         "",
