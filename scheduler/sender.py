@@ -24,14 +24,12 @@ exceptions are checked first. This module never imports sqlalchemy.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import random
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -45,29 +43,23 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.content.html import MAX_MESSAGE_CHARS, html_to_text
 from bot.core.clock import Clock
 from bot.core.textclean import utf16_cut
+from bot.render import NOT_SENT_CAUSES
 from bot.services.outbox.types import OutboxItem, Outcome, Result
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 4096
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # 400 descriptions that mean the chat is gone for good (treated like 403).
 _UNREACHABLE = ("chat not found", "peer_id_invalid", "user not found", "bot was blocked")
-# Exceptions under PTB's TimedOut/NetworkError that prove the request never left this process.
-_NOT_SENT_CAUSES: tuple[type[BaseException], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
 
 
 def plain_text(text: str) -> str:
     """Telegram HTML as plain text (tags dropped, entities decoded), cut to Telegram's limit."""
-    plain = html.unescape(re.sub(r"<[^>]*>", "", text)).strip()
-    return utf16_cut(plain, MAX_MESSAGE_CHARS)
+    return utf16_cut(html_to_text(text).strip(), MAX_MESSAGE_CHARS)
 
 
 class RateLimiter:
@@ -238,7 +230,7 @@ class Sender:
         if isinstance(exc, Forbidden):
             return Outcome(item, Result.DEACTIVATE, error_code=403, error=exc.message)
         if isinstance(exc, TimedOut):
-            if isinstance(exc.__cause__, _NOT_SENT_CAUSES):
+            if isinstance(exc.__cause__, NOT_SENT_CAUSES):
                 return self._retry(item, exc.message)
             return Outcome(item, Result.UNCERTAIN, error=f"timed out: {exc.message}")
         if isinstance(exc, InvalidToken):
@@ -248,7 +240,7 @@ class Sender:
             cause = exc.__cause__
             if cause is None:  # Telegram answered with an HTTP error status (5xx)
                 return self._retry(item, exc.message, code=_status(exc.message))
-            if isinstance(cause, _NOT_SENT_CAUSES):
+            if isinstance(cause, NOT_SENT_CAUSES):
                 return self._retry(item, exc.message)
             # The connection broke after the request was written: it may have arrived.
             return Outcome(item, Result.UNCERTAIN, error=exc.message)

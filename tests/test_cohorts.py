@@ -611,6 +611,7 @@ async def test_forget_erases_memberships(bot: BotUnderTest, team: str) -> None:
 
 
 def test_long_lists_stay_within_telegrams_limits() -> None:
+    from bot.content.html import MAX_MESSAGE_CHARS
     from bot.results.cohorts import CohortInfo, MemberRef
     from bot.results.roles import LeadInfo
     from bot.views.cohorts import (
@@ -619,7 +620,6 @@ def test_long_lists_stay_within_telegrams_limits() -> None:
         leads_screen,
         roster_screen,
     )
-    from bot.views.screen import MAX_MESSAGE_CHARS
 
     name = "N" * 48
     infos = [
