@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     flood_limit: str = "20/10 seconds"
     # Replies a second per chat after a burst of three (Telegram allows about one); 0: unpaced.
     reply_chat_rate: float = Field(default=1.0, ge=0, le=30)
-    # Retention (bot.retention): 0 switches a rule off.
+    # Retention (bot.services.retention): 0 switches a rule off.
     reflection_retention_days: int = Field(default=365, ge=0, le=36500)
     inactive_learner_retention_days: int = Field(default=730, ge=0, le=36500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

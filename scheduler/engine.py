@@ -1,20 +1,20 @@
 """The delivery engine: a repeating JobQueue tick claims who is due; a bounded sender drains.
 
-PTB's JobQueue only triggers the tick; the database is the source of truth (see `bot.delivery`).
-Each tick reaps rows whose worker died mid-send, claims every due subscription into the outbox in
-batches, and makes sure a drain is running. The drain keeps `concurrency` workers sending from a
-small buffer of leased rows (at most half a second of sends, taken as rate-limit tokens allow);
-one transaction per batch records the finished sends and leases the next ones, until nothing is
-ready.
+PTB's JobQueue only triggers the tick; the database is the source of truth (see
+`bot.services.outbox`). Each tick reaps rows whose worker died mid-send, claims every due
+subscription into the outbox in batches, and makes sure a drain is running. The drain keeps
+`concurrency` workers sending from a small buffer of leased rows (at most half a second of sends,
+taken as rate-limit tokens allow); one transaction per batch records the finished sends and leases
+the next ones, until nothing is ready.
 
 Several processes may run an engine against one PostgreSQL database (only one of them polls
-Telegram for updates): claims and leases skip rows another process holds, so each delivery is
-made by exactly one of them. The global rate limit is per process, so give each process its share
+Telegram for updates): claims and leases skip rows another process holds, so each delivery is made
+by exactly one of them. The global rate limit is per process, so give each process its share
 (`DELIVERY_RATE_PER_SECOND`).
 
-Stopping (SIGTERM): `stop()` stops claiming and leasing, waits a bounded time for sends in
-flight, then records what it knows: a send cut short before its request started goes back to
-pending, one cut short during its request is uncertain.
+Stopping (SIGTERM): `stop()` stops claiming and leasing, waits a bounded time for sends in flight,
+then records what it knows: a send cut short before its request started goes back to pending, one
+cut short during its request is uncertain.
 
 This module never imports sqlalchemy.
 """

@@ -1,4 +1,4 @@
-"""Input hygiene: every path that stores text a person typed cleans it with `bot.textclean`.
+"""Input hygiene: every path that stores text a person typed cleans it with `bot.core.textclean`.
 
 The paths (found by reading every String column's writers): reflections, cohort names, the name
 a lead shows their team (their Telegram first name at first, then `/cohort myname`), the name a

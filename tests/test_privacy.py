@@ -181,7 +181,7 @@ def test_no_table_names_a_person_outside_the_erasure_paths() -> None:
     ]
     assert not unaccounted, (
         f"{unaccounted} identify a person but are neither on a foreign-key path to learners nor"
-        " in bot.privacy.PERSON_ID_COLUMNS: /mydata and /forget would miss them"
+        " in bot.services.privacy.PERSON_ID_COLUMNS: /mydata and /forget would miss them"
     )
 
 

@@ -1,7 +1,7 @@
 """Safety first: crisis and safeguarding language brings the support screen before anything else.
 
-The table is the contract for lessons/safety.yaml and bot/safety.py: every positive matches (in
-ordinary wording, misspelt, with or without apostrophes), practitioner questions are recognised
+The table is the contract for lessons/safety.yaml and bot/content/safety.py: every positive matches
+(in ordinary wording, misspelt, with or without apostrophes), practitioner questions are recognised
 as such (the listening card follows), and none of the negatives triggers, the course's own
 vocabulary above all. Dialogues then check every path a text takes: typed text, /search, inline
 queries and reflections.

@@ -1,8 +1,8 @@
 """Search quality over the shipped content: natural queries and the card each must find first.
 
-The table (tests/support/search_table.py) is the contract for bot.search: at least 90% of queries
-put the expected card first and every one has it in the top three. Every example in issue 6 must
-be first.
+The table (tests/support/search_table.py) is the contract for bot.content.search: at least 90% of
+queries put the expected card first and every one has it in the top three. Every example in issue 6
+must be first.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ class DeliveryKind(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """Where an outbox row is in its life (see `bot.delivery`)."""
+    """Where an outbox row is in its life (see `bot.services.outbox`)."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -32,7 +32,7 @@ class DeliveryStatus(StrEnum):
 
 
 class SubscriptionState(StrEnum):
-    """A learner's subscription (see `bot.enrolment`)."""
+    """A learner's subscription (see `bot.services.enrolment`)."""
 
     SETUP = "setup"  # consented, schedule not yet confirmed: nothing is delivered
     ACTIVE = "active"

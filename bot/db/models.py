@@ -57,7 +57,7 @@ class Subscription(Base):
         ForeignKey("learners.id", ondelete="CASCADE"), unique=True
     )
     # active | paused | stopped | inactive (Telegram refused delivery) | finished | setup
-    # (consented, schedule not yet confirmed: nothing is delivered; see bot.enrolment)
+    # (consented, schedule not yet confirmed: nothing is delivered; see bot.services.enrolment)
     state: Mapped[str] = mapped_column(String(16))
     delivery_time: Mapped[time] = mapped_column(Time)
     timezone: Mapped[str] = mapped_column(String(64))

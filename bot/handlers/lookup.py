@@ -1,9 +1,9 @@
 """Workday lookups: menu commands, /stage N, /cards, /search, card and menu buttons, inline mode.
 
 Nothing here needs the person to have subscribed: lookups read the content, and the only thing
-written is an anonymous per-card view count (see bot.lookup). Every text is checked for crisis and
-safeguarding words first (bot.safety): a match brings the support screen instead of a search,
-and counts nothing but the match itself.
+written is an anonymous per-card view count (see bot.services.lookup). Every text is checked for
+crisis and safeguarding words first (bot.content.safety): a match brings the support screen instead
+of a search, and counts nothing but the match itself.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ every review answer moves the next one further out, 2 -> 4 -> 8 days (8 at most)
 is answered right twice in a row, when it is retired. Reviews ride along with the daily lesson
 (offered after Done), at most two a day, never as extra messages.
 
-Reflections are encrypted with the learner's own data key (bot.crypto), each bound to its row, and
-stored only after `bot.textclean.clean`. This module never logs anything a person wrote.
+Reflections are encrypted with the learner's own data key (bot.core.crypto), each bound to its row,
+and stored only after `bot.core.textclean.clean`. This module never logs anything a person wrote.
 """
 
 from __future__ import annotations

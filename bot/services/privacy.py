@@ -3,16 +3,16 @@
 Which tables hold data about a learner is read from the schema, not listed by hand: every table
 with a foreign-key path to `learners` (directly, like `reflections.learner_id`, or through another
 table, like `deliveries` -> `subscriptions` -> `learners`). A table added later (cohort
-memberships, say) is therefore exported and erased with no change here; tests/test_privacy.py
-fails until a test row proves it for every such table.
+memberships, say) is therefore exported and erased with no change here; tests/test_privacy.py fails
+until a test row proves it for every such table.
 
 Erasure is a crypto-shred plus deletion, in one transaction: the learner's wrapped data key is
-destroyed first, so their reflections are unreadable even in a backup taken before, then every
-row on a path to the learner is deleted explicitly (not left to ON DELETE CASCADE, so the counts
-are exact and a missing cascade cannot leave rows behind). On SQLite, deleted rows are overwritten
-with zeros (`secure_delete`, on for every connection) and, once the transaction has committed,
-the WAL is checkpointed and emptied (`bot.db.scrub_wal`), so no copy is left in the database file
-or its WAL while the bot keeps running.
+destroyed first, so their reflections are unreadable even in a backup taken before, then every row
+on a path to the learner is deleted explicitly (not left to ON DELETE CASCADE, so the counts are
+exact and a missing cascade cannot leave rows behind). On SQLite, deleted rows are overwritten with
+zeros (`secure_delete`, on for every connection) and, once the transaction has committed, the WAL
+is checkpointed and emptied (`bot.db.engine.scrub_wal`), so no copy is left in the database file or
+its WAL while the bot keeps running.
 
 A service: each public method is one transaction and returns plain dataclasses. Nothing a person
 wrote is logged.

@@ -13,7 +13,7 @@
 * Update ids older than two days are forgotten (`UpdateLog.prune`; Telegram redelivers an update
   for at most 24 hours).
 
-On SQLite each run ends by emptying the WAL (`bot.db.scrub_wal`; deleted rows are zeroed by
+On SQLite each run ends by emptying the WAL (`bot.db.engine.scrub_wal`; deleted rows are zeroed by
 `secure_delete`), so nothing purged keeps a copy in the database file or its WAL.
 
 A period of 0 days switches that rule off. Each erasure is its own transaction, so a large first

@@ -595,7 +595,7 @@ def content_ids(bot: BotUnderTest) -> tuple[list[str], list[str]]:
 
 
 def unclean_strings(rows: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Stored strings that did not go through `bot.textclean.clean` (or an equivalent check)."""
+    """Stored strings that did not go through `bot.core.textclean.clean` (or an equal check)."""
     problems = []
     for table, records in rows.items():
         for record in records:
