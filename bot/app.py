@@ -127,21 +127,8 @@ def build_application(
     # 3. Services own transactions; handlers reach them through context.services.
     services = build_services(settings, clock, content, sessions)
 
-    secret = token or (
-        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
-    )
-    if not secret:
-        raise ValueError("a bot token is needed to build the application")
-    # 4. The bot is built here rather than by the builder so that it parses updates one at a time
-    #    (bot/incoming.py); the two connection pools are the builder's defaults.
-    bot = IncomingBot(
-        token=secret,
-        base_url=settings.telegram_api_base_url,
-        defaults=Defaults(block=True),
-        request=HTTPXRequest(connection_pool_size=256),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
-        reply_rate=settings.reply_chat_rate,
-    )
+    # 4. The bot parses updates one at a time (bot/incoming.py).
+    bot = build_bot(settings, token)
     # 5. Everything on a clock (started in post_init): the delivery tick and its sender on this
     #    bot, ending pauses, the weekly huddle card for team leads, and the daily retention run.
     delivery = DeliveryEngine(
@@ -184,9 +171,46 @@ def build_application(
     application: BotApplication = builder.build()  # type: ignore[assignment]
     application.bot_data[SERVICES_KEY] = services
 
-    # 8. Handlers, in precedence order (one group: the first match wins): personal commands
-    #    and buttons outside the person's private chat first (bot.handlers.private), then the
-    #    always-available, then features, then the fallbacks for anything nobody handled.
+    # 8. Handlers, in precedence order.
+    add_handlers(application)
+    return Runtime(
+        application=application,
+        services=services,
+        engine=engine,
+        sessions=sessions,
+        delivery=delivery,
+        clock_jobs=[
+            services.enrolment.end_due_pauses,
+            delivery.run_once,
+            huddles.run_once,
+            retention.run,
+        ],
+    )
+
+
+def build_bot(settings: Settings, token: str | None = None) -> IncomingBot:
+    """The bot, built here rather than by the builder so that it parses updates one at a time
+    (bot/incoming.py); the two connection pools are the builder's defaults."""
+    secret = token or (
+        settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    )
+    if not secret:
+        raise ValueError("a bot token is needed to build the application")
+    return IncomingBot(
+        token=secret,
+        base_url=settings.telegram_api_base_url,
+        defaults=Defaults(block=True),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        reply_rate=settings.reply_chat_rate,
+    )
+
+
+def add_handlers(application: BotApplication) -> None:
+    """Every handler, in precedence order (one group: the first match wins): personal commands
+    and buttons outside the person's private chat first (bot.handlers.private), then the
+    always-available, then features, then the fallbacks for anything nobody handled; the guard
+    (flood limit, redelivered updates) runs before them all in its own group."""
     application.add_handlers(
         [
             *private.handlers(),
@@ -214,19 +238,6 @@ def build_application(
     for handler, group in guard.handlers():
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
-    return Runtime(
-        application=application,
-        services=services,
-        engine=engine,
-        sessions=sessions,
-        delivery=delivery,
-        clock_jobs=[
-            services.enrolment.end_due_pauses,
-            delivery.run_once,
-            huddles.run_once,
-            retention.run,
-        ],
-    )
 
 
 ALLOWED_UPDATES = Update.ALL_TYPES
