@@ -10,6 +10,7 @@ hours never lands in them.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -27,8 +28,11 @@ from bot.core.pattern import (
     lesson_time_on,
     next_lesson,
     parse_rota,
+    previous_lesson,
     quiet_window,
     rota,
+    stored,
+    to_column,
     waking,
     weekly,
     with_quiet_hours,
@@ -161,15 +165,24 @@ def test_lessons_on_days_off_only() -> None:
 
 
 def test_a_weekly_answer_replaces_the_days_for_that_week_only() -> None:
-    pattern = weekly(WEEKDAYS, time(8, 0))
-    monday = date(2026, 12, 7)
-    answer = {monday: 0b1000000}  # Sunday only, this week
-    sunday_lesson = next_lesson(
-        datetime(2026, 12, 6, 12, 0, tzinfo=UTC), pattern, "UTC", week_days=answer
-    )
-    assert sunday_lesson == datetime(2026, 12, 13, 8, 0, tzinfo=UTC)
-    after = next_lesson(sunday_lesson, pattern, "UTC", week_days=answer)
+    pattern = replace(weekly(WEEKDAYS, time(8, 0)), week_of=date(2026, 12, 7), week_days=0b1000000)
+    sunday_lesson = next_lesson(datetime(2026, 12, 6, 12, 0, tzinfo=UTC), pattern, "UTC")
+    assert sunday_lesson == datetime(2026, 12, 13, 8, 0, tzinfo=UTC)  # Sunday only, this week
+    after = next_lesson(sunday_lesson, pattern, "UTC")
     assert after == datetime(2026, 12, 14, 8, 0, tzinfo=UTC)  # next week: the usual days
+    assert previous_lesson(after - timedelta(seconds=1), pattern, "UTC") == sunday_lesson
+
+
+def test_stored_patterns_round_trip_and_plain_days_store_nothing() -> None:
+    assert to_column(fixed_days(WEEKDAYS, time(8, 0))) is None
+    assert stored(None, WEEKDAYS, time(8, 0)) == fixed_days(WEEKDAYS, time(8, 0))
+    night = rota("DDNNOOOO", date(2026, 12, 7), day_time=time(7, 30), night_time=time(19, 0))
+    quiet = with_quiet_hours(fixed_days(WEEKDAYS, time(8, 0)), time(22, 0), time(6, 30))
+    for pattern in (night, quiet, weekly(WEEKDAYS, time(8, 0))):
+        column = to_column(pattern)
+        assert column is not None
+        columns = (pattern.days or WEEKDAYS, pattern.lesson_time or time(8, 0))
+        assert stored(column, *columns) == pattern
 
 
 @pytest.mark.parametrize(

@@ -24,10 +24,12 @@ already walks day by day, so it would add a dependency without removing any code
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -82,6 +84,8 @@ class Pattern:
     off_time: time | None = None  # ROTA: on days off
     quiet_from: time | None = None  # a fixed local quiet window; None: 9 hours before the lesson
     quiet_until: time | None = None
+    week_of: date | None = None  # WEEKLY: the Monday of the week the learner last answered for
+    week_days: int = 0  # WEEKLY: their answer for that week (0: no lessons that week)
 
     def checked(self) -> Pattern:
         """The pattern itself, or ValueError saying what is wrong with it."""
@@ -118,7 +122,7 @@ class Pattern:
     def to_data(self) -> dict[str, Any]:
         """A JSON-ready dict (times as HH:MM, dates as ISO), without the empty fields."""
         data: dict[str, Any] = {"kind": str(self.kind)}
-        for name in ("days", "cycle"):
+        for name in ("days", "cycle", "week_days"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
         for name in (
@@ -132,8 +136,10 @@ class Pattern:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value.strftime("%H:%M")
-        if self.cycle_start is not None:
-            data["cycle_start"] = self.cycle_start.isoformat()
+        for name in ("cycle_start", "week_of"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value.isoformat()
         return data
 
     @classmethod
@@ -141,6 +147,7 @@ class Pattern:
         """Read `to_data`'s dict back (ValueError if it is not a valid pattern)."""
         fields: dict[str, Any] = {"kind": PatternKind(data["kind"])}
         fields["days"] = int(data.get("days", 0))
+        fields["week_days"] = int(data.get("week_days", 0))
         fields["cycle"] = str(data.get("cycle", ""))
         for name in (
             "lesson_time",
@@ -152,8 +159,9 @@ class Pattern:
         ):
             if data.get(name) is not None:
                 fields[name] = time.fromisoformat(str(data[name]))
-        if data.get("cycle_start") is not None:
-            fields["cycle_start"] = date.fromisoformat(str(data["cycle_start"]))
+        for name in ("cycle_start", "week_of"):
+            if data.get(name) is not None:
+                fields[name] = date.fromisoformat(str(data[name]))
         return cls(**fields).checked()
 
 
@@ -238,17 +246,16 @@ def shift_on(pattern: Pattern, day: date) -> Shift | None:
     return Shift(pattern.cycle[(day - pattern.cycle_start).days % len(pattern.cycle)])
 
 
-def lesson_time_on(pattern: Pattern, day: date, week_days: int | None = None) -> time | None:
-    """The local lesson time on `day`, or None when that date brings no lesson.
-
-    `week_days` is a weekly learner's answer for the week of `day` (None: no answer, the last
-    chosen days stand)."""
+def lesson_time_on(pattern: Pattern, day: date) -> time | None:
+    """The local lesson time on `day`, or None when that date brings no lesson."""
     shift = shift_on(pattern, day)
     if shift is not None:
         return {Shift.DAY: pattern.day_time, Shift.NIGHT: pattern.night_time}.get(
             shift, pattern.off_time
         )
-    days = week_days if pattern.kind == PatternKind.WEEKLY and week_days else pattern.days
+    days = pattern.days
+    if pattern.kind == PatternKind.WEEKLY and pattern.week_of == day - timedelta(day.weekday()):
+        days = pattern.week_days  # this week's answer (0: none this week)
     return pattern.lesson_time if is_delivery_day(days, day) else None
 
 
@@ -258,20 +265,16 @@ def next_lesson(
     tz: str | ZoneInfo,
     *,
     last_local_date: date | None = None,
-    week_days: dict[date, int] | None = None,
 ) -> datetime:
     """The first lesson instant strictly after `after`, on a local date later than
-    `last_local_date` (never two lessons on one local date).
-
-    `week_days` maps the Monday of a week to a weekly learner's answer for it."""
+    `last_local_date` (never two lessons on one local date)."""
     tzinfo = zone(tz) if isinstance(tz, str) else tz
     start = local_date(after, tzinfo) - timedelta(days=1)
     if last_local_date is not None and last_local_date >= start:
         start = last_local_date + timedelta(days=1)
     for offset in range(_SEARCH_DAYS):
         day = start + timedelta(days=offset)
-        answer = (week_days or {}).get(day - timedelta(days=day.weekday()))
-        at = lesson_time_on(pattern, day, answer)
+        at = lesson_time_on(pattern, day)
         if at is None:
             continue
         instant = local_instant(day, at, tzinfo)
@@ -281,6 +284,46 @@ def next_lesson(
             continue
         return instant
     raise ValueError("this pattern brings no lesson")  # unreachable for a checked pattern
+
+
+def previous_lesson(
+    at_or_before: datetime, pattern: Pattern, tz: str | ZoneInfo
+) -> datetime | None:
+    """The latest lesson instant at or before the given instant (None if none in the search)."""
+    tzinfo = zone(tz) if isinstance(tz, str) else tz
+    limit = at_or_before.astimezone(UTC)
+    newest = local_date(limit, tzinfo) + timedelta(days=1)
+    for back in range(_SEARCH_DAYS):
+        day = newest - timedelta(days=back)
+        at = lesson_time_on(pattern, day)
+        if at is not None and (instant := local_instant(day, at, tzinfo)) <= limit:
+            return instant
+    return None
+
+
+# --- storage on a subscription -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def stored(data: str | None, days: int, at: time) -> Pattern:
+    """A subscription's (or cohort's) pattern from its columns: the `pattern` JSON, with the
+    `days` and `delivery_time` columns as the fixed days (None: fixed days only)."""
+    if data is None:
+        return fixed_days(days, at)
+    fields = json.loads(data)
+    if fields.get("kind") != PatternKind.ROTA:
+        fields |= {"days": days, "lesson_time": at.strftime("%H:%M")}
+    return Pattern.from_data(fields)
+
+
+def to_column(pattern: Pattern) -> str | None:
+    """What the `pattern` column stores: None for plain fixed days (today's rows stay as they
+    are); otherwise JSON without the days and time the columns already hold."""
+    data = pattern.to_data()
+    if pattern.kind != PatternKind.ROTA:
+        data.pop("days", None)
+        data.pop("lesson_time", None)
+    return None if data == {"kind": str(PatternKind.DAYS)} else json.dumps(data, sort_keys=True)
 
 
 # --- quiet hours ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Text,
     Time,
     UniqueConstraint,
 )
@@ -66,6 +67,9 @@ class Subscription(Base):
     # None: the reflective prompt comes with the lesson; otherwise later that local day.
     reflection_time: Mapped[time | None] = mapped_column(Time)
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A shift pattern as JSON (bot.core.pattern: a rota, "ask me each week", own quiet hours);
+    # None: lessons at delivery_time on `days`, quiet the 9 hours before (no migration of rows).
+    pattern: Mapped[str | None] = mapped_column(Text)
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last lesson delivered in this run; the next is the one after it in course order, so
@@ -226,6 +230,10 @@ class Cohort(Base):
     # Huddle settings: the weekday (0 = Monday) the lead gets the huddle card (None: off), and
     # the cohort-local date of the last card sent (one a week).
     huddle_day: Mapped[int | None] = mapped_column(SmallInteger)
+    # The lead's own time for it, in the cohort's timezone (None: the default, 09:00).
+    huddle_time: Mapped[time | None] = mapped_column(Time)
+    # The team's default shift pattern, offered to joiners in one tap (JSON, as subscriptions).
+    pattern: Mapped[str | None] = mapped_column(Text)
     huddle_sent_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
