@@ -28,12 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import Keyring
-from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant, next_delivery
+from bot.core.pattern import next_lesson
+from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant
 from bot.core.states import SubscriptionState
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
-from bot.services.outbox.sql import next_due_for
+from bot.services.outbox.sql import next_due_for, pattern_of
 
 DEFAULT_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/London"
@@ -443,11 +444,10 @@ class EnrolmentService:
         )
         if last_given is None:
             return by_outbox
-        by_progress = next_delivery(
+        by_progress = next_lesson(
             now,
-            sub.delivery_time,
+            pattern_of(sub),
             sub.timezone,
-            sub.days,
             last_local_date=local_date(last_given, sub.timezone),
         )
         return max(by_outbox, by_progress)

@@ -21,14 +21,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content.schema import Content
-from bot.core.schedule import (
-    check_days,
-    local_date,
-    local_instant,
-    next_delivery,
-    previous_delivery,
-    zone,
-)
+from bot.core.pattern import Pattern, next_lesson, previous_lesson, stored
+from bot.core.schedule import local_date, local_instant, zone
 from bot.core.states import DeliveryKind
 from bot.services.outbox.sql import (
     DELIVERIES,
@@ -68,6 +62,7 @@ class _Due:
     delivery_time: time
     timezone: str
     days: int
+    pattern: str | None
     reflection_time: time | None
     next_due_at: datetime
     last_lesson_id: str | None
@@ -105,28 +100,30 @@ class _Slots:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self._due: dict[tuple[str, time, int, datetime], tuple[datetime, date]] = {}
-        self._next: dict[tuple[str, time, int, date | None], datetime] = {}
+        self._due: dict[tuple[str, Pattern, datetime], tuple[datetime, date]] = {}
+        self._next: dict[tuple[str, Pattern, date | None], datetime] = {}
 
-    def due(self, sub: _Due, tz: ZoneInfo) -> tuple[datetime, date]:
+    def due(self, sub: _Due, tz: ZoneInfo, pattern: Pattern) -> tuple[datetime, date]:
         """The slot to deliver now and its local date: the newest missed slot counts."""
-        key = (sub.timezone, sub.delivery_time, sub.days, sub.next_due_at)
+        key = (sub.timezone, pattern, sub.next_due_at)
         found = self._due.get(key)
         if found is None:
             due = sub.next_due_at
-            latest = previous_delivery(self.now, sub.delivery_time, tz, sub.days)
+            latest = previous_lesson(self.now, pattern, tz)
             if latest is not None and latest > due:
                 due = latest
             found = self._due[key] = (due, local_date(due, tz))
         return found
 
-    def next(self, sub: _Due, tz: ZoneInfo, last_local_date: date | None) -> datetime:
+    def next(
+        self, sub: _Due, tz: ZoneInfo, pattern: Pattern, last_local_date: date | None
+    ) -> datetime:
         """The first slot after now on a local date later than last_local_date."""
-        key = (sub.timezone, sub.delivery_time, sub.days, last_local_date)
+        key = (sub.timezone, pattern, last_local_date)
         found = self._next.get(key)
         if found is None:
-            found = self._next[key] = next_delivery(
-                self.now, sub.delivery_time, tz, sub.days, last_local_date=last_local_date
+            found = self._next[key] = next_lesson(
+                self.now, pattern, tz, last_local_date=last_local_date
             )
         return found
 
@@ -184,12 +181,12 @@ class Claim:
         """Decide one claimed subscription: at most one lesson (and its reflection) per date."""
         try:
             tz = zone(sub.timezone)
-            check_days(sub.days)
+            pattern = stored(sub.pattern, sub.days, sub.delivery_time)
         except ValueError:
             log.warning("subscription %s has an invalid schedule; not scheduling it", sub.id)
             plan.subscriptions[(None, sub.last_lesson_id, ACTIVE, False)].append(sub.id)
             return
-        due, day = slots.due(sub, tz)
+        due, day = slots.due(sub, tz, pattern)
         lessons = [row for row in rows if row.kind == LESSON]
         taken = [
             row.local_date
@@ -227,7 +224,9 @@ class Claim:
                 place = lesson_id
                 marked = day
         queued = marked is not None and marked != last_taken
-        plan.subscriptions[(slots.next(sub, tz, marked), place, ACTIVE, queued)].append(sub.id)
+        plan.subscriptions[(slots.next(sub, tz, pattern, marked), place, ACTIVE, queued)].append(
+            sub.id
+        )
 
     def _supersede(
         self, sub: _Due, rows: list[_Row], day: date, superseded: set[int]
@@ -261,6 +260,7 @@ async def _lock_due(session: AsyncSession, now: datetime, limit: int) -> list[_D
             s.c.delivery_time,
             s.c.timezone,
             s.c.days,
+            s.c.pattern,
             s.c.reflection_time,
             s.c.next_due_at,
             s.c.last_lesson_id,

@@ -17,7 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.schedule import check_days, local_date, next_delivery, zone
+from bot.core.pattern import Pattern, next_lesson, stored
+from bot.core.schedule import local_date, zone
 from bot.db.models import Delivery, Learner, LessonProgress, Subscription
 from bot.services.outbox.types import (
     DATE_TAKEN,
@@ -118,7 +119,7 @@ async def next_due_for(
     """
     try:
         tz = zone(subscription.timezone)
-        check_days(subscription.days)
+        pattern = pattern_of(subscription)
     except ValueError:
         return None
     last_date: date | None = None
@@ -139,6 +140,9 @@ async def next_due_for(
         if row is not None:
             # The recorded date, or that delivery's date in the new timezone, whichever is later.
             last_date = max(row.local_date, local_date(row.due_at, tz))
-    return next_delivery(
-        now, subscription.delivery_time, tz, subscription.days, last_local_date=last_date
-    )
+    return next_lesson(now, pattern, tz, last_local_date=last_date)
+
+
+def pattern_of(subscription: Subscription) -> Pattern:
+    """A subscription's shift pattern (ValueError when its stored schedule is not valid)."""
+    return stored(subscription.pattern, subscription.days, subscription.delivery_time)
