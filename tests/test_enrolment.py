@@ -13,12 +13,14 @@ from bot.config import Settings
 from bot.content.schema import Content
 from bot.core.clock import FakeClock
 from bot.core.crypto import Keyring
+from bot.core.pattern import rota, weekly
 from bot.core.schedule import EVERY_DAY, WEEKDAYS, days_mask
-from bot.core.states import SubscriptionState
+from bot.core.states import DeliveryKind, SubscriptionState
 from bot.db.engine import create_sessions
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.services.enrolment import EnrolmentService, ScheduleError, WrongState
 from bot.services.learners import LearnerService
+from bot.services.learning import LearningService
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.types import Outcome, Result
 from tests.support.factories import make_content
@@ -372,3 +374,54 @@ async def test_restart_in_setup_is_refused(service: EnrolmentService) -> None:
     with pytest.raises(WrongState) as caught:
         await service.restart(USER)
     assert caught.value.state == SubscriptionState.SETUP
+
+
+# --- shift patterns (issue 15) -------------------------------------------------------------------
+
+
+async def test_a_rota_sets_the_next_lesson_and_the_days_follow_the_cycle(
+    clock: FakeClock, engine: AsyncEngine
+) -> None:
+    content, sessions, keyring = make_content(8), create_sessions(engine), Keyring(b"k" * 32)
+    service = EnrolmentService(sessions, clock, content, keyring)
+    delivery = DeliveryService(sessions, clock, content, Settings(_env_file=None))
+    learning = LearningService(sessions, clock, content, keyring)
+    await service.consent(USER, chat_id=USER)
+    await service.start(USER, lesson_now=False)
+    # 2 days, 2 nights, 4 off from Tuesday 1 December; 07:30 on days, 19:00 on nights.
+    night_worker = rota("DDNNOOOO", date(2026, 12, 1), day_time=time(7, 30), night_time=time(19, 0))
+    enrolment = await service.set_pattern(USER, night_worker)
+    assert enrolment.schedule.pattern == night_worker
+    assert enrolment.next_lesson_at == datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
+    sent = []
+    for _ in range(12 * 24):  # twelve days, hour by hour
+        clock.advance(timedelta(hours=1))
+        await delivery.claim_due()
+        items = await delivery.lease_batch(100)
+        await delivery.record_outcomes([Outcome(i, Result.SENT, message_id=1) for i in items])
+        for item in items:
+            if item.kind == DeliveryKind.LESSON and item.lesson_id is not None:
+                sent.append(f"{clock.now():%a %d %H}")
+                await learning.open_lesson(USER, item.lesson_id)  # opened: no auto-pause
+    assert sent == [
+        *("Tue 01 08", "Wed 02 08", "Thu 03 19", "Fri 04 19"),
+        *("Wed 09 08", "Thu 10 08", "Fri 11 19"),
+    ]
+
+
+async def test_quiet_hours_are_kept_across_patterns_and_may_not_hide_a_lesson(
+    service: EnrolmentService,
+) -> None:
+    await service.consent(USER, chat_id=USER)
+    await service.start(USER, lesson_now=False)
+    with pytest.raises(ScheduleError, match="08:00"):
+        await service.set_quiet_hours(USER, time(22, 0), time(9, 0))
+    quiet = await service.set_quiet_hours(USER, time(22, 0), time(6, 0))
+    assert quiet.schedule.pattern.quiet_from == time(22, 0)
+    asked = await service.set_pattern(USER, weekly(WEEKDAYS, time(8, 0)))
+    assert asked.schedule.pattern.quiet_until == time(6, 0)
+    # This week: Friday only.
+    answered = await service.answer_week(USER, date(2026, 11, 30), days_mask([4]))
+    assert answered.next_lesson_at == datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    back = await service.set_quiet_hours(USER, None, None)
+    assert back.schedule.pattern.quiet_from is None

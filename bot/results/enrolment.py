@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from bot.core.pattern import Pattern
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
@@ -15,6 +17,9 @@ class Schedule:
     days: int
     reflection_time: time | None  # None: the reflective prompt comes with the lesson
     reminders: bool
+    # The shift pattern the days and time above are part of (bot.core.pattern): fixed days, a
+    # rota (whose own times replace delivery_time and days), or ask each week; and quiet hours.
+    pattern: Pattern
 
 
 @dataclass(frozen=True, slots=True)

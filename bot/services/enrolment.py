@@ -20,6 +20,7 @@ This module never imports telegram.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -28,8 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import Keyring
-from bot.core.pattern import next_lesson
-from bot.core.schedule import WEEKDAYS, check_days, local_date, local_instant
+from bot.core.pattern import (
+    Pattern,
+    PatternKind,
+    next_lesson,
+    to_column,
+    with_quiet_hours,
+)
+from bot.core.schedule import EVERY_DAY, WEEKDAYS, check_days, local_date, local_instant
 from bot.core.states import SubscriptionState
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
@@ -241,6 +248,58 @@ class EnrolmentService:
             learner, sub = await self._require_enrolled(session, telegram_user_id)
             sub.days = days
             return await self._changed(session, learner, sub)
+
+    async def set_pattern(self, telegram_user_id: int, pattern: Pattern) -> Enrolment:
+        """Choose a shift pattern: fixed days, a rota, or ask each week (ScheduleError if it is
+        not valid). The learner's own quiet hours are kept unless the pattern carries its own."""
+        try:
+            pattern = pattern.checked()
+        except ValueError as exc:
+            raise ScheduleError(str(exc)) from exc
+        async with self._sessions.begin() as session:
+            learner, sub = await self._require_enrolled(session, telegram_user_id)
+            kept = pattern_of(sub)
+            if pattern.quiet_from is None and kept.quiet_from is not None:
+                pattern = self._quiet(pattern, kept.quiet_from, kept.quiet_until)
+            self._store(sub, pattern)
+            return await self._changed(session, learner, sub)
+
+    async def set_quiet_hours(
+        self, telegram_user_id: int, start: time | None, end: time | None
+    ) -> Enrolment:
+        """Quiet hours of the learner's own (local, may cross midnight), or back to the default
+        (None, None: the 9 hours before each lesson). ScheduleError if a lesson falls in them."""
+        async with self._sessions.begin() as session:
+            learner, sub = await self._require_enrolled(session, telegram_user_id)
+            self._store(sub, self._quiet(pattern_of(sub), start, end))
+            return await self._changed(session, learner, sub)
+
+    async def answer_week(self, telegram_user_id: int, week_of: date, days: int) -> Enrolment:
+        """A weekly learner's days for the week starting Monday `week_of` (0: none that week)."""
+        if week_of.weekday() != 0 or not 0 <= days <= EVERY_DAY:
+            raise ScheduleError("a week starts on a Monday, and its days are Monday to Sunday")
+        async with self._sessions.begin() as session:
+            learner, sub = await self._require_enrolled(session, telegram_user_id)
+            pattern = pattern_of(sub)
+            if pattern.kind != PatternKind.WEEKLY:
+                raise WrongState(sub.state)
+            self._store(sub, replace(pattern, week_of=week_of, week_days=days))
+            return await self._changed(session, learner, sub)
+
+    @staticmethod
+    def _quiet(pattern: Pattern, start: time | None, end: time | None) -> Pattern:
+        try:
+            return with_quiet_hours(pattern, start, end)
+        except ValueError as exc:
+            raise ScheduleError(str(exc)) from exc
+
+    @staticmethod
+    def _store(sub: Subscription, pattern: Pattern) -> None:
+        """Write a pattern to the row: fixed days and weekly keep their days and time in the
+        `days` and `delivery_time` columns, as every subscription always has."""
+        if pattern.kind != PatternKind.ROTA and pattern.lesson_time is not None:
+            sub.days, sub.delivery_time = pattern.days, pattern.lesson_time
+        sub.pattern = to_column(pattern)
 
     async def set_reflection_time(self, telegram_user_id: int, at: time | None) -> Enrolment:
         """Prompt with the lesson (None) or later that day; ScheduleError if not later."""
@@ -489,6 +548,7 @@ class EnrolmentService:
                 days=sub.days,
                 reflection_time=sub.reflection_time,
                 reminders=sub.reminders,
+                pattern=pattern_of(sub),
             ),
             next_lesson_at=await self._next_lesson_at(session, learner, sub),
             paused_until=sub.paused_until,
