@@ -30,6 +30,7 @@ from bot.db.engine import create_engine, create_sessions, is_sqlite
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
 from bot.handlers import settings as settings_handlers
+from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
 from bot.services.cohorts.dashboard import DashboardService
@@ -181,6 +182,7 @@ def build_application(
         delivery=delivery,
         clock_jobs=[
             services.enrolment.end_due_pauses,
+            services.enrolment.queue_week_prompts,
             delivery.run_once,
             huddles.run_once,
             retention.run,
@@ -217,6 +219,7 @@ def add_handlers(application: BotApplication) -> None:
             *common.first_handlers(),
             *onboarding.handlers(),
             *settings_handlers.handlers(),
+            *weekly_handlers.handlers(),
             *learning.handlers(),
             *privacy.handlers(),
             *cohort_handlers.handlers(),

@@ -3,6 +3,8 @@
 - the delivery tick (`scheduler.engine`): claims who is due and sends their lessons;
 - ending pauses: lessons come back on when a pause's date arrives (every delivery tick);
 - the weekly huddle card for team leads (`Huddles`, every few minutes);
+- "ask me each week": Sunday's question queued in the outbox for weekly learners
+  (`EnrolmentService.queue_week_prompts`, every few minutes; the delivery tick sends it);
 - retention (`RetentionService.run`): a minute after start-up and then every 24 hours, rather
   than at a fixed time of day, so a bot that is restarted often (deployments) still runs it.
   Every rule is idempotent.
@@ -37,6 +39,8 @@ PAUSE_JOB_NAME = "end-due-pauses"
 HUDDLE_JOB_NAME = "huddles"
 HUDDLE_TICK_SECONDS = 300.0
 HUDDLE_FIRST = 10.0
+WEEK_PROMPT_JOB_NAME = "week-prompts"
+WEEK_PROMPT_TICK_SECONDS = 300.0
 RETENTION_JOB_NAME = "retention"
 RETENTION_EVERY = timedelta(days=1)
 RETENTION_FIRST = timedelta(minutes=1)
@@ -86,5 +90,6 @@ def start(
         log.warning("no JobQueue: pauses will not end, no huddle cards, old data not purged")
         return
     repeat(job_queue, PAUSE_JOB_NAME, pauses_every, enrolment.end_due_pauses)
+    repeat(job_queue, WEEK_PROMPT_JOB_NAME, WEEK_PROMPT_TICK_SECONDS, enrolment.queue_week_prompts)
     repeat(job_queue, HUDDLE_JOB_NAME, HUDDLE_TICK_SECONDS, huddles.run_once, first=HUDDLE_FIRST)
     repeat(job_queue, RETENTION_JOB_NAME, RETENTION_EVERY, retention.run, first=RETENTION_FIRST)

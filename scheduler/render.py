@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup
 
@@ -25,6 +26,7 @@ from bot.views.lesson import (
     reminder_screen,
 )
 from bot.views.screen import Screen
+from bot.views.weekly import week_prompt_screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class OutboxRenderer:
 
     def __call__(self, item: OutboxItem) -> Rendered | None:
         """The message for an item; None for an unknown kind or a lesson no longer in the course."""
+        if item.kind == DeliveryKind.WEEK_PROMPT:
+            return _week_prompt(item)
         fixed = self._fixed.get(item.kind)
         if fixed is not None or item.lesson_id is None:
             return fixed
@@ -82,3 +86,12 @@ class OutboxRenderer:
         else:
             return None
         return Rendered.of(screen)
+
+
+def _week_prompt(item: OutboxItem) -> Rendered | None:
+    """Sunday's question about the coming week: the row's date is that Sunday and its
+    `lesson_id` the days shown (a mask as text, see `DeliveryKind.WEEK_PROMPT`)."""
+    shown = item.lesson_id or ""
+    if not shown.isdigit() or not 0 <= int(shown) <= 0b1111111:
+        return None
+    return Rendered.of(week_prompt_screen(item.local_date + timedelta(days=1), int(shown)))

@@ -60,7 +60,10 @@ from bot.views.callbacks import (
     TEAM_OPEN,
     TEAM_REMOVE,
     TEAM_REMOVE_ASK,
+    TEAM_PATTERN,
     TEAM_SHOW_ACTIVITY,
+    WEEK_DONE,
+    WEEK_TOGGLE,
 )
 from bot.views.common import PRIVATE_BUTTON_NOTICE
 from tests.support.factories import (
@@ -171,6 +174,9 @@ PERSONAL_BUTTONS = [
     f"{TEAM_REMOVE}:{{cohort}}:{{member}}",
     f"{LEAD_REMOVE}:{LEAD}",
     TEAM_CANCEL,
+    f"{TEAM_PATTERN}:{{cohort}}",
+    f"{WEEK_TOGGLE}:20261207:31:0",
+    f"{WEEK_DONE}:20261207:31",
     "zz:1",  # no such button at all
 ]
 PUBLIC_BUTTONS = [

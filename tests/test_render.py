@@ -34,6 +34,8 @@ def item(kind: str, lesson_id: str | None = "l02") -> OutboxItem:
 @pytest.mark.parametrize("kind", list(DeliveryKind))
 def test_every_outbox_kind_has_a_message(kind: DeliveryKind) -> None:
     lesson_id = "l02" if kind in ("lesson", "reflection", "reminder") else None
+    if kind == DeliveryKind.WEEK_PROMPT:
+        lesson_id = "31"  # the days shown: Monday to Friday
     rendered = OutboxRenderer(CONTENT)(item(kind, lesson_id))
     assert rendered is not None and rendered.text.strip()
 
@@ -71,3 +73,17 @@ def test_the_scheduler_never_imports_the_handlers() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith("bot.handlers"), path.name
+
+
+def test_the_weekly_question_shows_the_coming_week_as_toggles() -> None:
+    render = OutboxRenderer(CONTENT)
+    asked = render(item(DeliveryKind.WEEK_PROMPT, "5"))  # Monday and Wednesday
+    assert asked is not None and "Monday 1 December" in asked.text
+    assert asked.reply_markup is not None
+    labels = [b.text for row in asked.reply_markup.inline_keyboard for b in row]
+    assert labels == [*("Mon on", "Tue off", "Wed on", "Thu off"), "Fri off", "Sat off"] + [
+        "Sun off",
+        "Done",
+    ]
+    assert "If you don't answer" in asked.text
+    assert render(item(DeliveryKind.WEEK_PROMPT, "x")) is None

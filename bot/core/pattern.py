@@ -259,6 +259,22 @@ def lesson_time_on(pattern: Pattern, day: date) -> time | None:
     return pattern.lesson_time if is_delivery_day(days, day) else None
 
 
+def week_answer(pattern: Pattern, monday: date) -> int:
+    """The days (a mask, bit 0 = Monday) a weekly pattern brings in the week starting `monday`:
+    the learner's answer for that week, or else the days they chose last time."""
+    if pattern.kind == PatternKind.WEEKLY and pattern.week_of == monday:
+        return pattern.week_days
+    return pattern.days
+
+
+def prompt_at(pattern: Pattern, sunday: date, tz: str | ZoneInfo) -> datetime:
+    """When a weekly learner is asked about the coming week: Sunday `sunday` at their lesson
+    time, or the end of the quiet hours that time falls in."""
+    tzinfo = zone(tz) if isinstance(tz, str) else tz
+    assert pattern.lesson_time is not None  # a checked weekly pattern has one
+    return waking(local_instant(sunday, pattern.lesson_time, tzinfo), pattern, tzinfo)
+
+
 def next_lesson(
     after: datetime,
     pattern: Pattern,

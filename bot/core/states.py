@@ -17,6 +17,9 @@ class DeliveryKind(StrEnum):
     REMINDER = "reminder"  # one gentle reminder when a lesson has not been opened after a while
     PAUSE_NOTE = "pause_note"  # the kind note sent when lessons pause after three left unopened
     NUDGE = "nudge"  # a team lead's pre-written nudge to members away for a week
+    # "Ask me each week": Sunday's message with the coming week's days as toggles. Its row's
+    # `lesson_id` carries the days shown (a days mask as text), so one renderer can draw it.
+    WEEK_PROMPT = "week_prompt"
 
 
 class DeliveryStatus(StrEnum):

@@ -33,15 +33,26 @@ from bot.core.pattern import (
     Pattern,
     PatternKind,
     next_lesson,
+    prompt_at,
     to_column,
+    waking,
+    week_answer,
     with_quiet_hours,
 )
-from bot.core.schedule import EVERY_DAY, WEEKDAYS, check_days, local_date, local_instant
-from bot.core.states import SubscriptionState
+from bot.core.schedule import (
+    EVERY_DAY,
+    WEEKDAYS,
+    check_days,
+    local_date,
+    local_instant,
+    zone,
+)
+from bot.core.states import DeliveryKind, SubscriptionState
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
-from bot.services.outbox.sql import next_due_for, pattern_of
+from bot.services.outbox.sql import enqueue, next_due_for, pattern_of
+from bot.services.outbox.types import NewDelivery
 
 DEFAULT_TIME = time(8, 0)
 DEFAULT_TIMEZONE = "Europe/London"
@@ -54,6 +65,7 @@ SCHEDULE_FLOW = "sched"
 # How late the clock job may notice a pause's end and still give that day's slot.
 PAUSE_SLACK = timedelta(hours=1)
 _JUST_BEFORE = timedelta(seconds=1)
+SUNDAY = 6  # the day a weekly learner is asked about the coming week
 
 
 class WrongState(Exception):
@@ -283,7 +295,10 @@ class EnrolmentService:
             pattern = pattern_of(sub)
             if pattern.kind != PatternKind.WEEKLY:
                 raise WrongState(sub.state)
-            self._store(sub, replace(pattern, week_of=week_of, week_days=days))
+            # The answer also becomes the days that stand until the next answer ("last week's
+            # choice"); a week with no lessons leaves those as they were.
+            standing = days or pattern.days
+            self._store(sub, replace(pattern, days=standing, week_of=week_of, week_days=days))
             return await self._changed(session, learner, sub)
 
     @staticmethod
@@ -420,6 +435,37 @@ class EnrolmentService:
             for learner, sub in rows:
                 await self._activate(session, learner, sub, now)
             return len(rows)
+
+    async def queue_week_prompts(self) -> int:
+        """Queue Sunday's "which days next week?" message for every active weekly learner (a
+        clock job): at their Sunday lesson time moved out of their quiet hours, through the
+        outbox (`enqueue` keeps it to one a Sunday however often this runs)."""
+        now = self._clock.now()
+        rows: list[NewDelivery] = []
+        async with self._sessions.begin() as session:
+            found = await session.execute(
+                select(Subscription, Learner.chat_id)
+                .join(Learner, Learner.id == Subscription.learner_id)
+                .where(
+                    Subscription.state == SubscriptionState.ACTIVE,
+                    Subscription.pattern.contains(f'"kind": "{PatternKind.WEEKLY}"'),
+                )
+            )
+            for sub, chat_id in found.all():
+                try:
+                    pattern, tz = pattern_of(sub), zone(sub.timezone)
+                except ValueError:
+                    continue
+                today = local_date(now, tz)
+                if pattern.kind != PatternKind.WEEKLY or today.weekday() != SUNDAY:
+                    continue
+                due = prompt_at(pattern, today, tz)
+                if due < now:  # became weekly after Sunday's time: ask now, if awake
+                    due = waking(now, pattern, tz)
+                monday = today + timedelta(days=1)
+                shown = str(week_answer(pattern, monday))
+                rows.append(NewDelivery(sub.id, chat_id, DeliveryKind.WEEK_PROMPT, today, due, shown))
+            return await enqueue(session, rows, now)
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -67,6 +67,13 @@ TEAM_REMOVE_ASK = "tm"
 TEAM_REMOVE = "tr"
 LEAD_REMOVE = "tl"
 TEAM_CANCEL = "tk"
+# Shift patterns (issue 15). A team lead's default pattern, accepted by a member in one tap
+# (payload: cohort id, checked again on press). "Ask me each week": WEEK_TOGGLE switches one day
+# of the coming week (payload: its Monday as YYYYMMDD, the days shown as a mask, the day 0-6);
+# WEEK_DONE closes the question (payload: the Monday and the days chosen).
+TEAM_PATTERN = "tp"
+WEEK_TOGGLE = "wt"
+WEEK_DONE = "wd"
 
 
 @dataclass(frozen=True, slots=True)
