@@ -420,7 +420,7 @@ async def test_export_is_a_csv_without_formulas_or_private_data(
 async def test_nudge_once_a_week_outside_quiet_hours_via_the_outbox(
     bot: BotUnderTest, team: str
 ) -> None:
-    now = bot.clock.now()  # Monday 07:00 in London: before 09:00, so nudges wait until 09:00
+    now = bot.clock.now()  # Monday 07:00 in London: quiet hours until the 08:00 lesson time
     await join(bot, team, 3001, "Ana")
     await join(bot, team, 3002, "Ben")
     await join(bot, team, 3003, "Cy")
@@ -433,17 +433,17 @@ async def test_nudge_once_a_week_outside_quiet_hours_via_the_outbox(
     assert "won't be told who, how many" in result.plain_text
     assert "Ana" not in result.plain_text
     [nudge] = [d for d in await rows(bot, Delivery) if d.kind == "nudge"]
-    assert nudge.due_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC) and nudge.chat_id == 3001
+    assert nudge.due_at == datetime(2026, 11, 30, 8, 0, tzinfo=UTC) and nudge.chat_id == 3001
     [again] = await bot.send("/cohort nudge Night team", user=LEAD)
     assert "had a nudge this week" in again.plain_text
     assert len(await rows(bot, CohortNudge)) == 1
 
-    # The engine delivers it at 09:00, not before.
+    # The engine delivers it at 08:00, when the member's quiet hours end, not before.
     await bot.runtime.services.delivery.claim_due()
     for job in bot.sim.clock_jobs:
         await job()
     assert not any("No pressure" in m.plain_text for m in bot.messages(3001))
-    bot.clock.set(datetime(2026, 11, 30, 9, 1, tzinfo=UTC))
+    bot.clock.set(datetime(2026, 11, 30, 8, 1, tzinfo=UTC))
     for job in bot.sim.clock_jobs:
         await job()
     assert any("No pressure at all" in m.plain_text for m in bot.messages(3001))
@@ -454,15 +454,13 @@ async def test_nudge_once_a_week_outside_quiet_hours_via_the_outbox(
     assert "gets a gentle nudge" in next_week.plain_text
 
 
-async def test_nudge_late_in_the_evening_waits_for_the_morning(
-    bot: BotUnderTest, team: str
-) -> None:
-    bot.clock.set(datetime(2026, 11, 30, 21, 30, tzinfo=UTC))
+async def test_nudge_late_at_night_waits_for_the_morning(bot: BotUnderTest, team: str) -> None:
+    bot.clock.set(datetime(2026, 11, 30, 23, 30, tzinfo=UTC))  # in the 23:00-08:00 quiet hours
     await join(bot, team, 3001, "Ana")
     await set_last_active(bot, 3001, bot.clock.now() - timedelta(days=8))
     await bot.send("/cohort nudge Night team", user=LEAD)
     [nudge] = [d for d in await rows(bot, Delivery) if d.kind == "nudge"]
-    assert nudge.due_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert nudge.due_at == datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 async def test_a_nudge_when_no_one_is_away_reads_the_same(bot: BotUnderTest, team: str) -> None:
@@ -666,20 +664,23 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert csv_cell("Ana") == "Ana"
 
 
-def test_nudge_times_avoid_quiet_hours() -> None:
-    from bot.core.schedule import zone
+def test_nudge_times_avoid_each_members_quiet_hours() -> None:
+    from bot.core.pattern import fixed_days, in_quiet_hours
+    from bot.core.schedule import WEEKDAYS, zone
     from bot.services.cohorts.team_messages import nudge_due
 
     london = zone("Europe/London")
+    nights = fixed_days(WEEKDAYS, time(19, 0))  # asleep 10:00-19:00
     day = datetime(2026, 11, 30, tzinfo=UTC)
     for hour in range(24):
         now = day + timedelta(hours=hour)
-        due = nudge_due(now, london)
-        assert due >= now
-        assert 9 <= due.astimezone(london).hour < 20
+        due = nudge_due(now, nights, london)
+        assert due >= now and not in_quiet_hours(due, nights, london)
+        assert due == now or due.astimezone(london).hour == 19
     tokyo = zone("Asia/Tokyo")
-    assert nudge_due(datetime(2026, 11, 30, 13, tzinfo=UTC), tokyo) == datetime(
-        2026, 12, 1, 0, tzinfo=UTC
+    mornings = fixed_days(WEEKDAYS, time(8, 0))
+    assert nudge_due(datetime(2026, 11, 30, 15, tzinfo=UTC), mornings, tokyo) == datetime(
+        2026, 11, 30, 23, tzinfo=UTC
     )
 
 

@@ -5,18 +5,39 @@ London (UTC in winter)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time
 
+import pytest
 from sqlalchemy import select
 
-from bot.core.pattern import weekly
+from bot.core.clock import FakeClock
+from bot.core.pattern import to_column, weekly
 from bot.core.schedule import WEEKDAYS
-from bot.db.models import Subscription
+from bot.db.models import Delivery, Subscription
 from bot.sandbox.fake_telegram.records import FakeMessage
-from tests.support.factories import make_learner
-from tests.support.harness import BotUnderTest
+from tests.support.factories import (
+    ADMIN,
+    LEAD,
+    join,
+    make_lead,
+    make_learner,
+    new_cohort,
+    rows,
+    set_last_active,
+    subscription_of,
+)
+from tests.support.harness import BotUnderTest, bot_under_test
 
 ASKED = "Your week from Monday"
+
+
+@pytest.fixture
+async def bot(database_url: str, clock: FakeClock) -> AsyncIterator[BotUnderTest]:
+    """The real bot with one admin, who makes team leads."""
+    async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as b:
+        yield b
+        assert b.server.rejected == [], "the bot sent something Telegram would reject"
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -27,8 +48,6 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 async def weekly_learner(bot: BotUnderTest, lesson_at: time = time(19, 0)) -> None:
     """A night worker asked each week; this week's days Monday to Friday, lessons at 19:00."""
-    from bot.core.pattern import to_column
-
     await make_learner(
         bot,
         delivery_time=lesson_at,
@@ -67,7 +86,10 @@ async def test_the_sunday_question_comes_at_lesson_time_and_toggles_set_the_week
     assert ASKED in asked.plain_text and "7 December" in asked.plain_text
     assert "If you don't answer, these days stand" in asked.plain_text
     labels = [b["text"] for row in asked.buttons for b in row]
-    assert labels == ["Mon on", "Tue on", "Wed on", "Thu on", "Fri on", "Sat off", "Sun off", "Done"]
+    assert labels == [
+        *("Mon on", "Tue on", "Wed on", "Thu on", "Fri on", "Sat off", "Sun off"),
+        "Done",
+    ]
     [edited] = await bot.press("Mon on", message=asked)  # Monday off ...
     [edited] = await bot.press("Sat off", message=edited)  # ... and Saturday on
     assert "Tue, Wed, Thu, Fri, Sat" in edited.plain_text
@@ -93,3 +115,85 @@ async def test_not_answering_keeps_last_weeks_days(bot: BotUnderTest) -> None:
     async with bot.runtime.sessions.begin() as session:
         sub = await session.scalar(select(Subscription))
         assert sub is not None and sub.state == "active"
+
+
+# --- team leads ----------------------------------------------------------------------------------
+ROTA = "2 days 2 nights 4 off"
+
+
+async def test_a_lead_sets_the_team_rota_and_a_joiner_follows_it_in_one_tap(
+    bot: BotUnderTest,
+) -> None:
+    await make_lead(bot, LEAD)
+    invite = await new_cohort(bot, "Night team")
+    [saved] = await bot.send(f"/cohort rota Night team {ROTA} from 2026-12-07", user=LEAD)
+    assert "Saved." in saved.plain_text
+    assert "rota of 2 days, 2 nights, 4 off: lessons at 08:00 on day shifts, 19:00 on night" in (
+        saved.plain_text
+    )
+    [unreadable] = await bot.send("/cohort rota Night team most days", user=LEAD)
+    assert "I couldn't read that" in unreadable.plain_text and "4 on 4 off" in unreadable.plain_text
+
+    [joined] = await join(bot, invite, 3001, "Ana")
+    assert "Your team works a rota of 2 days, 2 nights, 4 off" in joined.plain_text
+    [taken] = await bot.press("Follow the team's rota", user=3001)
+    assert "your lessons follow the rota" in taken.plain_text
+    assert "on your next day shift, Monday at 08:00" in taken.plain_text
+    sub = await subscription_of(bot, 3001)
+    # The cycle runs back from its start too: Monday 30 November is its second day shift.
+    assert sub is not None and sub.next_due_at == at(30, 8)
+    assert sub.pattern is not None and "DDNNOOOO" in sub.pattern
+    # A newcomer who does not tap keeps the cohort's plain schedule.
+    await join(bot, invite, 3002, "Ben")
+    other = await subscription_of(bot, 3002)
+    assert other is not None and other.pattern is None
+    # Rota off: the next joiner is offered nothing.
+    await bot.send("/cohort rota Night team off", user=LEAD)
+    [plain] = await join(bot, invite, 3003, "Cy")
+    assert "Follow the team's rota" not in str(plain.buttons)
+
+
+async def test_a_nudge_lands_at_each_members_waking_time(bot: BotUnderTest) -> None:
+    await make_lead(bot, LEAD)
+    invite = await new_cohort(bot, "Night team")
+    await join(bot, invite, 3001, "Ana")  # lessons at 08:00: awake from 08:00
+    await join(bot, invite, 3002, "Ben")
+    ben = await subscription_of(bot, 3002)
+    assert ben is not None
+    async with bot.runtime.sessions.begin() as session:  # Ben works nights: asleep until 19:00
+        night = await session.get(Subscription, ben.id)
+        assert night is not None
+        night.delivery_time = time(19, 0)
+    for user in (3001, 3002):
+        await set_last_active(bot, user, bot.clock.now().replace(day=20, month=11))
+    bot.clock.set(at(1, 11))  # Tuesday 11:00: Ana is awake, Ben asleep
+    [result] = await bot.send("/cohort nudge Night team", user=LEAD)
+    assert "gets a gentle nudge" in result.plain_text
+    due = {d.chat_id: d.due_at for d in await rows(bot, Delivery) if d.kind == "nudge"}
+    assert due == {3001: at(1, 11), 3002: at(1, 19)}
+    await bot.advance(minutes=1)
+    assert any("No pressure" in m.plain_text for m in bot.messages(3001))
+    assert not any("No pressure" in m.plain_text for m in bot.messages(3002))
+    bot.clock.set(at(1, 19, 1))
+    await bot.sim.run_clock_jobs()
+    assert any("No pressure" in m.plain_text for m in bot.messages(3002))
+
+
+async def test_the_huddle_card_comes_at_the_leads_own_time(bot: BotUnderTest) -> None:
+    await make_lead(bot, LEAD)
+    invite = await new_cohort(bot, "Night team")
+    [saved] = await bot.send("/cohort huddle Night team friday 17:30", user=LEAD)
+    assert "Huddle card: Fridays at 17:30" in saved.plain_text
+    await join(bot, invite, 3001, "Ana")
+
+    def cards() -> list[FakeMessage]:
+        return [m for m in bot.messages(LEAD) if "Huddle card: Night team" in m.plain_text]
+
+    bot.clock.set(at(4, 17, 29))  # Friday, a minute before
+    await bot.sim.run_clock_jobs()
+    assert cards() == []
+    bot.clock.set(at(4, 17, 31))
+    await bot.sim.run_clock_jobs()
+    assert len(cards()) == 1
+    [moved] = await bot.send("/cohort huddle Night team 07:00", user=LEAD)  # time only
+    assert "Huddle card: Fridays at 07:00" in moved.plain_text

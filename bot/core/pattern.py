@@ -41,6 +41,7 @@ from bot.core.schedule import (
     local_instant,
     zone,
 )
+from bot.core.timeparse import parse_time
 
 MAX_CYCLE_DAYS = 28
 DEFAULT_QUIET = timedelta(hours=9)
@@ -223,6 +224,34 @@ def parse_rota(text: str) -> str:
     if set(cycle) == {Shift.OFF}:
         raise ValueError("a rota needs at least one working day")
     return cycle
+
+
+DEFAULT_NIGHT_TIME = time(19, 0)  # a typed team rota's night-shift lesson unless told otherwise
+_TEAM_ROTA = re.compile(
+    r"^(?P<cycle>.+?)\s+from\s+(?P<start>\d{4}-\d{2}-\d{2})"
+    r"(?:\s+nights?\s+(?:at\s+)?(?P<night>\S+))?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_team_rota(text: str, day_time: time) -> Pattern:
+    """'4 on 4 off from 2026-12-07 [nights 19:00]' -> a rota with lessons at `day_time` on day
+    shifts and at 19:00 (or the time given) on nights; ValueError saying what is wrong."""
+    found = _TEAM_ROTA.match(" ".join(text.split()))
+    if found is None:
+        raise ValueError("write a rota and its first on-day, such as '4 on 4 off from 2026-12-07'")
+    night = DEFAULT_NIGHT_TIME
+    if found.group("night"):
+        read = parse_time(found.group("night"))
+        if read is None:
+            raise ValueError("write the night-shift lesson time such as 19:00")
+        night = read
+    return rota(
+        parse_rota(found.group("cycle")),
+        date.fromisoformat(found.group("start")),
+        day_time=day_time,
+        night_time=night,
+    )
 
 
 def describe_cycle(cycle: str) -> str:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, time
 
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
+from bot.core.pattern import parse_team_rota
 from bot.core.schedule import local_date, parse_days, weekdays_of
 from bot.core.timeparse import match_timezone, parse_time
 from bot.handlers import parse
@@ -53,6 +54,7 @@ from bot.views.callbacks import (
     TEAM_LEAVE_ASK,
     TEAM_NAME_CANCEL,
     TEAM_OPEN,
+    TEAM_PATTERN,
     TEAM_REMOVE,
     TEAM_REMOVE_ASK,
     TEAM_SHOW_ACTIVITY,
@@ -100,6 +102,8 @@ from bot.views.cohorts import (
     roster_screen,
     setting_problem_screen,
     settings_screen,
+    team_pattern_gone_screen,
+    team_pattern_taken_screen,
 )
 from bot.views.screen import Screen
 
@@ -119,6 +123,7 @@ _ON_A_COHORT = frozenset(
         "timezone",
         "start",
         "huddle",
+        "rota",
         "myname",
     }
 )
@@ -354,7 +359,23 @@ async def _settings(
     await reply(update, settings_screen(info))
 
 
-def _change_for(setting: str, value: str, today: date) -> CohortChange | None:
+def _huddle(value: str) -> CohortChange | None:
+    """'friday', 'friday 17:30', '17:30' or 'off'."""
+    if value.lower() == "off":
+        return CohortChange(huddle_off=True)
+    words = [w for w in value.replace(",", " ").split() if w.lower() != "at"]
+    at = parse_time(words[-1]) if words else None
+    if at is not None:
+        words = words[:-1]
+    if not words:
+        return CohortChange(huddle_time=at) if at is not None else None
+    days = weekdays_of(parse_days(" ".join(words)))
+    return CohortChange(huddle_day=days[0], huddle_time=at) if len(days) == 1 else None
+
+
+def _change_for(
+    setting: str, value: str, today: date, lesson_at: time = time(8, 0)
+) -> CohortChange | None:
     """Read one setting's value; None when it cannot be read."""
     try:
         if setting == "time":
@@ -369,10 +390,11 @@ def _change_for(setting: str, value: str, today: date) -> CohortChange | None:
             day = date.fromisoformat(value)
             return CohortChange(starts_on=day) if day >= today else None
         if setting == "huddle":
+            return _huddle(value)
+        if setting == "rota":
             if value.lower() == "off":
-                return CohortChange(huddle_off=True)
-            days = weekdays_of(parse_days(value))
-            return CohortChange(huddle_day=days[0]) if len(days) == 1 else None
+                return CohortChange(pattern_off=True)
+            return CohortChange(pattern=parse_team_rota(value, lesson_at))
         if setting == "myname":
             return CohortChange(lead_name=value) if value.strip() else None
     except ValueError:
@@ -384,7 +406,7 @@ async def _set(update: Update, context: BotContext, user: int, info: CohortInfo,
     message = update.effective_message
     setting = (message.text or "").split()[1].lower() if message is not None else ""
     today = local_date(context.services.clock.now(), info.timezone)
-    change = _change_for(setting, tail, today)
+    change = _change_for(setting, tail, today, info.delivery_time)
     if change is None:
         await reply(update, setting_problem_screen(setting))
         return
@@ -409,6 +431,7 @@ _ON_COHORT: dict[str, CohortVerb] = {
     "timezone": _set,
     "start": _set,
     "huddle": _set,
+    "rota": _set,
     "myname": _set,
 }
 
@@ -589,6 +612,12 @@ async def _lead_remove_confirmed(
     await show(update, lead_removed_screen(await context.services.leads.remove(user, lead_id)))
 
 
+async def _pattern_taken(update: Update, context: BotContext, user: int, cb: Callback) -> None:
+    [cohort_id] = _ints(cb, 1)
+    taken = await context.services.joining.use_team_pattern(user, cohort_id)
+    await reply(update, team_pattern_taken_screen(taken) if taken else team_pattern_gone_screen())
+
+
 async def _cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     await show(update, cancelled_screen())
 
@@ -607,6 +636,7 @@ _BUTTONS: dict[str, ButtonVerb] = {
     TEAM_ARCHIVE: _archive_confirmed,
     LEAD_REMOVE: _lead_remove_confirmed,
     TEAM_CANCEL: _cancelled,
+    TEAM_PATTERN: _pattern_taken,
 }
 _PATTERN = "^(?:" + "|".join(sorted(_BUTTONS)) + ")(?::|$)"
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final
 
+from bot.core.pattern import Pattern
+
 from bot.core.schedule import WEEKDAYS
 from bot.core.states import DeliveryKind
 
@@ -30,10 +32,6 @@ MAX_INVITE_USES: Final = 10_000
 SMALL_GROUP: Final = 5  # below this, the dashboard shows counts only
 INACTIVE_AFTER: Final = timedelta(days=7)
 NUDGE_EVERY: Final = timedelta(days=7)
-# Nudges arrive only between these member-local times: well inside 07:00-21:00 so a slow,
-# rate-limited sender can never push one into the quiet hours.
-NUDGE_FROM: Final = time(9, 0)
-NUDGE_UNTIL: Final = time(20, 0)
 CHART_WEEKS: Final = 8
 NUDGE: Final = DeliveryKind.NUDGE  # outbox kind
 PENDING_NAME: Final = "cohort_name"  # pending-action flow: the member's next text is their name
@@ -84,6 +82,8 @@ class CohortInfo:
     huddle_day: int | None
     members: int
     invite_expires_at: datetime | None = None
+    huddle_time: time | None = None  # the lead's own time for the card (None: HUDDLE_AT)
+    pattern: Pattern | None = None  # the team's default pattern, offered to joiners
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +210,8 @@ class Joined:
     timezone: str
     state: str
     kept_progress: bool
+    cohort_id: int = 0
+    team_pattern: Pattern | None = None  # offered in one tap when the cohort has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +250,10 @@ class CohortChange:
     starts_on: date | None = None
     huddle_day: int | None = None
     huddle_off: bool = False
+    huddle_time: time | None = None
     lead_name: str | None = None
+    pattern: Pattern | None = None  # the team's default pattern (a rota)
+    pattern_off: bool = False
 
 
 class CohortNameProblem(ValueError):
@@ -257,3 +262,13 @@ class CohortNameProblem(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class TeamPatternTaken:
+    """A member took their team's pattern: when lessons now come."""
+
+    cohort_name: str
+    pattern: Pattern
+    next_due_at: datetime | None
+    timezone: str

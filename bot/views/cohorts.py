@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from bot.content.schema import Lesson
+from bot.core.pattern import describe, describe_next
 from bot.core.schedule import DAY_NAMES, format_days, zone
 from bot.core.states import SubscriptionState
 from bot.core.textclean import utf16_len
 from bot.results.cohorts import (
+    HUDDLE_AT,
     MAX_DISPLAY_NAME,
     CohortInfo,
     CohortInvitePreview,
@@ -27,6 +29,7 @@ from bot.results.cohorts import (
     MemberRef,
     Membership,
     NudgeResult,
+    TeamPatternTaken,
 )
 from bot.results.roles import Handover, LeadInfo, LeadInvite, invite_payload
 from bot.views.callbacks import (
@@ -40,6 +43,7 @@ from bot.views.callbacks import (
     TEAM_LEAVE_ASK,
     TEAM_NAME_CANCEL,
     TEAM_OPEN,
+    TEAM_PATTERN,
     TEAM_REMOVE,
     TEAM_REMOVE_ASK,
     TEAM_SHOW_ACTIVITY,
@@ -353,13 +357,18 @@ def archived_screen(cohort_name: str) -> Screen:
 def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
     """A cohort's settings and how to change each."""
     name = escape(cohort.name)
-    huddle = f"{_DAY_FULL[cohort.huddle_day]}s at 09:00" if cohort.huddle_day is not None else "off"
+    huddle_at = (cohort.huddle_time or HUDDLE_AT).strftime("%H:%M")
+    huddle = (
+        f"{_DAY_FULL[cohort.huddle_day]}s at {huddle_at}" if cohort.huddle_day is not None else "off"
+    )
+    rota = escape(describe(cohort.pattern)) if cohort.pattern is not None else "none"
     lines = [note, ""] if note else []
     lines += [
         f"<b>{name}</b> settings",
         "",
         f"Lessons for new members: {_schedule(cohort.delivery_time, cohort.timezone, cohort.days)}",
         f"Starts: {_day(cohort.starts_on)}",
+        f"Team rota, offered to new members in one tap: {rota}",
         f"Huddle card: {huddle}",
         f"Your name on the invite screen: {escape(cohort.lead_name)}",
         "",
@@ -368,7 +377,10 @@ def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
         f"/cohort days {name} weekdays",
         f"/cohort timezone {name} Europe/London",
         f"/cohort start {name} 2027-01-04",
-        f"/cohort huddle {name} friday (or off)",
+        f"/cohort rota {name} 2 days 2 nights 4 off from 2026-12-07 (or off)",
+        "<i>(day shifts at the lesson time above; add <code>nights 19:00</code> for"
+        " another time on night shifts)</i>",
+        f"/cohort huddle {name} friday 17:30 (or off)",
         f"/cohort myname {name} Sam",
         "",
         "<i>Members who have already joined keep their own times; they can change them in"
@@ -385,7 +397,10 @@ def setting_problem_screen(what: str) -> Screen:
         " Fri</code>",
         "timezone": "a timezone such as <code>Europe/London</code>",
         "start": "a date such as <code>2027-01-04</code>, today or later",
-        "huddle": "a day such as <code>friday</code>, or <code>off</code>",
+        "huddle": "a day such as <code>friday</code>, and a time if you like"
+        " (<code>friday 17:30</code>), or <code>off</code>",
+        "rota": "a rota and the date of its first on-day, such as <code>4 on 4 off from"
+        " 2026-12-07</code> (add <code>nights 19:00</code> for night shifts), or <code>off</code>",
         "myname": "a name of up to 48 characters",
         "invite": "<code>uses 20</code> and/or <code>days 14</code> (up to 365 days)",
     }
@@ -635,15 +650,38 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
         " them check in kindly if you've been away for a week or more. Either answer is fine;"
         " you can change it by pressing the other button later.",
     ]
-    return Screen(
-        "\n".join(lines),
+    rows: list[tuple[Button, ...]] = [
         (
-            (
-                Button("Yes, show it", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 1)),
-                Button("No, keep it private", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 0)),
-            ),
-        ),
-    )
+            Button("Yes, show it", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 1)),
+            Button("No, keep it private", encode(TEAM_SHOW_ACTIVITY, joined.member_id, 0)),
+        )
+    ]
+    if joined.team_pattern is not None:
+        lines += [
+            "",
+            f"Your team works a {escape(describe(joined.team_pattern))}. If that's your rota"
+            " too, one tap sets your lessons to follow it (you can change it in /settings).",
+        ]
+        rows.append((Button("Follow the team's rota", encode(TEAM_PATTERN, joined.cohort_id)),))
+    return Screen("\n".join(lines), tuple(rows))
+
+
+def team_pattern_taken_screen(taken: TeamPatternTaken) -> Screen:
+    """The member now follows the team's rota."""
+    lines = [
+        f"Done: your lessons follow the {escape(describe(taken.pattern))}"
+        f" of <b>{escape(taken.cohort_name)}</b>."
+    ]
+    if taken.next_due_at is not None:
+        when = describe_next(taken.next_due_at, taken.pattern, taken.timezone)
+        lines.append(f"Your next lesson: {escape(when)}.")
+    lines.append("You can change this any time in /settings.")
+    return Screen("\n".join(lines))
+
+
+def team_pattern_gone_screen() -> Screen:
+    """The button no longer applies (left the team, or the lead removed the rota)."""
+    return Screen("That rota isn't on offer any more, so nothing changed. Your times are in /settings.")
 
 
 def activity_choice_screen(show: bool) -> Screen:

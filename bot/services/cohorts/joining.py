@@ -9,6 +9,7 @@ active, lists their cohorts and leaves. Made-up tokens are throttled per person
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select, update
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
+from bot.core.pattern import PatternKind, to_column
 from bot.core.schedule import local_instant
 from bot.core.states import SubscriptionState
 from bot.db.models import Cohort, CohortMember, Invite, Learner, Subscription
@@ -31,9 +33,10 @@ from bot.results.cohorts import (
     Membership,
     NamePrompt,
     NameRejected,
+    TeamPatternTaken,
 )
-from bot.services.cohorts.manage import clean_name, name_key
-from bot.services.outbox.sql import next_due_for
+from bot.services.cohorts.manage import clean_name, name_key, team_pattern
+from bot.services.outbox.sql import next_due_for, pattern_of
 from bot.services.roles import (
     COHORT_INVITE,
     LEAD_INVITE,
@@ -247,6 +250,8 @@ class JoiningService:
             timezone=subscription.timezone,
             state=subscription.state,
             kept_progress=kept,
+            cohort_id=cohort.id,
+            team_pattern=team_pattern(cohort),
         )
 
     async def _enrol(
@@ -285,6 +290,51 @@ class JoiningService:
         start = max(now, opening - timedelta(microseconds=1))
         subscription.next_due_at = await next_due_for(session, subscription, start)
         return subscription, False
+
+    async def use_team_pattern(
+        self, telegram_user_id: int, cohort_id: int
+    ) -> TeamPatternTaken | None:
+        """A member takes their team's default pattern in one tap (their lesson days and times
+        then follow it; /settings still changes it). None when they are not a member of that
+        live cohort, it has no pattern, or they have no lessons to schedule."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            learner = await self._learner(session, telegram_user_id)
+            cohort = await session.get(Cohort, cohort_id)
+            if (
+                learner is None
+                or cohort is None
+                or cohort.archived_at is not None
+                or not await self._is_member(session, cohort.id, learner.id)
+            ):
+                return None
+            pattern = team_pattern(cohort)
+            subscription: Subscription | None = await session.scalar(
+                select(Subscription)
+                .where(Subscription.learner_id == learner.id)
+                .with_for_update()
+            )
+            if pattern is None or subscription is None:
+                return None
+            # The rota keeps the member's own quiet hours, if they set any.
+            own = pattern_of(subscription)
+            pattern = replace(pattern, quiet_from=own.quiet_from, quiet_until=own.quiet_until)
+            try:
+                pattern = pattern.checked()
+            except ValueError:
+                pattern = replace(pattern, quiet_from=None, quiet_until=None)
+            if pattern.kind != PatternKind.ROTA and pattern.lesson_time is not None:
+                subscription.days, subscription.delivery_time = pattern.days, pattern.lesson_time
+            subscription.pattern = to_column(pattern)
+            subscription.updated_at = now
+            if subscription.state == SubscriptionState.ACTIVE:
+                opening = local_instant(cohort.starts_on, time(0), subscription.timezone)
+                start = max(now, opening - timedelta(microseconds=1))
+                subscription.next_due_at = await next_due_for(session, subscription, start)
+            learner.last_active_at = now
+            return TeamPatternTaken(
+                cohort.name, pattern, subscription.next_due_at, subscription.timezone
+            )
 
     async def set_show_activity(self, telegram_user_id: int, member_id: int, show: bool) -> bool:
         """The member's own choice about showing their lead when they were last active."""

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
+from bot.core.pattern import Pattern, stored, to_column
 from bot.core.schedule import local_date
 from bot.core.textclean import RejectedText, clean
 from bot.core.timeparse import is_usable_timezone
@@ -104,7 +105,19 @@ def _info(cohort: Cohort, members: int, invite: Invite | None = None) -> CohortI
         huddle_day=cohort.huddle_day,
         members=members,
         invite_expires_at=invite.expires_at if invite is not None else None,
+        huddle_time=cohort.huddle_time,
+        pattern=team_pattern(cohort),
     )
+
+
+def team_pattern(cohort: Cohort) -> Pattern | None:
+    """A cohort's default pattern (None: none set, or one that no longer reads)."""
+    if cohort.pattern is None:
+        return None
+    try:
+        return stored(cohort.pattern, cohort.days, cohort.delivery_time)
+    except ValueError:
+        return None
 
 
 async def describe_cohort(session: AsyncSession, cohort: Cohort, now: datetime) -> CohortInfo:
@@ -271,6 +284,14 @@ class CohortService:
                 cohort.huddle_day = None
             elif change.huddle_day is not None:
                 cohort.huddle_day = change.huddle_day
+            if change.huddle_time is not None:
+                cohort.huddle_time = change.huddle_time.replace(
+                    second=0, microsecond=0, tzinfo=None
+                )
+            if change.pattern_off:
+                cohort.pattern = None
+            elif change.pattern is not None:
+                cohort.pattern = to_column(change.pattern.checked())
             if change.lead_name is not None:
                 lead, _ = clean_name(change.lead_name, MAX_LEAD_NAME)
                 if not lead:

@@ -16,42 +16,39 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.schema import Content
 from bot.core.clock import Clock
-from bot.core.schedule import local_date, local_instant, zone
+from bot.core.pattern import Pattern, waking
+from bot.core.schedule import local_date, zone
 from bot.core.states import DeliveryKind, SubscriptionState
-from bot.db.models import Cohort, CohortNudge
+from bot.db.models import Cohort, CohortNudge, Subscription
 from bot.results.cohorts import (
     DEFAULT_TIMEZONE,
     HUDDLE_AT,
     INACTIVE_AFTER,
     NUDGE_EVERY,
-    NUDGE_FROM,
-    NUDGE_UNTIL,
     HuddleCard,
     NudgeResult,
 )
 from bot.services.cohorts.dashboard import member_facts, week_start
-from bot.services.outbox.sql import enqueue
+from bot.services.outbox.sql import enqueue, pattern_of
 from bot.services.outbox.types import NewDelivery
 from bot.services.roles import Access
 
 
-def nudge_due(now: datetime, tz: ZoneInfo) -> datetime:
-    """When a nudge may arrive for someone in this timezone: now, or their next 09:00."""
-    local = now.astimezone(tz)
-    wall = local.time().replace(tzinfo=None)
-    if NUDGE_FROM <= wall < NUDGE_UNTIL:
-        return now
-    day = local.date() if wall < NUDGE_FROM else local.date() + timedelta(days=1)
-    return local_instant(day, NUDGE_FROM, tz)
+def nudge_due(now: datetime, pattern: Pattern, tz: ZoneInfo) -> datetime:
+    """When a nudge may arrive for a member: now, or when their own quiet hours end (a night
+    worker's sleep is in the day; see `bot.core.pattern.waking`)."""
+    return waking(now, pattern, tz)
 
 
 def huddle_due(now: datetime, cohort: Cohort) -> bool:
-    """The cohort's huddle day, from HUDDLE_AT cohort time, and no card in the last seven days."""
+    """The cohort's huddle day, from the lead's own huddle time (HUDDLE_AT unless they chose
+    one) in cohort time, and no card in the last seven days."""
     local = now.astimezone(zone(cohort.timezone))
     today = local.date()
+    at = cohort.huddle_time if cohort.huddle_time is not None else HUDDLE_AT
     return (
         local.weekday() == cohort.huddle_day
-        and local.time().replace(tzinfo=None) >= HUDDLE_AT
+        and local.time().replace(tzinfo=None) >= at
         and (cohort.huddle_sent_on is None or cohort.huddle_sent_on <= today - timedelta(days=7))
     )
 
@@ -110,11 +107,22 @@ class TeamMessageService:
                 and m.state == SubscriptionState.ACTIVE
                 and m.subscription_id is not None
             ]
+            ids = [m.subscription_id for m in away if m.subscription_id is not None]
+            subscriptions = {
+                sub.id: sub
+                for sub in await session.scalars(
+                    select(Subscription).where(Subscription.id.in_(ids))
+                )
+            }
             nudges = []
             for member in away:
                 assert member.subscription_id is not None  # filtered above
-                tz = zone(member.timezone or DEFAULT_TIMEZONE)
-                due = nudge_due(now, tz)
+                sub = subscriptions[member.subscription_id]
+                try:
+                    tz, pattern = zone(member.timezone or DEFAULT_TIMEZONE), pattern_of(sub)
+                except ValueError:
+                    continue  # a schedule that cannot be read: no nudge rather than a guess
+                due = nudge_due(now, pattern, tz)
                 nudges.append(
                     NewDelivery(
                         subscription_id=member.subscription_id,
@@ -132,7 +140,7 @@ class TeamMessageService:
     # --- the weekly huddle card (the scheduler asks) ---------------------------------------------
 
     async def claim_huddles(self) -> list[HuddleCard]:
-        """Cards due now: each cohort's huddle day, from 09:00 cohort time, once a week.
+        """Cards due now: each cohort's huddle day, from the lead's huddle time, once a week.
 
         Claiming marks the week as done first (at most once, even with several workers); a card
         that then fails to send is not retried: it is a weekly suggestion, not a lesson.
