@@ -81,9 +81,7 @@ def test_the_weekly_question_shows_the_coming_week_as_toggles() -> None:
     assert asked is not None and "Monday 1 December" in asked.text
     assert asked.reply_markup is not None
     labels = [b.text for row in asked.reply_markup.inline_keyboard for b in row]
-    assert labels == [*("Mon on", "Tue off", "Wed on", "Thu off"), "Fri off", "Sat off"] + [
-        "Sun off",
-        "Done",
-    ]
+    days = ["Mon on", "Tue off", "Wed on", "Thu off", "Fri off", "Sat off", "Sun off"]
+    assert labels == [*days, "Done"]
     assert "If you don't answer" in asked.text
     assert render(item(DeliveryKind.WEEK_PROMPT, "x")) is None

@@ -1,4 +1,4 @@
-""""Ask me each week": the buttons of Sunday's question about the coming week.
+""" "Ask me each week": the buttons of Sunday's question about the coming week.
 
 Buttons: WEEK_TOGGLE switches one day and saves the week at once (EnrolmentService.answer_week),
 so the lessons follow each tap; WEEK_DONE closes the question. The message itself comes through

@@ -12,7 +12,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Final
 
 from bot.core.pattern import Pattern
-
 from bot.core.schedule import WEEKDAYS
 from bot.core.states import DeliveryKind
 

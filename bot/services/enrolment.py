@@ -464,7 +464,9 @@ class EnrolmentService:
                     due = waking(now, pattern, tz)
                 monday = today + timedelta(days=1)
                 shown = str(week_answer(pattern, monday))
-                rows.append(NewDelivery(sub.id, chat_id, DeliveryKind.WEEK_PROMPT, today, due, shown))
+                rows.append(
+                    NewDelivery(sub.id, chat_id, DeliveryKind.WEEK_PROMPT, today, due, shown)
+                )
             return await enqueue(session, rows, now)
 
     # --- internals -------------------------------------------------------------------------------

@@ -359,7 +359,9 @@ def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
     name = escape(cohort.name)
     huddle_at = (cohort.huddle_time or HUDDLE_AT).strftime("%H:%M")
     huddle = (
-        f"{_DAY_FULL[cohort.huddle_day]}s at {huddle_at}" if cohort.huddle_day is not None else "off"
+        f"{_DAY_FULL[cohort.huddle_day]}s at {huddle_at}"
+        if cohort.huddle_day is not None
+        else "off"
     )
     rota = escape(describe(cohort.pattern)) if cohort.pattern is not None else "none"
     lines = [note, ""] if note else []
@@ -681,7 +683,9 @@ def team_pattern_taken_screen(taken: TeamPatternTaken) -> Screen:
 
 def team_pattern_gone_screen() -> Screen:
     """The button no longer applies (left the team, or the lead removed the rota)."""
-    return Screen("That rota isn't on offer any more, so nothing changed. Your times are in /settings.")
+    return Screen(
+        "That rota isn't on offer any more, so nothing changed. Your times are in /settings."
+    )
 
 
 def activity_choice_screen(show: bool) -> Screen:

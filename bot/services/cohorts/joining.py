@@ -310,9 +310,7 @@ class JoiningService:
                 return None
             pattern = team_pattern(cohort)
             subscription: Subscription | None = await session.scalar(
-                select(Subscription)
-                .where(Subscription.learner_id == learner.id)
-                .with_for_update()
+                select(Subscription).where(Subscription.learner_id == learner.id).with_for_update()
             )
             if pattern is None or subscription is None:
                 return None
