@@ -161,7 +161,7 @@ def build_application(
         ApplicationBuilder()
         .bot(bot)
         # Each person's updates in order, different people's side by side (bot/incoming.py).
-        .concurrent_updates(PerPerson())
+        .concurrent_updates(PerPerson(services.flood))
         .context_types(ContextTypes(context=BotContext))
         .post_init(post_init)
         .post_stop(post_stop)

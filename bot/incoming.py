@@ -27,6 +27,8 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.ext import BaseUpdateProcessor, ExtBot
 
+from bot.core.flood import FloodLimit
+
 log = logging.getLogger(__name__)
 
 KNOWN_TYPES = frozenset(Update.ALL_TYPES)
@@ -80,16 +82,26 @@ class ChatPacer:
 class PerPerson(BaseUpdateProcessor):
     """Different people's updates concurrently; one person's (or chat's) strictly in order."""
 
-    def __init__(self, max_concurrent_updates: int = 4096) -> None:
+    def __init__(self, flood: FloodLimit | None = None, max_concurrent_updates: int = 4096) -> None:
         # The cap bounds memory only: a flooder's updates wait on their own lock, not for slots
         # others need (PTB takes the slot first, so the cap is set far above real concurrency).
         super().__init__(max_concurrent_updates)
+        self._flood = flood
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Await the update's handling once this person's earlier updates are done."""
+        """Count the update against the flood limit as it arrives; then await its handling once
+        this person's earlier updates are done (one refused is handled at once: the guard only
+        tells the person to slow down, once, or drops it)."""
         key = _person(update)
-        if key is None:
+        if key is None or (
+            self._flood is not None
+            and isinstance(update, Update)
+            and update.effective_user is not None
+            and not self._flood.arrive(
+                update.update_id, update.effective_user.id, support=is_support(update)
+            )
+        ):
             await coroutine
             return
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
@@ -109,6 +121,13 @@ class PerPerson(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to release."""
+
+
+def is_support(update: Update) -> bool:
+    """True for a `/support` command (also `/support@BotName`): it passes once per flood window."""
+    text = update.effective_message.text if update.effective_message else None
+    words = text.split() if text else []  # whitespace-only text has no first word
+    return bool(words) and words[0].split("@")[0] == "/support"
 
 
 def _person(update: object) -> int | None:

@@ -205,3 +205,24 @@ async def test_the_update_log_fails_open_when_the_database_is_unreachable(
     log = UpdateLog(_Unreachable(error), clock)  # type: ignore[arg-type]
     assert await log.begin(1) is True
     await log.finish()  # not recorded, and no error either
+
+
+async def test_a_burst_is_limited_as_it_arrives_not_as_each_update_gets_its_turn(
+    database_url: str, clock: FakeClock
+) -> None:
+    """bench/flood.py found it: with replies paced at one a second per chat, a flooder's updates
+    reached the flood check one a second, so 1,000 sent at once were all answered, over about
+    17 minutes, and none limited. The limit is counted when an update arrives."""
+    async with bot_under_test(
+        database_url, clock, flood_limit="20/10 seconds", reply_chat_rate=1.0
+    ) as bot:
+        before = len(bot.messages(USER))
+        sent = [bot.server.send_text(USER, "/help") for _ in range(60)]  # all at once
+        started = time.monotonic()
+        [other] = await bot.send("/help", user=2002)  # someone else is answered at once
+        assert other.text is not None and time.monotonic() - started < 2.0
+        for update_id in sent:
+            await bot.sim.application.wait_finished(update_id, 60)
+        replies = [m.text or "" for m in bot.messages(USER)[before:]]
+        told = [text for text in replies if "faster than I can keep up" in text]
+        assert (len(replies), len(told)) == (21, 1)  # the 20 the limit allows, told once

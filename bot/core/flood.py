@@ -1,9 +1,13 @@
 """Per-person flood limit: someone sending faster than the limit is told once, then ignored.
 
-Uses the `limits` library's moving window, in memory (per bot process): the check writes nothing
-to the database, so a flood costs no more than a dictionary look-up. Other people are never
-affected. `/support` counts like anything else, except that a person's first `/support` in any
-window is always answered, even when they are over the limit.
+Uses the `limits` library's moving window, in memory (per bot process): the check writes nothing to
+the database, so a flood costs no more than a dictionary look-up. Other people are never affected.
+An update is counted when it *arrives* (`arrive`, called by the update processor before the update
+waits behind the person's earlier ones), not when its turn comes: replies to one chat are paced at
+about one a second, so counting at the turn would let a burst of 1,000 through, one a second, for a
+quarter of an hour. The guard then asks `admitted` for the decision. `/support` counts like
+anything else, except that a person's first `/support` in any window is always answered, even when
+they are over the limit.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+
+_MAX_WAITING = 100_000
 
 
 class FloodLimit:
@@ -22,6 +28,19 @@ class FloodLimit:
         self._support: RateLimitItem = parse(f"1/{self._item.get_expiry()} seconds")
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._told: set[int] = set()
+        self._decided: dict[int, bool] = {}  # update id -> counted on arrival, allowed?
+
+    def arrive(self, update_id: int, user_id: int, *, support: bool = False) -> bool:
+        """Count an update as it arrives and remember the decision for `admitted`."""
+        if len(self._decided) > _MAX_WAITING:  # bounded, even if a decision is never asked for
+            self._decided.clear()
+        allowed = self._decided[update_id] = self.allow(user_id, support=support)
+        return allowed
+
+    def admitted(self, update_id: int, user_id: int, *, support: bool = False) -> bool:
+        """The decision made when this update arrived (counted now if it was not counted then)."""
+        decided = self._decided.pop(update_id, None)
+        return self.allow(user_id, support=support) if decided is None else decided
 
     def allow(self, user_id: int, *, support: bool = False) -> bool:
         """Count this update; False when the person is over the limit."""

@@ -7,6 +7,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from bot.context import BotContext
+from bot.incoming import is_support
 from bot.render import reply
 from bot.views.common import slow_down_screen
 
@@ -14,17 +15,12 @@ GUARD_GROUP = -1
 FINISH_GROUP = 1_000  # after every feature's group
 
 
-def _is_support(update: Update) -> bool:
-    text = update.effective_message.text if update.effective_message else None
-    words = text.split() if text else []  # whitespace-only text has no first word
-    return bool(words) and words[0].split("@")[0] == "/support"
-
-
 async def guard(update: Update, context: BotContext) -> None:
     """Ignore a flooding person (in memory, first) or a redelivered update (by its id)."""
     services = context.services
     user = update.effective_user
-    if user is not None and not services.flood.allow(user.id, support=_is_support(update)):
+    support = is_support(update)
+    if user is not None and not services.flood.admitted(update.update_id, user.id, support=support):
         if services.flood.should_tell(user.id) and update.effective_chat is not None:
             await reply(update, slow_down_screen())
         raise ApplicationHandlerStop
