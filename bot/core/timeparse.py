@@ -299,9 +299,8 @@ def parse_day(text: str, today: date) -> date | None:
     words = {"today": 0, "tomorrow": 1, "yesterday": -1}
     if cleaned in words:
         return today + timedelta(days=words[cleaned])
-    if len(cleaned) >= 3 and (
-        named := [i for i, n in enumerate(_WEEKDAY_NAMES) if cleaned.startswith(n)]
-    ):
+    named = [i for i, name in enumerate(_WEEKDAY_NAMES) if name.startswith(cleaned)]
+    if len(cleaned) >= 3 and named:
         return today + timedelta(days=(named[0] - today.weekday()) % 7)
     for pattern in (_ISO_DAY, _DAY_MONTH, _MONTH_DAY, _SLASHED):
         match = pattern.match(cleaned)
