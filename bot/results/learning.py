@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.pattern import Pattern
+
 
 @dataclass(frozen=True, slots=True)
 class Touch:
@@ -60,6 +62,8 @@ class Progress:
     timezone: str
     next_delivery: datetime | None  # in the learner's local time
     paused_until: datetime | None  # in the learner's local time
+    # The learner's shift pattern, so the next lesson reads in its words (None: not subscribed).
+    pattern: Pattern | None = None
 
 
 @dataclass(frozen=True, slots=True)

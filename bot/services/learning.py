@@ -43,6 +43,7 @@ from bot.results.learning import (
     Touch,
 )
 from bot.services.learners import learner_by_telegram_id
+from bot.services.outbox.sql import pattern_of
 
 DEFAULT_TIMEZONE = "Europe/London"
 FIRST_REVIEW_DAYS = 2
@@ -430,6 +431,7 @@ class LearningService:
                 timezone=str(who.tz.key),
                 next_delivery=_local(sub.next_due_at, who.tz) if sub is not None else None,
                 paused_until=_local(sub.paused_until, who.tz) if sub is not None else None,
+                pattern=pattern_of(sub) if sub is not None else None,
             )
 
     # --- internals --------------------------------------------------------------------------------

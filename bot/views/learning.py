@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
+from bot.core.pattern import PatternKind, describe_next
 from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
 from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
@@ -260,6 +261,11 @@ def progress_screen(progress: Progress | None) -> Screen:
 def _schedule_line(progress: Progress) -> str:
     zone = escape(progress.timezone)
     if progress.state == SubscriptionState.ACTIVE and progress.next_delivery is not None:
+        pattern = progress.pattern
+        if pattern is not None and pattern.kind == PatternKind.ROTA:
+            # 'on your next night shift, Thursday at 19:00' (next_delivery is already local).
+            when = describe_next(progress.next_delivery, pattern, progress.timezone)
+            return f"Next lesson: {when} ({zone})."
         return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
     if progress.state == SubscriptionState.PAUSED:
         if progress.paused_until is not None:

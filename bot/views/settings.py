@@ -176,6 +176,13 @@ def today_text(pattern: Pattern, now: datetime, tz: str) -> str:
     return f"{_WEEKDAYS[today.weekday()]}, {_SHIFT_ONE[shift]} ({lesson})"
 
 
+def pattern_today_line(enrolment: Enrolment, now: datetime) -> str:
+    """One line for the sandbox's clock: the learner's pattern and what today is in it."""
+    schedule = enrolment.schedule
+    today = today_text(schedule.pattern, now, schedule.timezone)
+    return f"your pattern: {pattern_text(schedule.pattern)}; today: {today}"
+
+
 def quiet_text(pattern: Pattern) -> str:
     """The learner's quiet hours: their own window, or the default."""
     if pattern.quiet_from is None or pattern.quiet_until is None:
