@@ -1,5 +1,6 @@
 """Dialogues: choosing a shift pattern and quiet hours in /settings, the next lesson in the
-pattern's words on /progress, and the sandbox's clock showing the rota (issue 15).
+pattern's words on /progress and after a lesson's Done or Skip, and the sandbox's clock showing
+the rota (issue 15).
 
 The clock starts on Monday 30 November 2026 at 07:00 in London (UTC); the learner takes lesson 1
 straight away, so Monday has had its lesson.
@@ -68,6 +69,9 @@ async def test_a_rota_by_buttons_with_its_start_and_a_time_per_shift(bot: BotUnd
     assert await bot.advance(hours=24) == []  # Tuesday 07:00
     arrived = await bot.advance(minutes=31)
     assert any("Lesson 2 of" in message.plain_text for message in arrived)
+    # The lesson's footer, after Done, names the next shift.
+    [thanks] = await bot.press("Done")
+    assert "Next lesson on your next day shift, Wednesday at 07:30." in thanks.plain_text
 
 
 async def test_a_rota_typed_with_lessons_on_days_off_only(bot: BotUnderTest) -> None:
@@ -95,6 +99,8 @@ async def test_a_rota_typed_with_lessons_on_days_off_only(bot: BotUnderTest) -> 
     # The answer was taken: the next text is a search again.
     [search] = await bot.send("7pm")
     assert "Your pattern" not in search.plain_text
+    [skipped] = await bot.press("Skip")
+    assert "Your next lesson comes on your next day off, Tuesday at 18:00." in skipped.plain_text
 
 
 async def test_no_lesson_on_every_kind_of_day_is_asked_again(bot: BotUnderTest) -> None:

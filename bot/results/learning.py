@@ -16,6 +16,11 @@ class Touch:
     recorded: bool  # False: nobody to record it for (no learner row)
     already: bool = False  # Done/Skip: it had been recorded before
     reviews_waiting: int = 0  # Done: review questions that can ride along now (0-2)
+    # Done and Skip on an active subscription: when the next daily lesson comes (UTC), in which
+    # timezone and pattern, so the footer can say it in the pattern's words.
+    next_lesson_at: datetime | None = None
+    timezone: str = "UTC"
+    pattern: Pattern | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,8 @@ def done_screen(touch: Touch) -> Screen:
         if touch.already
         else "Done. Thank you for making time for this today."
     )
+    if (footer := _next_footer(touch)) is not None:
+        text += f" Next lesson {footer}."
     if not touch.reviews_waiting:
         return Screen(text)
     what = (
@@ -89,10 +91,20 @@ def skip_screen(touch: Touch) -> Screen:
     """After Skip: no reason asked, no penalty."""
     if touch.recorded and touch.already:
         return Screen("That lesson is already marked. Nothing else is needed.")
+    footer = _next_footer(touch)
     return Screen(
         "Skipped. No reason needed, and it makes no difference to your progress."
-        " Your next lesson comes as usual."
+        + f" Your next lesson comes {footer or 'as usual'}."
     )
+
+
+def _next_footer(touch: Touch) -> str | None:
+    """When the next lesson comes, in the pattern's words: 'on your next night shift, Thursday
+    at 19:00' on a rota, else 'on Thursday at 08:00'; None when none is coming."""
+    if touch.next_lesson_at is None or touch.pattern is None:
+        return None
+    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone)
+    return when if when.startswith("on ") else f"on {when}"
 
 
 def moment_screen(support: Support) -> Screen:
