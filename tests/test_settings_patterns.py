@@ -191,6 +191,22 @@ async def test_quiet_hours_set_by_button_and_typed_refused_and_reset(bot: BotUnd
     assert "(the default)" in typed_reset.plain_text
 
 
+async def test_a_lesson_time_inside_the_learners_own_quiet_hours_is_refused_kindly(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    await bot.send("/settings")
+    await bot.press("Quiet hours")
+    await bot.send("22:00-06:00")
+    [menu] = await bot.press("Change time")
+    [refused] = await bot.send("23:00")
+    assert "I couldn't use that time: your 23:00 lesson would fall" in refused.plain_text
+    assert "22:00 to 06:00" in refused.plain_text
+    [by_button] = await bot.press("06:00", message=menu)
+    assert "I couldn't use that time" not in by_button.plain_text  # 06:00 is when they end
+    assert "Lesson time set to 06:00" in by_button.plain_text
+
+
 async def test_a_rota_time_inside_the_learners_quiet_hours_is_refused_kindly(
     bot: BotUnderTest,
 ) -> None:

@@ -149,7 +149,14 @@ async def _set_time(update: Update, context: BotContext, user_id: int, value: st
 async def _apply_time(
     update: Update, context: BotContext, user_id: int, at: time, respond: Show
 ) -> None:
-    enrolment = await _service(context).set_time(user_id, at)
+    service = _service(context)
+    try:
+        enrolment = await service.set_time(user_id, at)
+    except ScheduleError as refused:  # inside the learner's own quiet hours
+        current = await _require(service, user_id)
+        await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, "time"))
+        await respond(update, time_menu_screen(current, refused=str(refused)))
+        return
     await _changed(update, context, enrolment, f"Lesson time set to {format_time(at)}.", respond)
 
 

@@ -338,12 +338,21 @@ def _back() -> Button:
     return Button("Back", encode(SETTINGS, "home"))
 
 
-def time_menu_screen(enrolment: Enrolment, *, retry: str | None = None) -> Screen:
+def time_menu_screen(
+    enrolment: Enrolment, *, retry: str | None = None, refused: str | None = None
+) -> Screen:
     """Choose the lesson time: common times as buttons, or type one."""
     current = enrolment.schedule.delivery_time
     lines = []
     if retry is not None:
         lines += [f"I couldn't read <i>{echo(retry)}</i> as a time.", ""]
+    if refused is not None:
+        lines += [
+            f"I couldn't use that time: {escape(refused)} (your quiet hours are"
+            f" {quiet_text(enrolment.schedule.pattern)}). Choose another time, or change your"
+            " quiet hours first.",
+            "",
+        ]
     lines += [
         "<b>What time would you like your lesson?</b>",
         f"Now: {format_time(current)}.",
