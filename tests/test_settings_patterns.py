@@ -11,7 +11,10 @@ from __future__ import annotations
 import io
 from datetime import date, time
 
+import pytest
+
 from bot.core.pattern import Pattern, PatternKind, rota
+from bot.core.timeparse import parse_day
 from bot.sandbox.terminal import Terminal
 from bot.views.callbacks import SETTINGS
 from tests.support.harness import USER, BotUnderTest, labels
@@ -30,6 +33,30 @@ async def pattern(bot: BotUnderTest) -> Pattern:
 
 
 # --- a rota --------------------------------------------------------------------------------------
+
+THURSDAY = date(2026, 12, 3)
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("today", THURSDAY),
+        ("Tomorrow", date(2026, 12, 4)),
+        ("yesterday", date(2026, 12, 2)),
+        ("thursday", THURSDAY),
+        ("on Mon", date(2026, 12, 7)),
+        ("3 Dec", THURSDAY),
+        ("December 1st", date(2026, 12, 1)),
+        ("28/12", date(2026, 12, 28)),
+        ("2 Jan", date(2027, 1, 2)),  # the nearest 2 January, next month
+        ("2026-11-30", date(2026, 11, 30)),
+        ("monkey", None),
+        ("31 Feb", None),
+        ("2020-01-01", None),  # more than a year away
+    ],
+)
+def test_a_rotas_first_day_can_be_typed_in_everyday_ways(typed: str, day: date | None) -> None:
+    assert parse_day(typed, THURSDAY) == day
 
 
 async def test_a_rota_by_buttons_with_its_start_and_a_time_per_shift(bot: BotUnderTest) -> None:

@@ -28,7 +28,7 @@ SANDBOX_TOKEN = "100000:sandbox-token"  # noqa: S105 (not a secret: the fake ser
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
 HELP = (
     "Sandbox: type as a Telegram user would. Press a button with its number (or :N).\n"
-    "  :advance 1d | 3h | 30m   move the clock and deliver what is due\n"
+    "  :advance 1d | 3h | 30m   move the clock, show your pattern and deliver what is due\n"
     "  :at 2026-12-01 08:00     jump to a UTC time\n"
     "  :now                     show the simulated time\n"
     "  :user 1002               talk as another user\n"
