@@ -261,3 +261,70 @@ def parse_pause(text: str, today: date) -> date:
 def _iso(text: str) -> str:
     year, month, day = text.split("-")
     return f"{year}-{int(month):02d}-{int(day):02d}"
+
+
+# --- a day (a rota's first day) ------------------------------------------------------------------
+
+MAX_DAY_DISTANCE = 366
+_MONTH_NAMES = (
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+)
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_MONTH = re.compile(
+    r"^(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[a-z]{3,9})\.?(?:\s+(?P<year>\d{4}))?$"
+)
+_MONTH_DAY = re.compile(
+    r"^(?P<month>[a-z]{3,9})\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{4}))?$"
+)
+_SLASHED = re.compile(r"^(?P<day>\d{1,2})[/.](?P<month>\d{1,2})(?:[/.](?P<year>\d{4}))?$")
+_ISO_DAY = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})$")
+
+
+def parse_day(text: str, today: date) -> date | None:
+    """A local date from 'today', 'tomorrow', 'yesterday', a weekday (the next one, or today),
+    '3 Dec', 'December 3', '3/12' (day first), '2026-12-03'; None if unreadable or more than a
+    year away. Without a year, the date nearest to today is meant."""
+    cleaned = " ".join(text.strip().lower().replace(",", " ").split()).removeprefix("on ")
+    words = {"today": 0, "tomorrow": 1, "yesterday": -1}
+    if cleaned in words:
+        return today + timedelta(days=words[cleaned])
+    named = [i for i, name in enumerate(_WEEKDAY_NAMES) if name.startswith(cleaned)]
+    if len(cleaned) >= 3 and named:
+        return today + timedelta(days=(named[0] - today.weekday()) % 7)
+    for pattern in (_ISO_DAY, _DAY_MONTH, _MONTH_DAY, _SLASHED):
+        match = pattern.match(cleaned)
+        if match is not None:
+            return _nearest(match["day"], match["month"], match["year"], today)
+    return None
+
+
+def _nearest(day: str, month: str, year: str | None, today: date) -> date | None:
+    if month.isdigit():
+        number = int(month)
+    else:
+        found = [i for i, name in enumerate(_MONTH_NAMES) if month.startswith(name)]
+        if not found:
+            return None
+        number = found[0] + 1
+    years = [int(year)] if year else [today.year - 1, today.year, today.year + 1]
+    candidates = []
+    for candidate_year in years:
+        try:
+            candidates.append(date(candidate_year, number, int(day)))
+        except ValueError:
+            continue
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda d: abs((d - today).days))
+    return best if abs((best - today).days) <= MAX_DAY_DISTANCE else None

@@ -1,5 +1,9 @@
 """Schedule settings: thin verbs over EnrolmentService for the lesson time, timezone, days,
-reflection time and reminders.
+reflection time, reminders, the shift pattern (fixed days, a rota, ask each week) and quiet hours.
+
+A rota is chosen in steps (its cycle, its first day, a lesson time per kind of day); the steps so
+far travel in the buttons' callback data and in the pending typed answer as a `RotaDraft`, so
+nothing is stored until the last step.
 
 Command: /settings. Buttons: the SETTINGS callbacks (open a menu, or apply the value a button
 carries). Typed answers on a menu (a time, a timezone, days) arrive through the free-text router
@@ -12,13 +16,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import time
+from typing import Protocol
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import BotContext
-from bot.core.schedule import EVERY_DAY, format_days, parse_days
-from bot.core.timeparse import format_time, from_time_code, match_timezone
+from bot.core.pattern import Pattern, PatternKind, fixed_days, parse_rota, rota, weekly
+from bot.core.schedule import EVERY_DAY, format_days, local_date, parse_days
+from bot.core.timeparse import format_time, from_time_code, match_timezone, parse_day
 from bot.core.timeparse import parse_time as read_time
 from bot.handlers import parse
 from bot.handlers.onboarding import Show, state_screen
@@ -29,10 +35,19 @@ from bot.services.enrolment import SCHEDULE_FLOW, EnrolmentService, ScheduleErro
 from bot.views.callbacks import SETTINGS
 from bot.views.onboarding import not_enrolled_screen
 from bot.views.settings import (
+    RotaDraft,
     days_menu_screen,
     days_retry_screen,
+    pattern_menu_screen,
+    pattern_refused_screen,
+    pattern_text,
     pick_days_screen,
+    quiet_menu_screen,
+    quiet_text,
     reflection_menu_screen,
+    rota_needs_a_lesson_screen,
+    rota_start_screen,
+    rota_time_screen,
     settings_closed_screen,
     settings_screen,
     time_menu_screen,
@@ -41,6 +56,10 @@ from bot.views.settings import (
 )
 
 _DAYS_CODE = re.compile(r"^\d{1,3}$")
+_QUIET_CODE = re.compile(r"^(\d{4})-(\d{4})$")
+_QUIET_TYPED = re.compile(r"\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*", re.IGNORECASE)
+_NO_LESSON = frozenset({"no lesson", "no", "none", "no lessons", "skip", "-"})
+_DEFAULT = frozenset({"default", "reset", "the default", "back to default"})
 
 
 def _service(context: BotContext) -> EnrolmentService:
@@ -105,11 +124,13 @@ async def _open_menu(update: Update, context: BotContext, user_id: int, field: s
         "zone": lambda: zone_menu_screen(enrolment, now),
         "days": lambda: days_menu_screen(enrolment),
         "refl": lambda: reflection_menu_screen(enrolment),
+        "pat": lambda: pattern_menu_screen(enrolment),
+        "quiet": lambda: quiet_menu_screen(enrolment),
     }
     await show(update, screens[field]())
 
 
-_MENUS = frozenset({"time", "zone", "days", "refl"})
+_MENUS = frozenset({"time", "zone", "days", "refl", "pat", "quiet"})
 
 
 async def _changed(
@@ -128,7 +149,14 @@ async def _set_time(update: Update, context: BotContext, user_id: int, value: st
 async def _apply_time(
     update: Update, context: BotContext, user_id: int, at: time, respond: Show
 ) -> None:
-    enrolment = await _service(context).set_time(user_id, at)
+    service = _service(context)
+    try:
+        enrolment = await service.set_time(user_id, at)
+    except ScheduleError as refused:  # inside the learner's own quiet hours
+        current = await _require(service, user_id)
+        await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, "time"))
+        await respond(update, time_menu_screen(current, refused=str(refused)))
+        return
     await _changed(update, context, enrolment, f"Lesson time set to {format_time(at)}.", respond)
 
 
@@ -193,6 +221,114 @@ async def _set_reminders(update: Update, context: BotContext, user_id: int, valu
     await _changed(update, context, enrolment, note, show)
 
 
+# --- the shift pattern ---------------------------------------------------------------------------
+
+
+async def _set_pattern_kind(update: Update, context: BotContext, user_id: int, value: str) -> None:
+    if value in ("days", "weekly"):
+        await _apply_kind(update, context, user_id, value, show)
+
+
+async def _apply_kind(
+    update: Update, context: BotContext, user_id: int, kind: str, respond: Show
+) -> None:
+    """Fixed days or ask each week, keeping the learner's days and lesson time."""
+    current = await _require(_service(context), user_id)
+    schedule = current.schedule
+    make = weekly if kind == "weekly" else fixed_days
+    await _apply_pattern(
+        update, context, user_id, make(schedule.days, schedule.delivery_time), respond
+    )
+
+
+async def _apply_pattern(
+    update: Update, context: BotContext, user_id: int, pattern: Pattern, respond: Show
+) -> None:
+    service = _service(context)
+    try:
+        enrolment = await service.set_pattern(user_id, pattern)
+    except ScheduleError as refused:
+        current = await _require(service, user_id)
+        await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, "pat"))
+        await respond(update, pattern_refused_screen(current, str(refused)))
+        return
+    chosen = enrolment.schedule.pattern
+    note = f"Your pattern is now {pattern_text(chosen)}."
+    if chosen.kind == PatternKind.WEEKLY:
+        note += " Each Sunday I'll ask which days suit the coming week; until then, these stand."
+    await _changed(update, context, enrolment, note, respond)
+
+
+async def _set_rota(update: Update, context: BotContext, user_id: int, value: str) -> None:
+    draft = RotaDraft.read(value)
+    if draft is not None:
+        await _rota_step(update, context, user_id, draft, show)
+
+
+async def _rota_step(
+    update: Update, context: BotContext, user_id: int, draft: RotaDraft, respond: Show
+) -> None:
+    """Ask for what the rota still needs (its first day, a time per kind of day), or keep it."""
+    shift = draft.next_shift()
+    if draft.start is not None and shift is None:
+        try:
+            chosen = rota(draft.cycle, draft.start, **draft.lesson_times())
+        except ValueError:  # no lesson on any kind of day
+            draft = draft.without_times()
+            await _await_rota(context, user_id, draft)
+            await respond(update, rota_needs_a_lesson_screen(draft))
+            return
+        await _apply_pattern(update, context, user_id, chosen, respond)
+        return
+    enrolment = await _require(_service(context), user_id)
+    await _await_rota(context, user_id, draft)
+    if draft.start is None:
+        today = local_date(context.services.clock.now(), enrolment.schedule.timezone)
+        await respond(update, rota_start_screen(draft, today))
+    elif shift is not None:
+        await respond(update, rota_time_screen(draft, shift))
+
+
+async def _await_rota(context: BotContext, user_id: int, draft: RotaDraft) -> None:
+    """The next typed text answers this step of the rota."""
+    step = pending(SCHEDULE_FLOW, f"rota.{draft.code()}")
+    await context.services.learners.set_pending_action(user_id, step)
+
+
+# --- quiet hours ---------------------------------------------------------------------------------
+
+
+async def _set_quiet(update: Update, context: BotContext, user_id: int, value: str) -> None:
+    if value == "default":
+        await _apply_quiet(update, context, user_id, None, None, show)
+        return
+    match = _QUIET_CODE.match(value)
+    start = from_time_code(match[1]) if match else None
+    end = from_time_code(match[2]) if match else None
+    if start is not None and end is not None:
+        await _apply_quiet(update, context, user_id, start, end, show)
+
+
+async def _apply_quiet(
+    update: Update,
+    context: BotContext,
+    user_id: int,
+    start: time | None,
+    end: time | None,
+    respond: Show,
+) -> None:
+    service = _service(context)
+    try:
+        enrolment = await service.set_quiet_hours(user_id, start, end)
+    except ScheduleError as refused:
+        current = await _require(service, user_id)
+        await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, "quiet"))
+        await respond(update, quiet_menu_screen(current, refused=str(refused)))
+        return
+    note = f"Quiet hours: {quiet_text(enrolment.schedule.pattern)}."
+    await _changed(update, context, enrolment, note, respond)
+
+
 Setter = Callable[[Update, BotContext, int, str], Awaitable[None]]
 _SETTERS: dict[str, Setter] = {
     "time": _set_time,
@@ -200,6 +336,9 @@ _SETTERS: dict[str, Setter] = {
     "days": _set_days,
     "refl": _set_reflection,
     "rem": _set_reminders,
+    "pat": _set_pattern_kind,
+    "rota": _set_rota,
+    "quiet": _set_quiet,
 }
 
 
@@ -209,10 +348,11 @@ async def schedule_text(update: Update, context: BotContext, field: str) -> None
     if user_id is None:
         return
     typed = parse.message_text(update).strip()
-    step = _TYPED.get(field)
+    name, _, draft = field.partition(".")  # a rota's steps so far ride along: "rota.DDOO..."
+    step = _TYPED.get(name)
     try:
         if step is not None:
-            await step(update, context, user_id, typed)
+            await step(update, context, user_id, typed, draft)
         else:  # an unknown step (from an older version): forget it, show where they are
             enrolment = await _service(context).close_settings(user_id)
             await reply(update, state_screen(context, enrolment))
@@ -221,7 +361,9 @@ async def schedule_text(update: Update, context: BotContext, field: str) -> None
         await reply(update, not_enrolled_screen())
 
 
-async def _typed_time(update: Update, context: BotContext, user_id: int, typed: str) -> None:
+async def _typed_time(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
     at = read_time(typed)
     if at is None:
         current = await _require(_service(context), user_id)
@@ -230,7 +372,9 @@ async def _typed_time(update: Update, context: BotContext, user_id: int, typed: 
     await _apply_time(update, context, user_id, at, reply)
 
 
-async def _typed_zone(update: Update, context: BotContext, user_id: int, typed: str) -> None:
+async def _typed_zone(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
     match = match_timezone(typed)
     if match.zone is None:
         now = context.services.clock.now()
@@ -240,7 +384,9 @@ async def _typed_zone(update: Update, context: BotContext, user_id: int, typed: 
     await _changed(update, context, enrolment, f"Timezone set to {match.zone}.", reply)
 
 
-async def _typed_days(update: Update, context: BotContext, user_id: int, typed: str) -> None:
+async def _typed_days(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
     try:
         days = parse_days(typed)
     except ValueError:
@@ -251,7 +397,9 @@ async def _typed_days(update: Update, context: BotContext, user_id: int, typed: 
     await _changed(update, context, enrolment, f"Lessons will come {format_days(days)}.", reply)
 
 
-async def _typed_reflection(update: Update, context: BotContext, user_id: int, typed: str) -> None:
+async def _typed_reflection(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
     at = read_time(typed)
     if at is None:
         current = await _require(_service(context), user_id)
@@ -260,12 +408,88 @@ async def _typed_reflection(update: Update, context: BotContext, user_id: int, t
     await _apply_reflection(update, context, user_id, at, typed, reply)
 
 
+async def _typed_pattern(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
+    words = " ".join(typed.lower().split())
+    if words in ("fixed", "fixed days"):
+        await _apply_kind(update, context, user_id, "days", reply)
+        return
+    if words in ("weekly", "each week", "ask me each week", "ask each week"):
+        await _apply_kind(update, context, user_id, "weekly", reply)
+        return
+    try:
+        cycle = parse_rota(typed)
+    except ValueError:
+        current = await _require(_service(context), user_id)
+        await reply(update, pattern_menu_screen(current, retry=typed))
+        return
+    await _rota_step(update, context, user_id, RotaDraft(cycle), reply)
+
+
+async def _typed_rota(
+    update: Update, context: BotContext, user_id: int, typed: str, draft_code: str
+) -> None:
+    draft = RotaDraft.read(draft_code)
+    if draft is None:  # garbled: start the pattern again
+        current = await _require(_service(context), user_id)
+        await context.services.learners.set_pending_action(user_id, pending(SCHEDULE_FLOW, "pat"))
+        await reply(update, pattern_menu_screen(current))
+        return
+    if draft.start is None:
+        enrolment = await _require(_service(context), user_id)
+        today = local_date(context.services.clock.now(), enrolment.schedule.timezone)
+        day = parse_day(typed, today)
+        if day is None:
+            await reply(update, rota_start_screen(draft, today, retry=typed))
+            return
+        await _rota_step(update, context, user_id, RotaDraft(draft.cycle, day), reply)
+        return
+    shift = draft.next_shift()
+    if shift is None:  # nothing left to ask: keep it
+        await _rota_step(update, context, user_id, draft, reply)
+        return
+    words = " ".join(typed.lower().split())
+    at = None if words in _NO_LESSON or words.startswith("no lesson") else read_time(typed)
+    if at is None and not (words in _NO_LESSON or words.startswith("no lesson")):
+        await reply(update, rota_time_screen(draft, shift, retry=typed))
+        return
+    await _rota_step(update, context, user_id, draft.with_time(shift, at), reply)
+
+
+async def _typed_quiet(
+    update: Update, context: BotContext, user_id: int, typed: str, _draft: str
+) -> None:
+    if " ".join(typed.lower().split()) in _DEFAULT:
+        await _apply_quiet(update, context, user_id, None, None, reply)
+        return
+    parts = _QUIET_TYPED.split(typed.strip(), maxsplit=1)
+    times = [read_time(part) for part in parts] if len(parts) == 2 else []
+    start, end = (times[0], times[1]) if len(times) == 2 else (None, None)
+    if start is None or end is None:
+        current = await _require(_service(context), user_id)
+        await reply(update, quiet_menu_screen(current, retry=typed))
+        return
+    await _apply_quiet(update, context, user_id, start, end, reply)
+
+
+class TypedStep(Protocol):
+    """A typed answer on a menu; `draft` is what the menu carried (a rota's steps so far)."""
+
+    async def __call__(
+        self, update: Update, context: BotContext, user_id: int, typed: str, draft: str, /
+    ) -> None: ...
+
+
 # A typed answer, by the menu it answers (the buttons' values go through _SETTERS).
-_TYPED: dict[str, Setter] = {
+_TYPED: dict[str, TypedStep] = {
     "time": _typed_time,
     "zone": _typed_zone,
     "days": _typed_days,
     "refl": _typed_reflection,
+    "pat": _typed_pattern,
+    "rota": _typed_rota,
+    "quiet": _typed_quiet,
 }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.pattern import Pattern
+
 
 @dataclass(frozen=True, slots=True)
 class Touch:
@@ -14,6 +16,11 @@ class Touch:
     recorded: bool  # False: nobody to record it for (no learner row)
     already: bool = False  # Done/Skip: it had been recorded before
     reviews_waiting: int = 0  # Done: review questions that can ride along now (0-2)
+    # Done and Skip on an active subscription: when the next daily lesson comes (UTC), in which
+    # timezone and pattern, so the footer can say it in the pattern's words.
+    next_lesson_at: datetime | None = None
+    timezone: str = "UTC"
+    pattern: Pattern | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,8 @@ class Progress:
     timezone: str
     next_delivery: datetime | None  # in the learner's local time
     paused_until: datetime | None  # in the learner's local time
+    # The learner's shift pattern, so the next lesson reads in its words (None: not subscribed).
+    pattern: Pattern | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,14 @@ from bot.db.migrations import upgrade
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Pressable, Simulator, TrackingApplication, buttons, running
+from bot.services.enrolment import EnrolmentService
+from bot.views.settings import pattern_today_line
 
 SANDBOX_TOKEN = "100000:sandbox-token"  # noqa: S105 (not a secret: the fake server takes any)
 SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///data/sandbox.sqlite3"
 HELP = (
     "Sandbox: type as a Telegram user would. Press a button with its number (or :N).\n"
-    "  :advance 1d | 3h | 30m   move the clock and deliver what is due\n"
+    "  :advance 1d | 3h | 30m   move the clock, show your pattern and deliver what is due\n"
     "  :at 2026-12-01 08:00     jump to a UTC time\n"
     "  :now                     show the simulated time\n"
     "  :user 1002               talk as another user\n"
@@ -47,8 +49,16 @@ def to_terminal(text: str) -> str:
 class Terminal:
     """The chat loop: lines in, the bot's messages out."""
 
-    def __init__(self, sim: Simulator, clock: FakeClock, user_id: int, out: TextIO) -> None:
+    def __init__(
+        self,
+        sim: Simulator,
+        clock: FakeClock,
+        user_id: int,
+        out: TextIO,
+        enrolment: EnrolmentService | None = None,
+    ) -> None:
         self.sim, self.clock, self.user_id, self.out = sim, clock, user_id, out
+        self.enrolment = enrolment  # to show the learner's pattern as the clock moves
         self.pressable: list[Pressable] = []
         self.before = sim.snapshot(user_id)
 
@@ -130,7 +140,14 @@ class Terminal:
             return
         self.clock.set(when)
         self.out.write(f"(clock: {when:%a %Y-%m-%d %H:%M} UTC)\n")
+        await self.show_pattern()
         await self.sim.run_clock_jobs()
+
+    async def show_pattern(self) -> None:
+        """One line: the learner's pattern (a rota, fixed days, weekly) and today's shift."""
+        found = await self.enrolment.status(self.user_id) if self.enrolment else None
+        if found is not None:
+            self.out.write(f"({pattern_today_line(found, self.clock.now())})\n")
 
 
 async def _read_lines(source: TextIO) -> str | None:
@@ -158,7 +175,7 @@ async def sandbox(settings: Settings, user_id: int, source: TextIO, out: TextIO)
         # every update of a second run on this database for one it had already handled.
         server.number_updates_after(await runtime.services.updates.latest())
         async with running(runtime, server) as sim:
-            terminal = Terminal(sim, clock, user_id, out)
+            terminal = Terminal(sim, clock, user_id, out, runtime.services.enrolment)
             if source.isatty():
                 out.write(HELP + "\n")
             while (line := await _read_lines(source)) is not None:

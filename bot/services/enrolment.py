@@ -228,10 +228,14 @@ class EnrolmentService:
     # --- schedule settings -----------------------------------------------------------------------
 
     async def set_time(self, telegram_user_id: int, at: time) -> Enrolment:
-        """Change the lesson time; a reflection time no longer after it moves to the lesson."""
+        """Change the lesson time; a reflection time no longer after it moves to the lesson.
+        ScheduleError if it falls in the learner's own quiet hours."""
         at = at.replace(second=0, microsecond=0, tzinfo=None)
         async with self._sessions.begin() as session:
             learner, sub = await self._require_enrolled(session, telegram_user_id)
+            kept = pattern_of(sub)
+            if kept.kind != PatternKind.ROTA:  # a rota's own times are its lesson times
+                self._quiet(replace(kept, lesson_time=at), kept.quiet_from, kept.quiet_until)
             sub.delivery_time = at
             if sub.reflection_time is not None and sub.reflection_time <= at:
                 sub.reflection_time = None

@@ -19,7 +19,7 @@ and stored only after `bot.core.textclean.clean`. This module never logs anythin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import DecryptionError, Keyring, decrypt, encrypt, reflection_ad
+from bot.core.states import SubscriptionState
 from bot.core.textclean import clean
 from bot.db.models import CheckAnswer, Learner, LessonProgress, Reflection, Review, Subscription
 from bot.results.learning import (
@@ -43,6 +44,7 @@ from bot.results.learning import (
     Touch,
 )
 from bot.services.learners import learner_by_telegram_id
+from bot.services.outbox.sql import pattern_of
 
 DEFAULT_TIMEZONE = "Europe/London"
 FIRST_REVIEW_DAYS = 2
@@ -150,7 +152,7 @@ class LearningService:
             if not already:
                 row.done_at = self._clock.now()
             due = await self._due_reviews(session, who)
-            return Touch(recorded=True, already=already, reviews_waiting=len(due))
+            return replace(self._next(who), already=already, reviews_waiting=len(due))
 
     async def skip(self, telegram_user_id: int, lesson_id: str) -> Touch:
         """Skip: no reason asked, no penalty; a lesson already done stays done."""
@@ -163,7 +165,7 @@ class LearningService:
             already = row.done_at is not None or row.skipped_at is not None
             if not already:
                 row.skipped_at = self._clock.now()
-            return Touch(recorded=True, already=already)
+            return replace(self._next(who), already=already)
 
     async def take_a_moment(self, telegram_user_id: int, lesson_id: str | None) -> Touch:
         """I need a moment: the lesson counts as opened (no reminder comes for it) and a started
@@ -430,9 +432,23 @@ class LearningService:
                 timezone=str(who.tz.key),
                 next_delivery=_local(sub.next_due_at, who.tz) if sub is not None else None,
                 paused_until=_local(sub.paused_until, who.tz) if sub is not None else None,
+                pattern=pattern_of(sub) if sub is not None else None,
             )
 
     # --- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _next(who: _Who) -> Touch:
+        """A recorded touch that knows when the next daily lesson comes (if one is coming)."""
+        sub = who.subscription
+        if sub is None or sub.state != SubscriptionState.ACTIVE or sub.next_due_at is None:
+            return Touch(recorded=True)
+        return Touch(
+            recorded=True,
+            next_lesson_at=sub.next_due_at,
+            timezone=str(who.tz.key),
+            pattern=pattern_of(sub),
+        )
 
     async def _who(self, session: AsyncSession, telegram_user_id: int) -> _Who | None:
         learner = await learner_by_telegram_id(session, telegram_user_id)

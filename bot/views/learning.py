@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
+from bot.core.pattern import PatternKind, describe_next
 from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
 from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
@@ -65,6 +66,8 @@ def done_screen(touch: Touch) -> Screen:
         if touch.already
         else "Done. Thank you for making time for this today."
     )
+    if (footer := _next_footer(touch)) is not None:
+        text += f" Next lesson {footer}."
     if not touch.reviews_waiting:
         return Screen(text)
     what = (
@@ -88,10 +91,20 @@ def skip_screen(touch: Touch) -> Screen:
     """After Skip: no reason asked, no penalty."""
     if touch.recorded and touch.already:
         return Screen("That lesson is already marked. Nothing else is needed.")
+    footer = _next_footer(touch)
     return Screen(
         "Skipped. No reason needed, and it makes no difference to your progress."
-        " Your next lesson comes as usual."
+        + f" Your next lesson comes {footer or 'as usual'}."
     )
+
+
+def _next_footer(touch: Touch) -> str | None:
+    """When the next lesson comes, in the pattern's words: 'on your next night shift, Thursday
+    at 19:00' on a rota, else 'on Thursday at 08:00'; None when none is coming."""
+    if touch.next_lesson_at is None or touch.pattern is None:
+        return None
+    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone)
+    return when if when.startswith("on ") else f"on {when}"
 
 
 def moment_screen(support: Support) -> Screen:
@@ -260,6 +273,11 @@ def progress_screen(progress: Progress | None) -> Screen:
 def _schedule_line(progress: Progress) -> str:
     zone = escape(progress.timezone)
     if progress.state == SubscriptionState.ACTIVE and progress.next_delivery is not None:
+        pattern = progress.pattern
+        if pattern is not None and pattern.kind == PatternKind.ROTA:
+            # 'on your next night shift, Thursday at 19:00' (next_delivery is already local).
+            when = describe_next(progress.next_delivery, pattern, progress.timezone)
+            return f"Next lesson: {when} ({zone})."
         return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
     if progress.state == SubscriptionState.PAUSED:
         if progress.paused_until is not None:

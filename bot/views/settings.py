@@ -1,5 +1,6 @@
 """Pure views for the schedule: how its times and days read, the setup screen after consent,
-/settings and its menus (lesson time, timezone, days, reflection time, reminders).
+/settings and its menus (lesson time, timezone, days, reflection time, reminders, the shift
+pattern with a rota's start date and times, quiet hours).
 
 Enrolment values in, Screens out (HTML text and buttons); no telegram, no database. Times are
 shown in the learner's own timezone, relative to `now` ("tomorrow at 08:00"); anything a person
@@ -8,13 +9,25 @@ typed is shortened and escaped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 
+from bot.core.pattern import (
+    MAX_CYCLE_DAYS,
+    Pattern,
+    PatternKind,
+    Shift,
+    describe_cycle,
+    describe_next,
+    lesson_time_on,
+    shift_on,
+)
 from bot.core.schedule import DAY_NAMES, format_days, local_date, weekdays_of, zone
 from bot.core.states import SubscriptionState
 from bot.core.textclean import shorten
-from bot.core.timeparse import format_time, time_code
+from bot.core.timeparse import format_time, from_time_code, time_code
 from bot.results.enrolment import Enrolment
 from bot.views.callbacks import ONBOARD, SETTINGS, encode
 from bot.views.screen import Button, Screen, escape
@@ -100,10 +113,20 @@ def when_text(instant: datetime, tz: str, now: datetime) -> str:
     return f"{day_text(instant, tz, now)} at {format_time(local.time())}"
 
 
+def next_when(instant: datetime, pattern: Pattern, tz: str, now: datetime) -> str:
+    """When the next lesson comes, in words that fit the pattern: 'on your next night shift,
+    Thursday at 19:00' on a rota, else 'tomorrow at 08:00'."""
+    if pattern.kind == PatternKind.ROTA:
+        return describe_next(instant, pattern, tz)
+    return when_text(instant, tz, now)
+
+
 def next_line(enrolment: Enrolment, now: datetime) -> str:
+    """The one line saying when the next lesson comes (or why none is coming)."""
     tz = enrolment.schedule.timezone
     if enrolment.state == SubscriptionState.ACTIVE and enrolment.next_lesson_at is not None:
-        return f"Next lesson: {when_text(enrolment.next_lesson_at, tz, now)}."
+        when = next_when(enrolment.next_lesson_at, enrolment.schedule.pattern, tz, now)
+        return f"Next lesson: {when}."
     if enrolment.state == SubscriptionState.PAUSED:
         if enrolment.paused_until is None:
             return "Your lessons are paused. /resume brings them back whenever you like."
@@ -116,26 +139,122 @@ def next_line(enrolment: Enrolment, now: datetime) -> str:
     return ""
 
 
+_SHIFT_PLURALS = {Shift.DAY: "day shifts", Shift.NIGHT: "night shifts", Shift.OFF: "days off"}
+_SHIFT_ONE = {Shift.DAY: "a day shift", Shift.NIGHT: "a night shift", Shift.OFF: "a day off"}
+
+
+def _rota_times(pattern: Pattern) -> str:
+    """'07:30 on day shifts, 19:00 on night shifts, no lesson on days off'."""
+    times = ((Shift.DAY, pattern.day_time), (Shift.NIGHT, pattern.night_time))
+    parts = [
+        f"{format_time(at)} on {_SHIFT_PLURALS[shift]}"
+        if at is not None
+        else f"no lesson on {_SHIFT_PLURALS[shift]}"
+        for shift, at in (*times, (Shift.OFF, pattern.off_time))
+        if shift in pattern.cycle
+    ]
+    return ", ".join(parts)
+
+
+def pattern_text(pattern: Pattern) -> str:
+    """The pattern in the learner's words: 'fixed days', 'ask me each week', or the rota."""
+    if pattern.kind == PatternKind.ROTA:
+        return f"a rota of {describe_cycle(pattern.cycle)}"
+    if pattern.kind == PatternKind.WEEKLY:
+        return "ask me each week"
+    return "fixed days"
+
+
+def today_text(pattern: Pattern, now: datetime, tz: str) -> str:
+    """What today is in the pattern: 'a night shift (lesson at 19:00)', 'a day off (no lesson)'."""
+    today = local_date(now, tz)
+    at = lesson_time_on(pattern, today)
+    lesson = f"lesson at {format_time(at)}" if at is not None else "no lesson"
+    shift = shift_on(pattern, today)
+    if shift is None:
+        return f"{_WEEKDAYS[today.weekday()]}, {lesson}"
+    return f"{_WEEKDAYS[today.weekday()]}, {_SHIFT_ONE[shift]} ({lesson})"
+
+
+def pattern_today_line(enrolment: Enrolment, now: datetime) -> str:
+    """One line for the sandbox's clock: the learner's pattern and what today is in it."""
+    schedule = enrolment.schedule
+    today = today_text(schedule.pattern, now, schedule.timezone)
+    return f"your pattern: {pattern_text(schedule.pattern)}; today: {today}"
+
+
+def quiet_text(pattern: Pattern) -> str:
+    """The learner's quiet hours: their own window, or the default."""
+    if pattern.quiet_from is None or pattern.quiet_until is None:
+        return "the 9 hours before your lesson (the default)"
+    return f"{format_time(pattern.quiet_from)} to {format_time(pattern.quiet_until)}"
+
+
 def schedule_lines(enrolment: Enrolment, now: datetime) -> list[str]:
     """The schedule as a few plain lines."""
     schedule = enrolment.schedule
+    pattern = schedule.pattern
     reflection = (
         "with the lesson"
         if schedule.reflection_time is None
         else f"later the same day, at {format_time(schedule.reflection_time)}"
     )
-    return [
-        f"<b>Lesson time:</b> {format_time(schedule.delivery_time)}",
+    zone_line = (
         f"<b>Timezone:</b> {escape(schedule.timezone)}"
-        f" (it's {local_clock(now, schedule.timezone)} there now)",
-        f"<b>Days:</b> {format_days(schedule.days)}",
+        f" (it's {local_clock(now, schedule.timezone)} there now)"
+    )
+    if pattern.kind == PatternKind.ROTA:
+        assert pattern.cycle_start is not None
+        when = (
+            f"<b>Your pattern:</b> {pattern_text(pattern)}, started on"
+            f" {_WEEKDAYS[pattern.cycle_start.weekday()]} {pattern.cycle_start.day}"
+            f" {_MONTHS[pattern.cycle_start.month - 1]}",
+            f"<b>Lessons:</b> {_rota_times(pattern)}",
+            f"<b>Today:</b> {today_text(pattern, now, schedule.timezone)}",
+            zone_line,
+        )
+    else:
+        when = (
+            f"<b>Your pattern:</b> {pattern_text(pattern)}",
+            f"<b>Lesson time:</b> {format_time(schedule.delivery_time)}",
+            zone_line,
+            f"<b>Days:</b> {format_days(schedule.days)}"
+            + (
+                " (until you choose the coming week's)"
+                if pattern.kind == PatternKind.WEEKLY
+                else ""
+            ),
+        )
+    return [
+        *when,
         f"<b>Reflection prompt:</b> {reflection}",
         f"<b>Reminders:</b> {'on' if schedule.reminders else 'off'}",
+        f"<b>Quiet hours:</b> {quiet_text(pattern)}",
     ]
 
 
 def _edit_rows(enrolment: Enrolment) -> tuple[tuple[Button, ...], ...]:
     reminders = enrolment.schedule.reminders
+    reminder_row = (
+        Button(
+            "Turn reminders off" if reminders else "Turn reminders on",
+            encode(SETTINGS, "rem", "off" if reminders else "on"),
+        ),
+    )
+    pattern_row = (
+        Button("Your pattern", encode(SETTINGS, "pat")),
+        Button("Quiet hours", encode(SETTINGS, "quiet")),
+    )
+    if enrolment.schedule.pattern.kind == PatternKind.ROTA:
+        # The rota sets the days and times; changing them is choosing the pattern again.
+        return (
+            pattern_row,
+            (
+                Button("Change timezone", encode(SETTINGS, "zone")),
+                Button("Reflection time", encode(SETTINGS, "refl")),
+            ),
+            reminder_row,
+        )
     return (
         (
             Button("Change time", encode(SETTINGS, "time")),
@@ -145,12 +264,8 @@ def _edit_rows(enrolment: Enrolment) -> tuple[tuple[Button, ...], ...]:
             Button("Change days", encode(SETTINGS, "days")),
             Button("Reflection time", encode(SETTINGS, "refl")),
         ),
-        (
-            Button(
-                "Turn reminders off" if reminders else "Turn reminders on",
-                encode(SETTINGS, "rem", "off" if reminders else "on"),
-            ),
-        ),
+        pattern_row,
+        reminder_row,
     )
 
 
@@ -180,8 +295,13 @@ def started_screen(enrolment: Enrolment, now: datetime, *, lesson_now: bool) -> 
     schedule = enrolment.schedule
     lines = [
         "<b>You're all set.</b>",
-        f"Lessons come {format_days(schedule.days)} at {format_time(schedule.delivery_time)}"
-        f" ({escape(schedule.timezone)}).",
+        (
+            f"Lessons follow your rota: {_rota_times(schedule.pattern)}"
+            if schedule.pattern.kind == PatternKind.ROTA
+            else f"Lessons come {format_days(schedule.days)} at"
+            f" {format_time(schedule.delivery_time)}"
+        )
+        + f" ({escape(schedule.timezone)}).",
     ]
     if lesson_now:
         lines.append("Here is your first lesson.")
@@ -218,12 +338,21 @@ def _back() -> Button:
     return Button("Back", encode(SETTINGS, "home"))
 
 
-def time_menu_screen(enrolment: Enrolment, *, retry: str | None = None) -> Screen:
+def time_menu_screen(
+    enrolment: Enrolment, *, retry: str | None = None, refused: str | None = None
+) -> Screen:
     """Choose the lesson time: common times as buttons, or type one."""
     current = enrolment.schedule.delivery_time
     lines = []
     if retry is not None:
         lines += [f"I couldn't read <i>{echo(retry)}</i> as a time.", ""]
+    if refused is not None:
+        lines += [
+            f"I couldn't use that time: {escape(refused)} (your quiet hours are"
+            f" {quiet_text(enrolment.schedule.pattern)}). Choose another time, or change your"
+            " quiet hours first.",
+            "",
+        ]
     lines += [
         "<b>What time would you like your lesson?</b>",
         f"Now: {format_time(current)}.",
@@ -359,4 +488,297 @@ def days_retry_screen(typed: str, enrolment: Enrolment) -> Screen:
         f"I couldn't read <i>{echo(typed)}</i> as days. Try <code>Mon, Wed, Fri</code>,"
         f" <code>weekdays</code> or <code>every day</code>.\n\n{menu.text}",
         menu.buttons,
+    )
+
+
+# --- the shift pattern: fixed days, a rota, or ask each week -------------------------------------
+
+# Common rotas, offered as buttons (anything else can be typed).
+ROTA_CHOICES = (
+    ("4 on 4 off", "DDDDOOOO"),
+    ("2 days 2 nights 4 off", "DDNNOOOO"),
+    ("5 on 2 off", "DDDDDOO"),
+    ("3 on 3 off", "DDDOOO"),
+)
+ROTA_TIME_CHOICES = (
+    time(6, 0),
+    time(6, 30),
+    time(7, 0),
+    time(7, 30),
+    time(8, 0),
+    time(9, 0),
+    time(12, 0),
+    time(14, 0),
+    time(17, 0),
+    time(18, 0),
+    time(19, 0),
+    time(20, 0),
+)
+QUIET_CHOICES = (
+    (time(21, 0), time(7, 0)),
+    (time(22, 0), time(6, 0)),
+    (time(23, 0), time(7, 0)),
+    (time(8, 0), time(16, 0)),  # after a night shift
+)
+_SHIFTS = (Shift.DAY, Shift.NIGHT, Shift.OFF)
+_NO_LESSON = "-"
+_DRAFT = re.compile(
+    rf"^([DNO]{{2,{MAX_CYCLE_DAYS}}})(?:\.(\d{{8}})?)?((?:\.(?:-|\d{{4}})?){{0,3}})$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RotaDraft:
+    """A rota being chosen, step by step: carried in its buttons' callback data and in the typed
+    answer's pending action (at most 52 characters: 'DDNNOOOO.20261203.0730.1900.-')."""
+
+    cycle: str
+    start: date | None = None
+    # A lesson time per kind of day (day shift, night shift, day off): "" not asked yet,
+    # "-" no lesson, or HHMM.
+    times: tuple[str, str, str] = ("", "", "")
+
+    def code(self) -> str:
+        """The draft as text for callback data: cycle.YYYYMMDD.D.N.O."""
+        start = self.start.strftime("%Y%m%d") if self.start is not None else ""
+        return ".".join((self.cycle, start, *self.times)).rstrip(".")
+
+    @classmethod
+    def read(cls, code: str) -> RotaDraft | None:
+        """A draft from `code`; None when it is not one (a forged or garbled button)."""
+        match = _DRAFT.match(code)
+        if match is None:
+            return None
+        start = None
+        if match[2]:
+            try:
+                start = datetime.strptime(match[2], "%Y%m%d").date()
+            except ValueError:
+                return None
+        times = [*match[3].split(".")[1:], "", "", ""][:3]
+        if any(t and t != _NO_LESSON and from_time_code(t) is None for t in times):
+            return None
+        return cls(match[1], start, (times[0], times[1], times[2]))
+
+    def next_shift(self) -> Shift | None:
+        """The next kind of day in the cycle whose lesson time is still to be asked."""
+        for shift, chosen in zip(_SHIFTS, self.times, strict=True):
+            if shift in self.cycle and not chosen:
+                return shift
+        return None
+
+    def with_time(self, shift: Shift, at: time | None) -> RotaDraft:
+        """The draft with a lesson time (None: no lesson) for one kind of day."""
+        times = list(self.times)
+        times[_SHIFTS.index(shift)] = time_code(at) if at is not None else _NO_LESSON
+        return replace(self, times=(times[0], times[1], times[2]))
+
+    def without_times(self) -> RotaDraft:
+        """The draft with its times to be asked again."""
+        return replace(self, times=("", "", ""))
+
+    def lesson_times(self) -> dict[str, time | None]:
+        """The chosen times as `bot.core.pattern.rota` keywords."""
+        names = ("day_time", "night_time", "off_time")
+        return {
+            name: from_time_code(chosen) if chosen and chosen != _NO_LESSON else None
+            for name, chosen in zip(names, self.times, strict=True)
+        }
+
+
+def pattern_menu_screen(enrolment: Enrolment, *, retry: str | None = None) -> Screen:
+    """Choose a pattern: fixed days, a common rota, or ask each week (or type a rota)."""
+    pattern = enrolment.schedule.pattern
+    lines = []
+    if retry is not None:
+        lines += [
+            f"I couldn't read <i>{echo(retry)}</i> as a rota. Count the days of each kind, in"
+            " order, such as <code>4 on 4 off</code> or <code>2 days 2 nights 4 off</code>"
+            f" (a cycle of 2 to {MAX_CYCLE_DAYS} days).",
+            "",
+        ]
+    lines += [
+        "<b>Your pattern</b>",
+        f"Now: {pattern_text(pattern)}.",
+        "",
+        "• <b>Fixed days</b>: the same days each week, at one time.",
+        "• <b>A rota</b>: a cycle that repeats, with a lesson time for each kind of day (or none,"
+        " so lessons can come on your days off only).",
+        "• <b>Ask me each week</b>: on Sunday you choose the coming week's days.",
+        "",
+        "Choose below, or type your rota, such as <code>4 on 4 off</code> or"
+        " <code>2 days 2 nights 4 off</code>.",
+    ]
+
+    def current(label: str, kind: PatternKind) -> str:
+        return f"{label} (current)" if pattern.kind == kind else label
+
+    rotas = [
+        Button(label, encode(SETTINGS, "rota", RotaDraft(cycle).code()))
+        for label, cycle in ROTA_CHOICES
+    ]
+    return Screen(
+        "\n".join(lines),
+        (
+            (Button(current("Fixed days", PatternKind.DAYS), encode(SETTINGS, "pat", "days")),),
+            *_rows(rotas, 2),
+            (
+                Button(
+                    current("Ask me each week", PatternKind.WEEKLY),
+                    encode(SETTINGS, "pat", "weekly"),
+                ),
+            ),
+            (_back(),),
+        ),
+    )
+
+
+def _long_date(day: date) -> str:
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
+def rota_start_screen(draft: RotaDraft, today: date, *, retry: str | None = None) -> Screen:
+    """A rota's first day: today, tomorrow, or a typed date."""
+    lines = []
+    if retry is not None:
+        lines += [
+            f"I couldn't read <i>{echo(retry)}</i> as a date within a year of today. Try"
+            " <code>today</code>, <code>Thursday</code>, <code>3 Dec</code> or"
+            " <code>2026-12-03</code>.",
+            "",
+        ]
+    first = _SHIFT_ONE[Shift(draft.cycle[0])].removeprefix("a ")
+    lines += [
+        f"<b>A rota of {describe_cycle(draft.cycle)}</b>",
+        "",
+        f"On which date does (or did) a cycle start? That is the date of its first day, your"
+        f" first {first}. It can be in the past.",
+        "",
+        "Choose below, or type a date, such as <code>Thursday</code> or <code>3 Dec</code>.",
+    ]
+    choices = [
+        Button(
+            f"{word}, {_long_date(day)}",
+            encode(SETTINGS, "rota", replace(draft, start=day).code()),
+        )
+        for word, day in (("Today", today), ("Tomorrow", today + timedelta(days=1)))
+    ]
+    return Screen(
+        "\n".join(lines),
+        (*_rows(choices, 1), (Button("Back", encode(SETTINGS, "pat")),)),
+    )
+
+
+def rota_time_screen(draft: RotaDraft, shift: Shift, *, retry: str | None = None) -> Screen:
+    """The lesson time on one kind of day in the rota, or no lesson on those days."""
+    lines = []
+    if retry is not None:
+        lines += [
+            f"I couldn't read <i>{echo(retry)}</i> as a time. Try <code>7:30</code> or"
+            " <code>7pm</code>, or <code>no lesson</code>.",
+            "",
+        ]
+    plural = _SHIFT_PLURALS[shift]
+    lines += [
+        f"<b>What time would you like your lesson on {plural}?</b>",
+        "Pick a time when you are awake and have a couple of minutes: before the shift, or in a"
+        " break. Or no lesson on those days.",
+        "",
+        "Choose below, or type a time, such as <code>7:30</code> or <code>7pm</code>.",
+    ]
+    choices = [
+        Button(format_time(at), encode(SETTINGS, "rota", draft.with_time(shift, at).code()))
+        for at in ROTA_TIME_CHOICES
+    ]
+    return Screen(
+        "\n".join(lines),
+        (
+            *_rows(choices, 4),
+            (
+                Button(
+                    f"No lesson on {plural}",
+                    encode(SETTINGS, "rota", draft.with_time(shift, None).code()),
+                ),
+            ),
+            (Button("Back", encode(SETTINGS, "pat")),),
+        ),
+    )
+
+
+def rota_needs_a_lesson_screen(draft: RotaDraft) -> Screen:
+    """Every kind of day was given no lesson: ask again, kindly."""
+    first = draft.next_shift() or Shift(draft.cycle[0])
+    menu = rota_time_screen(draft.without_times(), first)
+    return Screen(
+        "With no lesson on any kind of day, no lessons would come. Choose a time for at least"
+        f" one kind of day.\n\n{menu.text}",
+        menu.buttons,
+    )
+
+
+def pattern_refused_screen(enrolment: Enrolment, reason: str) -> Screen:
+    """A pattern that could not be used (a lesson inside the learner's own quiet hours)."""
+    menu = pattern_menu_screen(enrolment)
+    return Screen(
+        f"I couldn't set that pattern: {escape(reason)}. Your quiet hours are"
+        f" {quiet_text(enrolment.schedule.pattern)}; choose other times, or change your quiet"
+        f" hours first.\n\n{menu.text}",
+        menu.buttons,
+    )
+
+
+# --- quiet hours ---------------------------------------------------------------------------------
+
+
+def quiet_code(start: time, end: time) -> str:
+    """A quiet window as callback data: 2200-0600."""
+    return f"{time_code(start)}-{time_code(end)}"
+
+
+def quiet_menu_screen(
+    enrolment: Enrolment, *, retry: str | None = None, refused: str | None = None
+) -> Screen:
+    """Quiet hours: the default or a window of the learner's own (buttons or typed)."""
+    pattern = enrolment.schedule.pattern
+    lines = []
+    if retry is not None:
+        lines += [
+            f"I couldn't read <i>{echo(retry)}</i> as quiet hours. Type a start and an end,"
+            " such as <code>22:00-06:00</code> or <code>10pm to 6am</code>.",
+            "",
+        ]
+    if refused is not None:
+        lines += [
+            f"Those quiet hours would cover a lesson time: {escape(refused)}. Quiet hours are"
+            " for sleep and rest, so choose hours that leave your lesson time free, or change"
+            " your lesson time first.",
+            "",
+        ]
+    lines += [
+        "<b>Quiet hours</b>",
+        f"Now: {quiet_text(pattern)}.",
+        "",
+        "No reminders, nudges or weekly questions come in your quiet hours; a reminder that"
+        " would fall in them waits until they end. By default they are the 9 hours before each"
+        " lesson, so a night worker's daytime sleep is protected.",
+        "",
+        "Choose below, or type your own, such as <code>22:00-06:00</code>.",
+    ]
+    own = pattern.quiet_from is not None
+    choices = [
+        Button(
+            f"{format_time(start)} to {format_time(end)}"
+            + (" (current)" if (start, end) == (pattern.quiet_from, pattern.quiet_until) else ""),
+            encode(SETTINGS, "quiet", quiet_code(start, end)),
+        )
+        for start, end in QUIET_CHOICES
+    ]
+    default = "The 9 hours before my lesson" + ("" if own else " (current)")
+    return Screen(
+        "\n".join(lines),
+        (
+            (Button(default, encode(SETTINGS, "quiet", "default")),),
+            *_rows(choices, 2),
+            (_back(),),
+        ),
     )
