@@ -301,7 +301,8 @@ async def test_rows_leased_in_quiet_hours_wait_for_their_end(
     [default] = await seed_subscribers(engine, 1, next_due_at=tuesday_8)
     [own] = await seed_subscribers(engine, 1, next_due_at=tuesday_8, chat_base=50_000)
     own_quiet = with_quiet_hours(fixed_days(EVERY_DAY, time(8, 0)), time(23, 0), time(7, 0))
-    await set_subscription(engine, own, pattern=to_column(own_quiet))
+    await set_subscription(engine, own, pattern=to_column(own_quiet), unopened_streak=1)
+    await set_subscription(engine, default, unopened_streak=1)  # Monday's lesson, unopened
     clock.set(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))  # 03:00 on Tuesday: asleep
     monday = MONDAY_8.date()
     rows = [
@@ -323,6 +324,9 @@ async def test_rows_leased_in_quiet_hours_wait_for_their_end(
     assert after[(default, "reminder")]["status"] == "skipped"
     assert after[(own, "reminder")]["status"] == "pending"
     assert after[(own, "reminder")]["due_at"] == tuesday_8 - timedelta(hours=1)
+    # Monday's lesson, whose reminder could not come, no longer counts towards auto-pause.
+    assert (await subscription(engine, default))["unopened_streak"] == 0
+    assert (await subscription(engine, own))["unopened_streak"] == 1
     clock.set(tuesday_8 - timedelta(hours=1))
     assert sorted(item.kind for item in await send_all(service)) == [
         "nudge",

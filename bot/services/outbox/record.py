@@ -26,6 +26,7 @@ from bot.services.outbox.sql import (
     enqueue,
     give_back,
     insert_ignore,
+    uncount_unopened,
 )
 from bot.services.outbox.types import (
     CANCELLED,
@@ -120,6 +121,8 @@ class Record:
         s = SUBSCRIPTIONS
         remind_at = now + self._remind_after
         wanted: dict[int, datetime | None] = {}
+        # Thousands of learners share a schedule: one quiet-hours sum per schedule.
+        times: dict[tuple[Any, ...], datetime | None] = {}
         for chunk in chunks(sorted({item.subscription_id for item in lessons})):
             rows = await session.execute(
                 select(
@@ -127,13 +130,16 @@ class Record:
                 ).where(s.c.id.in_(chunk), s.c.reminders.is_(True))
             )
             for row in rows:
-                try:
-                    pattern = stored(row.pattern, row.days, row.delivery_time)
-                    wanted[row.id] = reminder_time(
-                        remind_at, pattern, row.timezone, row.next_due_at
-                    )
-                except ValueError:
-                    wanted[row.id] = None  # an unknown zone: stay quiet rather than risk a ping
+                key = (row.pattern, row.days, row.delivery_time, row.timezone, row.next_due_at)
+                if key not in times:
+                    try:
+                        pattern = stored(row.pattern, row.days, row.delivery_time)
+                        times[key] = reminder_time(
+                            remind_at, pattern, row.timezone, row.next_due_at
+                        )
+                    except ValueError:
+                        times[key] = None  # an unknown zone: stay quiet rather than risk a ping
+                wanted[row.id] = times[key]
         reminders = [
             NewDelivery(
                 item.subscription_id,
@@ -147,15 +153,7 @@ class Record:
             if (at := wanted.get(item.subscription_id)) is not None
         ]
         await enqueue(session, reminders, now)
-        unremindable = sorted(sid for sid, at in wanted.items() if at is None)
-        for chunk in chunks(unremindable):
-            # The claim counted this lesson as unopened; a lesson nobody could remind the
-            # learner of does not count (issue 15: auto-pause needs a reminder that could go).
-            await session.execute(
-                update(s)
-                .where(s.c.id.in_(chunk), s.c.unopened_streak > 0)
-                .values(unopened_streak=s.c.unopened_streak - 1)
-            )
+        await uncount_unopened(session, [sid for sid, at in wanted.items() if at is None])
 
 
 async def _uncertain(session: AsyncSession, now: datetime, group: list[Outcome]) -> Lessons:

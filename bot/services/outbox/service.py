@@ -70,7 +70,13 @@ from bot.core.clock import Clock
 from bot.core.pattern import stored, waking
 from bot.services.outbox.claim import Claim
 from bot.services.outbox.record import Record
-from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, give_back
+from bot.services.outbox.sql import (
+    DELIVERIES,
+    PROGRESS,
+    SUBSCRIPTIONS,
+    give_back,
+    uncount_unopened,
+)
 from bot.services.outbox.types import (
     ACTIVE,
     CANCELLED,
@@ -181,6 +187,9 @@ class DeliveryService:
                 .where(d.c.id.in_(lease.not_needed))
                 .values(status=SKIPPED, last_error="reminder not needed")
             )
+        # A reminder the learner's quiet hours kept back until their next lesson: that lesson
+        # does not count towards the auto-pause after all.
+        await uncount_unopened(session, lease.unremindable)
         if lease.released:
             # In the learner's quiet hours: pending again, due when they end.
             await session.execute(
@@ -334,6 +343,7 @@ class _Lease:
     not_needed: list[int] = field(default_factory=list)
     give_back: list[tuple[int, str]] = field(default_factory=list)
     released: list[tuple[int, datetime]] = field(default_factory=list)
+    unremindable: list[int] = field(default_factory=list)  # subscription ids
     # (pattern, days, lesson time, timezone) -> when that learner is next awake (None: invalid)
     _awake: dict[tuple[Any, ...], datetime | None] = field(default_factory=dict)
 
@@ -376,11 +386,13 @@ class _Lease:
             if row.kind != REMINDER:
                 return False  # an invalid schedule: say what was asked for rather than lose it
             self.not_needed.append(row.delivery_id)  # stay quiet rather than risk a night ping
+            self.unremindable.append(row.subscription_id)
             return True
         if awake <= self.now:
             return False
         if row.kind == REMINDER and row.next_due_at is not None and awake >= row.next_due_at:
             self.not_needed.append(row.delivery_id)
+            self.unremindable.append(row.subscription_id)
         else:
             self.released.append((row.delivery_id, awake))
         return True
