@@ -13,14 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.content.schema import Content
 from bot.core.clock import FakeClock
 from bot.core.crypto import Keyring, new_master_key_text, parse_master_key
-from bot.core.schedule import WEEKDAYS
+from bot.core.pattern import fixed_days, to_column, with_quiet_hours
+from bot.core.schedule import EVERY_DAY, WEEKDAYS
+from bot.core.states import DeliveryKind
 from bot.db.engine import create_engine, create_sessions
 from bot.db.models import Subscription
 from bot.services.outbox.service import DeliveryService
-from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, next_due_for
-from bot.services.outbox.types import OutboxItem, Outcome, Result
+from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, enqueue, next_due_for
+from bot.services.outbox.types import NewDelivery, OutboxItem, Outcome, Result
 from bot.services.privacy import PrivacyService
-from tests.support.factories import deliveries, make_content, seed_subscribers, subscription
+from tests.support.factories import (
+    CHAT_BASE,
+    deliveries,
+    make_content,
+    seed_subscribers,
+    subscription,
+)
 from tests.support.harness import settings
 
 MONDAY_8 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 08:00 in London (GMT)
@@ -282,6 +290,51 @@ async def test_not_due_yet_is_not_leased(
     await send_all(service)
     clock.set(MONDAY_8.replace(hour=17, minute=59))
     assert await service.lease_batch(10) == []
+
+
+async def test_rows_leased_in_quiet_hours_wait_for_their_end(
+    engine: AsyncEngine, service: DeliveryService, clock: FakeClock
+) -> None:
+    # Lessons every day at 08:00 London; the next one on Tuesday. One learner keeps the default
+    # quiet hours (23:00-08:00, the 9 hours before the lesson), the other chose 23:00-07:00.
+    tuesday_8 = MONDAY_8 + timedelta(days=1)
+    [default] = await seed_subscribers(engine, 1, next_due_at=tuesday_8)
+    [own] = await seed_subscribers(engine, 1, next_due_at=tuesday_8, chat_base=50_000)
+    own_quiet = with_quiet_hours(fixed_days(EVERY_DAY, time(8, 0)), time(23, 0), time(7, 0))
+    await set_subscription(engine, own, pattern=to_column(own_quiet), unopened_streak=1)
+    await set_subscription(engine, default, unopened_streak=1)  # Monday's lesson, unopened
+    clock.set(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))  # 03:00 on Tuesday: asleep
+    monday = MONDAY_8.date()
+    rows = [
+        NewDelivery(sub, chat, kind, monday, clock.now(), "l01")
+        for sub, chat in ((default, CHAT_BASE), (own, 50_000))
+        for kind in (DeliveryKind.NUDGE, DeliveryKind.REFLECTION, DeliveryKind.REMINDER)
+    ]
+    async with create_sessions(engine).begin() as session:
+        await enqueue(session, rows, clock.now())
+    assert await service.lease_batch(100) == []  # nothing goes in quiet hours...
+    after = {(r["subscription_id"], r["kind"]): r for r in await deliveries(engine)}
+    for kind in ("nudge", "reflection"):  # ...it waits for their end
+        assert after[(default, kind)]["status"] == "pending"
+        assert after[(default, kind)]["due_at"] == tuesday_8
+        assert after[(own, kind)]["status"] == "pending"
+        assert after[(own, kind)]["due_at"] == tuesday_8 - timedelta(hours=1)
+    # A reminder that would only wake them with the next lesson is not needed; one that can
+    # come before it waits.
+    assert after[(default, "reminder")]["status"] == "skipped"
+    assert after[(own, "reminder")]["status"] == "pending"
+    assert after[(own, "reminder")]["due_at"] == tuesday_8 - timedelta(hours=1)
+    # Monday's lesson, whose reminder could not come, no longer counts towards auto-pause.
+    assert (await subscription(engine, default))["unopened_streak"] == 0
+    assert (await subscription(engine, own))["unopened_streak"] == 1
+    clock.set(tuesday_8 - timedelta(hours=1))
+    assert sorted(item.kind for item in await send_all(service)) == [
+        "nudge",
+        "reflection",
+        "reminder",
+    ]
+    clock.set(tuesday_8)
+    assert sorted(item.kind for item in await send_all(service)) == ["nudge", "reflection"]
 
 
 # --- outcomes ------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from bot.core.pattern import fixed_days, to_column, with_quiet_hours
 from bot.core.schedule import EVERY_DAY
 from bot.db.models import Subscription
 from tests.support.factories import make_learner
@@ -99,3 +100,68 @@ async def test_opening_any_lesson_resets_the_count(bot: BotUnderTest) -> None:
     await bot.advance(hours=24)
     [lesson] = await bot.advance(hours=24)
     assert "Lesson 4 of" in lesson.plain_text
+
+
+# --- quiet hours that are the learner's own (issue 15) -------------------------------------------
+
+
+async def evening_learner(bot: BotUnderTest, quiet: tuple[time, time] | None) -> None:
+    """Lessons every day at 20:00 London (the first today), with these quiet hours."""
+    pattern = fixed_days(EVERY_DAY, time(20, 0))
+    if quiet is not None:
+        pattern = with_quiet_hours(pattern, *quiet)
+    await make_learner(
+        bot,
+        days=EVERY_DAY,
+        delivery_time=time(20, 0),
+        pattern=to_column(pattern),
+        next_due_at=datetime(2026, 11, 30, 20, 0, tzinfo=UTC),
+    )
+
+
+async def test_a_late_lesson_gets_its_reminder_outside_the_default_quiet_hours(
+    bot: BotUnderTest,
+) -> None:
+    # The issue's example: a 22:00 lesson used to get no reminder at all (21:00-07:00 was
+    # quiet for everyone); its quiet hours are now the 9 hours before 22:00.
+    await make_learner(
+        bot,
+        days=EVERY_DAY,
+        delivery_time=time(22, 0),
+        next_due_at=datetime(2026, 11, 30, 22, 0, tzinfo=UTC),
+    )
+    bot.clock.set(datetime(2026, 11, 30, 21, 59, tzinfo=UTC))
+    [lesson] = await bot.advance(minutes=1)
+    assert "Lesson 1 of" in lesson.plain_text
+    [reminder] = await bot.advance(hours=4)
+    assert REMINDER in reminder.plain_text
+    assert bot.clock.now() == datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+async def test_a_reminder_in_quiet_hours_waits_for_their_end(bot: BotUnderTest) -> None:
+    await evening_learner(bot, (time(23, 0), time(7, 0)))  # the reminder would come at 00:00
+    bot.clock.set(datetime(2026, 11, 30, 19, 59, tzinfo=UTC))
+    [lesson] = await bot.advance(minutes=1)
+    assert "Lesson 1 of" in lesson.plain_text
+    assert await bot.advance(hours=10, minutes=59) == []  # to 06:59: asleep
+    [reminder] = await bot.advance(minutes=1)
+    assert REMINDER in reminder.plain_text
+    assert bot.clock.now() == datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+
+async def test_no_reminder_when_quiet_hours_last_until_the_next_lesson_and_no_pause(
+    bot: BotUnderTest,
+) -> None:
+    # Quiet from 21:00 until the next lesson at 20:00: the reminder would only go with it, so
+    # there is none, and lessons nobody could remind them of never pause the learner.
+    await evening_learner(bot, (time(21, 0), time(20, 0)))
+    bot.clock.set(datetime(2026, 11, 30, 19, 59, tzinfo=UTC))
+    received = await bot.advance(minutes=1)
+    for _ in range(5):
+        received += await bot.advance(days=1)
+    assert all(REMINDER not in text for text in texts(received))
+    assert all(PAUSED not in text for text in texts(received))
+    assert len(received) == 6 and all("Lesson" in text for text in texts(received))
+    async with bot.runtime.sessions.begin() as session:
+        sub = await session.scalar(select(Subscription))
+        assert sub is not None and sub.state == "active" and sub.unopened_streak == 0

@@ -27,8 +27,13 @@ from tests.support.harness import ROOT, TEST_TOKEN
 async def test_the_worker_process_sends_a_cohort_nudge(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    [subscription_id] = await seed_subscribers(engine, 1, next_due_at=None)
     now = datetime.now(UTC)
+    # This test runs on the wall clock: a learner whose lesson time was a minute ago is awake
+    # now, whatever the hour (quiet hours are the 9 hours before the lesson time).
+    awake = (now - timedelta(minutes=1)).time().replace(second=0, microsecond=0)
+    [subscription_id] = await seed_subscribers(
+        engine, 1, next_due_at=None, delivery_time=awake, timezone="UTC"
+    )
     async with create_sessions(engine).begin() as session:
         nudge = NewDelivery(
             subscription_id, CHAT_BASE, DeliveryKind.NUDGE, now.date(), now - timedelta(seconds=1)

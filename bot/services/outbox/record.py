@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.pattern import stored
 from bot.core.states import DeliveryStatus
 from bot.services.outbox.sql import (
     DELIVERIES,
@@ -25,6 +26,7 @@ from bot.services.outbox.sql import (
     enqueue,
     give_back,
     insert_ignore,
+    uncount_unopened,
 )
 from bot.services.outbox.types import (
     CANCELLED,
@@ -43,7 +45,7 @@ from bot.services.outbox.types import (
     OutboxItem,
     Outcome,
     Result,
-    in_quiet_hours,
+    reminder_time,
 )
 
 log = logging.getLogger(__name__)
@@ -110,32 +112,48 @@ class Record:
     async def _queue_reminders(
         self, session: AsyncSession, now: datetime, lessons: Sequence[OutboxItem]
     ) -> None:
-        """One gentle reminder per lesson just sent, for learners who want them, if its time
-        falls outside their quiet hours (otherwise none: no night-time pings)."""
+        """One gentle reminder per lesson just sent, for learners who want them, never in their
+        quiet hours: one that would fall in them waits for their end, unless that is at or
+        after the next lesson (then none, and that lesson does not count towards auto-pause:
+        nobody could remind the learner of it)."""
         if not lessons or self._remind_after <= timedelta(0):
             return
         s = SUBSCRIPTIONS
         remind_at = now + self._remind_after
-        wanted: dict[int, str] = {}
+        wanted: dict[int, datetime | None] = {}
+        # Thousands of learners share a schedule: one quiet-hours sum per schedule.
+        times: dict[tuple[Any, ...], datetime | None] = {}
         for chunk in chunks(sorted({item.subscription_id for item in lessons})):
             rows = await session.execute(
-                select(s.c.id, s.c.timezone).where(s.c.id.in_(chunk), s.c.reminders.is_(True))
+                select(
+                    s.c.id, s.c.timezone, s.c.pattern, s.c.days, s.c.delivery_time, s.c.next_due_at
+                ).where(s.c.id.in_(chunk), s.c.reminders.is_(True))
             )
-            wanted.update((row.id, row.timezone) for row in rows)
+            for row in rows:
+                key = (row.pattern, row.days, row.delivery_time, row.timezone, row.next_due_at)
+                if key not in times:
+                    try:
+                        pattern = stored(row.pattern, row.days, row.delivery_time)
+                        times[key] = reminder_time(
+                            remind_at, pattern, row.timezone, row.next_due_at
+                        )
+                    except ValueError:
+                        times[key] = None  # an unknown zone: stay quiet rather than risk a ping
+                wanted[row.id] = times[key]
         reminders = [
             NewDelivery(
                 item.subscription_id,
                 item.chat_id,
                 REMINDER,
                 item.local_date,
-                remind_at,
+                at,
                 item.lesson_id,
             )
             for item in lessons
-            if item.subscription_id in wanted
-            and not in_quiet_hours(remind_at, wanted[item.subscription_id])
+            if (at := wanted.get(item.subscription_id)) is not None
         ]
         await enqueue(session, reminders, now)
+        await uncount_unopened(session, [sid for sid, at in wanted.items() if at is None])
 
 
 async def _uncertain(session: AsyncSession, now: datetime, group: list[Outcome]) -> Lessons:

@@ -61,15 +61,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, and_, func, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.content.schema import Content
 from bot.core.clock import Clock
+from bot.core.pattern import stored, waking
 from bot.services.outbox.claim import Claim
 from bot.services.outbox.record import Record
-from bot.services.outbox.sql import DELIVERIES, PROGRESS, SUBSCRIPTIONS, give_back
+from bot.services.outbox.sql import (
+    DELIVERIES,
+    PROGRESS,
+    SUBSCRIPTIONS,
+    give_back,
+    uncount_unopened,
+)
 from bot.services.outbox.types import (
     ACTIVE,
     CANCELLED,
@@ -91,7 +98,6 @@ from bot.services.outbox.types import (
     OutboxItem,
     Outcome,
     UncertainDelivery,
-    in_quiet_hours,
 )
 
 log = logging.getLogger(__name__)
@@ -164,9 +170,9 @@ class DeliveryService:
         rows = (await session.execute(_ready(now, now - self._grace, limit))).all()
         if not rows:
             return []
-        lease = _Lease()
+        lease = _Lease(now)
         for row in rows:
-            lease.sort(row, now)
+            lease.sort(row)
         d = DELIVERIES
         if lease.cancelled:
             await session.execute(
@@ -180,6 +186,17 @@ class DeliveryService:
                 update(d)
                 .where(d.c.id.in_(lease.not_needed))
                 .values(status=SKIPPED, last_error="reminder not needed")
+            )
+        # A reminder the learner's quiet hours kept back until their next lesson: that lesson
+        # does not count towards the auto-pause after all.
+        await uncount_unopened(session, lease.unremindable)
+        if lease.released:
+            # In the learner's quiet hours: pending again, due when they end.
+            await session.execute(
+                update(d)
+                .where(d.c.id == bindparam("b_id"), d.c.status == PENDING)
+                .values(due_at=bindparam("b_due")),
+                [{"b_id": row_id, "b_due": due} for row_id, due in lease.released],
             )
         if lease.items:
             await session.execute(
@@ -253,8 +270,9 @@ class DeliveryService:
 def _ready(now: datetime, oldest: datetime, limit: int) -> Select[Any]:
     """Pending rows due between `oldest` and now, locked, with what decides their fate.
 
-    Each row carries its subscription's state and timezone, the status of that day's lesson
-    row (for a reflection) and when the lesson was opened, done or skipped (for a reminder).
+    Each row carries its subscription's state and what decides its quiet hours (timezone,
+    pattern, days, lesson time) and next lesson, the status of that day's lesson row (for a
+    reflection) and when the lesson was opened, done or skipped (for a reminder).
     """
     d, s, p = DELIVERIES, SUBSCRIPTIONS, PROGRESS
     lesson_row = DELIVERIES.alias("lesson_row")
@@ -273,6 +291,10 @@ def _ready(now: datetime, oldest: datetime, limit: int) -> Select[Any]:
             s.c.state,
             lesson_row.c.status.label("lesson_status"),
             s.c.timezone,
+            s.c.pattern,
+            s.c.days,
+            s.c.delivery_time,
+            s.c.next_due_at,
             func.coalesce(p.c.opened_at, p.c.done_at, p.c.skipped_at).label("opened_at"),
         )
         .join(s, s.c.id == d.c.subscription_id)
@@ -312,21 +334,25 @@ def _ready(now: datetime, oldest: datetime, limit: int) -> Select[Any]:
 
 @dataclass(slots=True)
 class _Lease:
-    """One lease, sorted: what is sent now, cancelled, or no longer needed."""
+    """One lease, sorted: what is sent now, cancelled, no longer needed, or held back until
+    the learner's quiet hours end."""
 
+    now: datetime
     items: list[OutboxItem] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
     not_needed: list[int] = field(default_factory=list)
     give_back: list[tuple[int, str]] = field(default_factory=list)
+    released: list[tuple[int, datetime]] = field(default_factory=list)
+    unremindable: list[int] = field(default_factory=list)  # subscription ids
+    # (pattern, days, lesson time, timezone) -> when that learner is next awake (None: invalid)
+    _awake: dict[tuple[Any, ...], datetime | None] = field(default_factory=dict)
 
-    def sort(self, row: Row[Any], now: datetime) -> None:
+    def sort(self, row: Row[Any]) -> None:
         """Decide one ready row, checked immediately before the send."""
         if row.kind == PAUSE_NOTE and row.state == PAUSED:
             pass  # the note saying lessons have paused is the one thing a paused learner gets
-        elif row.kind == REMINDER and (
-            row.opened_at is not None or row.state != ACTIVE or in_quiet_hours(now, row.timezone)
-        ):
-            self.not_needed.append(row.delivery_id)  # opened meanwhile, paused, or too late
+        elif row.kind == REMINDER and (row.opened_at is not None or row.state != ACTIVE):
+            self.not_needed.append(row.delivery_id)  # opened meanwhile, or paused
             return
         elif row.state not in SENDABLE_STATES or (
             row.kind == REFLECTION and row.lesson_status not in (None, SENT, UNCERTAIN)
@@ -335,6 +361,8 @@ class _Lease:
             if row.kind == LESSON and row.lesson_id:
                 self.give_back.append((row.subscription_id, row.lesson_id))
             return
+        if row.kind != LESSON and self._held_back(row):
+            return  # lessons are never in quiet hours (the pattern puts them at waking times)
         self.items.append(
             OutboxItem(
                 delivery_id=row.delivery_id,
@@ -349,3 +377,33 @@ class _Lease:
                 due_at=row.due_at,
             )
         )
+
+    def _held_back(self, row: Row[Any]) -> bool:
+        """True when the row must not go now, being in the learner's quiet hours: released to
+        their end (a reminder that would then meet the next lesson is no longer needed)."""
+        awake = self._awake_at(row)
+        if awake is None:
+            if row.kind != REMINDER:
+                return False  # an invalid schedule: say what was asked for rather than lose it
+            self.not_needed.append(row.delivery_id)  # stay quiet rather than risk a night ping
+            self.unremindable.append(row.subscription_id)
+            return True
+        if awake <= self.now:
+            return False
+        if row.kind == REMINDER and row.next_due_at is not None and awake >= row.next_due_at:
+            self.not_needed.append(row.delivery_id)
+            self.unremindable.append(row.subscription_id)
+        else:
+            self.released.append((row.delivery_id, awake))
+        return True
+
+    def _awake_at(self, row: Row[Any]) -> datetime | None:
+        """Now, or when this row's learner's quiet hours end (None: their schedule is invalid)."""
+        key = (row.pattern, row.days, row.delivery_time, row.timezone)
+        if key not in self._awake:
+            try:
+                pattern = stored(row.pattern, row.days, row.delivery_time)
+                self._awake[key] = waking(self.now, pattern, row.timezone)
+            except ValueError:
+                self._awake[key] = None
+        return self._awake[key]

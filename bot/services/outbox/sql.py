@@ -77,6 +77,19 @@ async def enqueue(session: AsyncSession, rows: Sequence[NewDelivery], now: datet
     return len((await session.execute(insert, values)).all())
 
 
+async def uncount_unopened(session: AsyncSession, subscription_ids: Sequence[int]) -> None:
+    """Take back the claim's count of one unopened lesson for each of these subscriptions:
+    its reminder could not come (the learner's quiet hours), so it does not count towards the
+    auto-pause (issue 15)."""
+    s = SUBSCRIPTIONS
+    for chunk in chunks(sorted(set(subscription_ids))):
+        await session.execute(
+            update(s)
+            .where(s.c.id.in_(chunk), s.c.unopened_streak > 0)
+            .values(unopened_streak=s.c.unopened_streak - 1)
+        )
+
+
 async def give_back(
     session: AsyncSession, course: CourseOrder, lessons: list[tuple[int, str]]
 ) -> None:

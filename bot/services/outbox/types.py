@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from enum import StrEnum
 
-from bot.core.schedule import zone
+from bot.core.pattern import Pattern, waking
 from bot.core.states import DeliveryKind, DeliveryStatus, SubscriptionState
 
 LESSON = DeliveryKind.LESSON
@@ -46,8 +46,6 @@ LESSON_DONE = (SENT, UNCERTAIN, FAILED, CANCELLED, SKIPPED)
 
 # Lessons left unopened in a row before the bot pauses itself (kindly, with how to resume).
 UNOPENED_PAUSE_AFTER = 3
-# Reminders are never sent in the learner's local quiet hours, 21:00-07:00.
-QUIET_FROM, QUIET_UNTIL = time(21, 0), time(7, 0)
 
 MAX_ERROR_CHARS = 200
 CLAIM_BATCH = 5000  # subscriptions per claim transaction (keeps SQLite's write lock short)
@@ -143,10 +141,12 @@ class CourseOrder:
         return cls(ids, {lesson_id: index for index, lesson_id in enumerate(ids)})
 
 
-def in_quiet_hours(instant: datetime, tz: str) -> bool:
-    """True between 21:00 and 07:00 in the learner's local time (no reminders then)."""
-    try:
-        local = instant.astimezone(zone(tz)).time()
-    except ValueError:
-        return True  # an unknown zone: stay quiet rather than risk a night-time ping
-    return local >= QUIET_FROM or local < QUIET_UNTIL
+def reminder_time(
+    remind_at: datetime, pattern: Pattern, tz: str, next_lesson_at: datetime | None
+) -> datetime | None:
+    """When a lesson's reminder goes: `remind_at`, or the end of the learner's quiet hours it
+    falls in; None when that is at or after their next lesson (it belongs to that lesson's day)."""
+    at = waking(remind_at, pattern, tz)
+    if next_lesson_at is not None and at >= next_lesson_at:
+        return None
+    return at
