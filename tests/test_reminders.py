@@ -52,24 +52,30 @@ async def test_no_reminder_once_the_lesson_was_opened(bot: BotUnderTest) -> None
 
 
 async def test_no_reminder_in_quiet_hours_or_when_turned_off(bot: BotUnderTest) -> None:
-    await subscribed(bot, delivery_time=time(18, 0))  # reminder would come at 22:00
-    bot.clock.advance(timedelta(hours=10))  # 17:00 London
+    """Issue 15 changed this test's first half: quiet hours were everyone's 21:00-07:00 and a
+    reminder in them was dropped; now they are the learner's own and it waits for their end."""
+    own_quiet = with_quiet_hours(fixed_days(EVERY_DAY, time(18, 0)), time(21, 0), time(7, 0))
+    await subscribed(bot, delivery_time=time(18, 0), pattern=to_column(own_quiet))
+    bot.clock.advance(timedelta(hours=10))  # 17:00 London; the reminder would come at 22:00
     async with bot.runtime.sessions.begin() as session:
         sub = await session.scalar(select(Subscription))
         assert sub is not None
         sub.next_due_at = bot.clock.now() + timedelta(hours=1)
     await bot.advance(hours=1)
-    await bot.advance(hours=12)
+    await bot.advance(hours=12)  # to 06:00: still quiet, nothing has come
     assert all(REMINDER not in text for text in texts(bot.messages()))
+    [reminder] = await bot.advance(hours=1)  # 07:00, when their quiet hours end
+    assert REMINDER in reminder.plain_text
 
     async with bot.runtime.sessions.begin() as session:
         sub = await session.scalar(select(Subscription))
         assert sub is not None
-        sub.reminders, sub.delivery_time = False, time(8, 0)
+        sub.reminders, sub.delivery_time, sub.pattern = False, time(8, 0), None
         sub.next_due_at = bot.clock.now() + timedelta(hours=1)
+    before = len(texts(bot.messages()))
     await bot.advance(hours=1)
     await bot.advance(hours=6)
-    assert all(REMINDER not in text for text in texts(bot.messages()))
+    assert all(REMINDER not in text for text in texts(bot.messages())[before:])
 
 
 async def test_three_unopened_lessons_pause_kindly_and_resume_without_a_backlog(
