@@ -34,7 +34,7 @@ from bot.commands import COMMANDS
 from bot.db import Base
 from bot.fake_bot_api import FakeBotAPI, Rejection
 from bot.simulator import buttons
-from bot.textclean import clean
+from bot.textclean import clean, utf16_len
 from tests.harness import BotUnderTest
 
 ADMIN = 9001
@@ -606,7 +606,8 @@ def unclean_strings(rows: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 def _is_clean(value: str) -> bool:
     try:
-        return clean(value, max_chars=len(value) or 1).text == value
+        # The limit is in UTF-16 units, as clean counts: len() would cut an emoji's last unit.
+        return clean(value, max_chars=utf16_len(value) or 1).text == value
     except ValueError:
         return False
 
