@@ -1,4 +1,5 @@
-"""Webhook mode: only requests carrying the secret token are processed."""
+"""Webhook mode: only requests carrying the secret token are processed, and an update the
+library cannot parse is acknowledged and skipped."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.core.clock import FakeClock
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import TrackingApplication
 from bot.webhook import SECRET_HEADER, webhook_server
-from tests.support.harness import settings_for_test
+from tests.support.harness import TEST_TOKEN, production_log, settings_for_test
 
 SECRET = "s" * 40
 
@@ -55,6 +56,56 @@ async def test_secret_token_is_required(database_url: str, clock: FakeClock) -> 
             async with http.post(url, data=b"not json", headers={SECRET_HEADER: SECRET}) as bad:
                 assert bad.status == 400
         assert len(server.messages(1001)) == 1  # only the authenticated update was handled
+
+
+def unparsable_update(update_id: int) -> dict[str, object]:
+    """A message in a field shape this PTB cannot read (a photo as an object, not a list)."""
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 0,
+            "chat": {"id": 3003, "type": "private", "first_name": "Kestrel"},
+            "from": {"id": 3003, "is_bot": False, "first_name": "Kestrel"},
+            "text": "canary words: the night shift",
+            "photo": {"new": "shape"},
+        },
+    }
+
+
+async def test_an_unparsable_update_is_acknowledged_and_the_next_one_answered(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Refusing it (or failing with a 500) would make Telegram send it again and again, and
+    hold back every update behind it; logging it would put a person's words in the log."""
+    with production_log([TEST_TOKEN]) as log:
+        async with FakeBotAPI() as server:
+            settings = settings_for_test(database_url, telegram_api_base_url=server.base_url)
+            runtime = build_application(settings, clock, application_class=TrackingApplication)
+            application = runtime.application
+            assert isinstance(application, TrackingApplication)
+            async with (
+                started(application),
+                webhook_server(
+                    application, path="/hook", secret=SECRET, host="127.0.0.1", port=0
+                ) as port,
+                aiohttp.ClientSession() as http,
+            ):
+                url = f"http://127.0.0.1:{port}/hook"
+                headers = {SECRET_HEADER: SECRET}
+                async with http.post(url, json=unparsable_update(7), headers=headers) as skipped:
+                    assert skipped.status == 200  # acknowledged: Telegram will not resend it
+                async with http.post(url, json=help_update(8), headers=headers) as ok:
+                    assert ok.status == 200
+                await application.wait_finished(8, 10)
+            [answer] = server.messages(1001)
+            assert "/support" in (answer.text or "")
+            assert server.messages(3003) == []
+    text = log.getvalue()
+    assert "skipped update 7 (message)" in text
+    assert text.count("skipped update") == 1
+    assert "Kestrel" not in text and "canary words" not in text and "night shift" not in text
+    assert "ERROR" not in text and "CRITICAL" not in text and "Traceback" not in text
 
 
 @pytest.mark.parametrize(
