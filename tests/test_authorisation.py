@@ -73,6 +73,8 @@ COMMANDS: dict[str, set[str]] = {
     "/cohort timezone Night team Europe/Paris": OWNER,
     "/cohort start Night team 2027-01-04": OWNER,
     "/cohort huddle Night team friday": OWNER,
+    "/cohort huddle Night team 17:30": OWNER,
+    "/cohort rota Night team 2 days 2 nights 4 off from 2027-01-04": OWNER,
     "/cohort myname Night team Sam": OWNER,
 }
 # Buttons: {callback data with {cohort} and {member} filled in: who is allowed}.
