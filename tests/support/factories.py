@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,7 +29,11 @@ from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.outbox.sql import DELIVERIES, LEARNERS, SUBSCRIPTIONS
 from bot.views.cohorts import not_available_screen
 from bot.views.lesson import lesson_screen
-from tests.support.harness import USER, BotUnderTest
+
+if TYPE_CHECKING:  # the harness builds the whole bot; benchmarks seeding rows need none of it
+    from tests.support.harness import BotUnderTest
+
+USER = 1001  # the default person in dialogue tests (also tests.support.harness.USER)
 
 # --- the learner's journey ------------------------------------------------------------------------
 

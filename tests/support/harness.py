@@ -27,11 +27,11 @@ from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, running
 from scheduler.sender import SendPolicy
+from tests.support.factories import USER
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_TOKEN = "123456:TEST-TOKEN-not-real"
 TEST_ENCRYPTION_KEY = "dGVzdC1vbmx5LWtleS1ub3QtZm9yLXByb2R1Y3Rpb24"  # 32 bytes, tests only
-USER = 1001
 
 
 @dataclass
