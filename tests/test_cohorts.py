@@ -179,6 +179,15 @@ async def test_cohort_names_are_checked(bot: BotUnderTest) -> None:
     assert "48 characters" in long.plain_text
 
 
+async def test_every_cohort_verb_is_reserved_as_a_name_start(bot: BotUnderTest) -> None:
+    """`/cohort rota` came in with shift patterns but was not reserved: a cohort named
+    "Rota team" would have been read as the verb. One set of verbs now serves both."""
+    await make_lead(bot, LEAD)
+    for verb in ("Rota", "Huddle", "Show"):
+        [reserved] = await bot.send(f"/cohort new {verb} team", user=LEAD)
+        assert "doesn't start with" in reserved.plain_text, verb
+
+
 async def test_rotating_the_invite_kills_the_old_link_at_once(bot: BotUnderTest, team: str) -> None:
     replies = await bot.send("/cohort invite Night team uses 1 days 3", user=LEAD)
     fresh = payload_in(replies)

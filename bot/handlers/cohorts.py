@@ -30,6 +30,7 @@ from bot.handlers.text import FlowStep
 from bot.render import reply, show
 from bot.results.cohorts import (
     PENDING_NAME,
+    SUBCOMMANDS,
     AlreadyMember,
     CohortChange,
     CohortInfo,
@@ -108,25 +109,8 @@ from bot.views.cohorts import (
 from bot.views.screen import Screen
 
 _ID = re.compile(r"-?\d{1,18}")  # fits a 64-bit column whatever the digits
-# /cohort subcommands that name a cohort after them.
-_ON_A_COHORT = frozenset(
-    {
-        "show",
-        "invite",
-        "export",
-        "nudge",
-        "remove",
-        "archive",
-        "settings",
-        "time",
-        "days",
-        "timezone",
-        "start",
-        "huddle",
-        "rota",
-        "myname",
-    }
-)
+# /cohort subcommands that name a cohort after them (every one is reserved as a name start).
+_ON_A_COHORT = SUBCOMMANDS - {"new", "help"}
 
 
 def _number(text: str) -> int | None:

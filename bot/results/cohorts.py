@@ -50,6 +50,7 @@ SUBCOMMANDS: Final = frozenset(
         "timezone",
         "start",
         "huddle",
+        "rota",
         "myname",
         "help",
     }

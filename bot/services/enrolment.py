@@ -20,6 +20,7 @@ This module never imports telegram.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
@@ -61,6 +62,9 @@ DEFAULT_DAYS = WEEKDAYS
 # The free-text flow of the schedule screens (see bot.handlers.text); its pending action is
 # "sched:<field>" and every schedule change clears it.
 SCHEDULE_FLOW = "sched"
+
+# Every state past set-up: the learner has confirmed a schedule at some point.
+_ENROLLED = frozenset(SubscriptionState) - {SubscriptionState.SETUP}
 
 # How late the clock job may notice a pause's end and still give that day's slot.
 PAUSE_SLACK = timedelta(hours=1)
@@ -209,13 +213,7 @@ class EnrolmentService:
             learner, sub = await self._require(
                 session,
                 telegram_user_id,
-                {
-                    SubscriptionState.ACTIVE,
-                    SubscriptionState.PAUSED,
-                    SubscriptionState.STOPPED,
-                    SubscriptionState.INACTIVE,
-                    SubscriptionState.FINISHED,
-                },
+                _ENROLLED,
             )
             lesson_id = sub.last_lesson_id
             if lesson_id is not None and self._content.lesson(lesson_id) is not None:
@@ -406,13 +404,7 @@ class EnrolmentService:
             learner, sub = await self._require(
                 session,
                 telegram_user_id,
-                {
-                    SubscriptionState.ACTIVE,
-                    SubscriptionState.PAUSED,
-                    SubscriptionState.STOPPED,
-                    SubscriptionState.INACTIVE,
-                    SubscriptionState.FINISHED,
-                },
+                _ENROLLED,
             )
             sub.course_run += 1
             sub.last_lesson_id = None
@@ -491,7 +483,7 @@ class EnrolmentService:
         return (row[0], row[1]) if row is not None else None
 
     async def _require(
-        self, session: AsyncSession, telegram_user_id: int, states: set[str]
+        self, session: AsyncSession, telegram_user_id: int, states: AbstractSet[str]
     ) -> tuple[Learner, Subscription]:
         found = await self._find(session, telegram_user_id, lock=True)
         if found is None:
@@ -506,14 +498,7 @@ class EnrolmentService:
         return await self._require(
             session,
             telegram_user_id,
-            {
-                SubscriptionState.SETUP,
-                SubscriptionState.ACTIVE,
-                SubscriptionState.PAUSED,
-                SubscriptionState.STOPPED,
-                SubscriptionState.INACTIVE,
-                SubscriptionState.FINISHED,
-            },
+            frozenset(SubscriptionState),
         )
 
     async def _changed(
