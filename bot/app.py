@@ -128,8 +128,9 @@ def build_application(
     # 3. Services own transactions; handlers reach them through context.services.
     services = build_services(settings, clock, content, sessions)
 
-    # 4. The bot parses updates one at a time (bot/incoming.py).
-    bot = build_bot(settings, token)
+    # 4. Updates arrive through the bot: flood-limited before parsing, then parsed one at a time
+    #    (bot/incoming.py).
+    bot = build_bot(settings, token, flood=services.flood)
     # 5. Everything on a clock (started in post_init): the delivery tick and its sender on this
     #    bot, ending pauses, the weekly huddle card for team leads, and the daily retention run.
     delivery = DeliveryEngine(
@@ -190,9 +191,12 @@ def build_application(
     )
 
 
-def build_bot(settings: Settings, token: str | None = None) -> IncomingBot:
-    """The bot, built here rather than by the builder so that it parses updates one at a time
-    (bot/incoming.py); the two connection pools are the builder's defaults."""
+def build_bot(
+    settings: Settings, token: str | None = None, *, flood: FloodLimit | None = None
+) -> IncomingBot:
+    """The bot, built here rather than by the builder so that updates arrive through its flood
+    limit and are parsed one at a time (bot/incoming.py); the connection pools are the
+    builder's defaults."""
     secret = token or (
         settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     )
@@ -205,6 +209,7 @@ def build_bot(settings: Settings, token: str | None = None) -> IncomingBot:
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
         reply_rate=settings.reply_chat_rate,
+        flood=flood,
     )
 
 

@@ -1,12 +1,14 @@
 """The bot's side of the conversation: updates parsed one at a time, each person's handled in
 order but alongside everyone else's, and replies paced per chat.
 
-Parsing. PTB parses a whole `getUpdates` batch at once: a single update it cannot parse (a
-field shape from a newer Bot API) fails the batch, the offset never advances, and the whole
-batch, names and message text included, is logged at CRITICAL on every retry. Here each raw
-update is tried alone; one that fails is skipped (the next `getUpdates` confirms it) and logged by
-id and type only, never by content, and everyone else is answered. The webhook uses
-`parse_update` too.
+Arrival (`IncomingBot.admit`, for long polling and the webhook alike). Each raw update is first
+counted against the flood limit, read straight from the JSON; one the limit ignores is dropped
+there, unparsed, so a flood of 1,000 costs others a dictionary look-up each. The rest are parsed,
+once, and one at a time: PTB parses a whole `getUpdates` batch at once, and a single update it
+cannot parse (a field shape from a newer Bot API) fails the batch, the offset never advances, and
+the whole batch, names and message text included, is logged at CRITICAL on every retry. Here an
+update that fails is skipped (the next `getUpdates` confirms it) and logged by id and type only,
+never by content, and everyone else is answered.
 
 Concurrency. `PerPerson` handles different people's updates concurrently and one person's in
 the order they were sent, so someone flooding the bot (or waiting for their replies to be paced)
@@ -21,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.ext import BaseUpdateProcessor, ExtBot
 
-from bot.core.flood import FloodLimit
+from bot.core.flood import FloodLimit, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,17 @@ KNOWN_TYPES = frozenset(Update.ALL_TYPES)
 def update_type(raw: dict[str, Any]) -> str:
     """The update's kind (`message`, `callback_query`...), or "unknown": never any content."""
     return next((key for key in raw if key in KNOWN_TYPES), "unknown")
+
+
+def sender(raw: dict[str, Any]) -> int | None:
+    """The id of the person who sent a raw update (as PTB's `effective_user` would give it), or
+    None when it names nobody, read without parsing it."""
+    payload = raw.get(update_type(raw))
+    if not isinstance(payload, dict):
+        return None
+    person = payload.get("from", payload.get("user"))
+    user_id = person.get("id") if isinstance(person, dict) else None
+    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
 
 
 def parse_update(raw: object, bot: Bot) -> Update | None:
@@ -90,17 +103,13 @@ class PerPerson(BaseUpdateProcessor):
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Count the update against the flood limit as it arrives; then await its handling once
-        this person's earlier updates are done (one refused is handled at once: the guard only
-        tells the person to slow down, once, or drops it)."""
+        """Await the update's handling once this person's earlier updates are done; one that
+        arrived over the flood limit is handled at once (it is only told to slow down)."""
         key = _person(update)
         if key is None or (
             self._flood is not None
             and isinstance(update, Update)
-            and update.effective_user is not None
-            and not self._flood.arrive(
-                update.update_id, update.effective_user.id, support=is_support(update)
-            )
+            and self._flood.refused(update.update_id)
         ):
             await coroutine
             return
@@ -125,8 +134,11 @@ class PerPerson(BaseUpdateProcessor):
 
 def is_support(update: Update) -> bool:
     """True for a `/support` command (also `/support@BotName`): it passes once per flood window."""
-    text = update.effective_message.text if update.effective_message else None
-    words = text.split() if text else []  # whitespace-only text has no first word
+    return _is_support_text(update.effective_message.text if update.effective_message else None)
+
+
+def _is_support_text(text: object) -> bool:
+    words = text.split() if isinstance(text, str) else []  # whitespace-only text has no first word
     return bool(words) and words[0].split("@")[0] == "/support"
 
 
@@ -139,18 +151,60 @@ def _person(update: object) -> int | None:
 
 
 class IncomingBot(ExtBot[None]):
-    """ExtBot whose getUpdates drops the updates it cannot parse and confirms them next time,
-    and which carries the per-chat pacer for replies."""
+    """ExtBot through which every update arrives (`admit`): counted against the flood limit,
+    dropped unparsed when the limit ignores it, otherwise parsed once; its getUpdates confirms
+    the updates it dropped. It also carries the per-chat pacer for replies."""
 
-    def __init__(self, *args: Any, reply_rate: float = 1.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reply_rate: float = 1.0,
+        flood: FloodLimit | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._flood = flood
         self._confirm_before = 0  # the next getUpdates' offset is at least this
         self._reply_pacer = ChatPacer(reply_rate)  # a public attribute cannot be set on a Bot
+        self._arrived: list[Update] = []  # parsed by _post for the get_updates in progress
+        self._dropped: Callable[[int], None] = lambda update_id: None
 
     @property
     def reply_pacer(self) -> ChatPacer:
         """Paces the replies in each chat (bot.handlers.render waits on it before each one)."""
         return self._reply_pacer
+
+    def on_dropped(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(update_id)` for each update dropped on arrival (nothing more will be
+        done with it): the sandbox counts those as finished."""
+        self._dropped = callback
+
+    def admit(self, raw: object) -> Update | None:
+        """The update, parsed, or None when it goes no further: the flood limit ignores it (it
+        is not even parsed) or the library cannot parse it (logged by id and type)."""
+        if not isinstance(raw, dict):
+            log.warning("skipped an update that is not an object")
+            return None
+        update_id, user_id = raw.get("update_id"), sender(raw)
+        if self._flood is not None and isinstance(update_id, int) and user_id is not None:
+            payload = raw[update_type(raw)]
+            support = _is_support_text(payload.get("text"))
+            if self._flood.arrive(update_id, user_id, support=support) is Verdict.IGNORE:
+                self._dropped(update_id)
+                return None
+        update = parse_update(raw, self)
+        if update is None and isinstance(update_id, int):
+            self._dropped(update_id)
+        return update
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        """The updates admitted from one `getUpdates`, each parsed once (by `_post`, which
+        hands the library's own parsing an empty list)."""
+        await super().get_updates(*args, **kwargs)
+        arrived, self._arrived = tuple(self._arrived), []
+        for update in arrived:
+            self.insert_callback_data(update)
+        return arrived
 
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         if endpoint != "getUpdates":
@@ -158,14 +212,19 @@ class IncomingBot(ExtBot[None]):
         data = dict(data or {})
         offset = data.get("offset")
         if self._confirm_before and (offset is None or 0 <= offset < self._confirm_before):
-            data["offset"] = self._confirm_before  # an unparsable last update is confirmed
+            data["offset"] = self._confirm_before  # a dropped last update is confirmed
         result = await super()._post(endpoint, data, **kwargs)
         if not isinstance(result, list):
             return result
-        readable = []
-        for raw in result:
-            if parse_update(raw, self) is not None:
-                readable.append(raw)
+        self._arrived = list(self._admit_all(result))
+        return []
+
+    def _admit_all(self, raws: Sequence[object]) -> list[Update]:
+        admitted = []
+        for raw in raws:
+            update = self.admit(raw)
+            if update is not None:
+                admitted.append(update)
             elif isinstance(raw, dict) and isinstance(raw.get("update_id"), int):
                 self._confirm_before = max(self._confirm_before, raw["update_id"] + 1)
-        return readable
+        return admitted

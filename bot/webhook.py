@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import ALLOWED_UPDATES, BotApplication, started
-from bot.incoming import parse_update
+from bot.incoming import IncomingBot, parse_update
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,11 @@ def webhook_app(
         except ValueError:
             log.warning("webhook request refused: not JSON")
             return web.Response(status=400)
-        # An update the library cannot parse is acknowledged (200) and skipped, by id and type
-        # only: refusing it would make Telegram send it again and again.
-        update = parse_update(data, application.bot)
+        # An update the flood limit ignores, or the library cannot parse, is acknowledged (200)
+        # and skipped (the latter logged by id and type only): refusing it would make Telegram
+        # send it again and again.
+        bot = application.bot
+        update = bot.admit(data) if isinstance(bot, IncomingBot) else parse_update(data, bot)
         if update is not None:
             await application.update_queue.put(update)
         return web.Response(status=200)

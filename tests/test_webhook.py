@@ -3,7 +3,10 @@ library cannot parse is acknowledged and skipped."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -33,10 +36,14 @@ def help_update(update_id: int) -> dict[str, object]:
     }
 
 
-async def test_secret_token_is_required(database_url: str, clock: FakeClock) -> None:
+@contextlib.asynccontextmanager
+async def webhook_bot(
+    database_url: str, clock: FakeClock, **settings: Any
+) -> AsyncIterator[tuple[FakeBotAPI, TrackingApplication, aiohttp.ClientSession, str]]:
+    """The bot in webhook mode against the fake server: (server, application, http, url)."""
     async with FakeBotAPI() as server:
-        settings = settings_for_test(database_url, telegram_api_base_url=server.base_url)
-        runtime = build_application(settings, clock, application_class=TrackingApplication)
+        config = settings_for_test(database_url, telegram_api_base_url=server.base_url, **settings)
+        runtime = build_application(config, clock, application_class=TrackingApplication)
         application = runtime.application
         assert isinstance(application, TrackingApplication)
         async with (
@@ -46,15 +53,19 @@ async def test_secret_token_is_required(database_url: str, clock: FakeClock) -> 
             ) as port,
             aiohttp.ClientSession() as http,
         ):
-            url = f"http://127.0.0.1:{port}/hook"
-            for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET[:-1]}):
-                async with http.post(url, json=help_update(1), headers=headers) as response:
-                    assert response.status == 403
-            async with http.post(url, json=help_update(2), headers={SECRET_HEADER: SECRET}) as ok:
-                assert ok.status == 200
-            await application.wait_finished(2, 10)
-            async with http.post(url, data=b"not json", headers={SECRET_HEADER: SECRET}) as bad:
-                assert bad.status == 400
+            yield server, application, http, f"http://127.0.0.1:{port}/hook"
+
+
+async def test_secret_token_is_required(database_url: str, clock: FakeClock) -> None:
+    async with webhook_bot(database_url, clock) as (server, application, http, url):
+        for headers in ({}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: SECRET[:-1]}):
+            async with http.post(url, json=help_update(1), headers=headers) as response:
+                assert response.status == 403
+        async with http.post(url, json=help_update(2), headers={SECRET_HEADER: SECRET}) as ok:
+            assert ok.status == 200
+        await application.wait_finished(2, 10)
+        async with http.post(url, data=b"not json", headers={SECRET_HEADER: SECRET}) as bad:
+            assert bad.status == 400
         assert len(server.messages(1001)) == 1  # only the authenticated update was handled
 
 
@@ -79,25 +90,13 @@ async def test_an_unparsable_update_is_acknowledged_and_the_next_one_answered(
     """Refusing it (or failing with a 500) would make Telegram send it again and again, and
     hold back every update behind it; logging it would put a person's words in the log."""
     with production_log([TEST_TOKEN]) as log:
-        async with FakeBotAPI() as server:
-            settings = settings_for_test(database_url, telegram_api_base_url=server.base_url)
-            runtime = build_application(settings, clock, application_class=TrackingApplication)
-            application = runtime.application
-            assert isinstance(application, TrackingApplication)
-            async with (
-                started(application),
-                webhook_server(
-                    application, path="/hook", secret=SECRET, host="127.0.0.1", port=0
-                ) as port,
-                aiohttp.ClientSession() as http,
-            ):
-                url = f"http://127.0.0.1:{port}/hook"
-                headers = {SECRET_HEADER: SECRET}
-                async with http.post(url, json=unparsable_update(7), headers=headers) as skipped:
-                    assert skipped.status == 200  # acknowledged: Telegram will not resend it
-                async with http.post(url, json=help_update(8), headers=headers) as ok:
-                    assert ok.status == 200
-                await application.wait_finished(8, 10)
+        async with webhook_bot(database_url, clock) as (server, application, http, url):
+            headers = {SECRET_HEADER: SECRET}
+            async with http.post(url, json=unparsable_update(7), headers=headers) as skipped:
+                assert skipped.status == 200  # acknowledged: Telegram will not resend it
+            async with http.post(url, json=help_update(8), headers=headers) as ok:
+                assert ok.status == 200
+            await application.wait_finished(8, 10)
             [answer] = server.messages(1001)
             assert "/support" in (answer.text or "")
             assert server.messages(3003) == []
@@ -189,3 +188,22 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
         for r in caplog.records
         if r.name == "bot.webhook" and r.levelno == logging.WARNING
     ]
+
+
+async def test_a_flood_through_the_webhook_is_limited_as_it_arrives(
+    database_url: str, clock: FakeClock
+) -> None:
+    """The webhook admits updates through the same door as long polling: counted against the
+    flood limit as each arrives, the ignored ones acknowledged and dropped unparsed."""
+    async with webhook_bot(database_url, clock, flood_limit="5/10 seconds") as bot:
+        server, application, http, url = bot
+        for update_id in range(1, 31):
+            async with http.post(
+                url, json=help_update(update_id), headers={SECRET_HEADER: SECRET}
+            ) as response:
+                assert response.status == 200
+        for update_id in range(1, 31):
+            await application.wait_finished(update_id, 10)
+        replies = [m.text or "" for m in server.messages(1001)]
+    assert len(replies) == 6  # the five the limit allows, then told once to slow down
+    assert sum("faster than I can keep up" in text for text in replies) == 1

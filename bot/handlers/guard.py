@@ -7,6 +7,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
 from bot.context import BotContext
+from bot.core.flood import Verdict
 from bot.incoming import is_support
 from bot.render import reply
 from bot.views.common import slow_down_screen
@@ -19,11 +20,12 @@ async def guard(update: Update, context: BotContext) -> None:
     """Ignore a flooding person (in memory, first) or a redelivered update (by its id)."""
     services = context.services
     user = update.effective_user
-    support = is_support(update)
-    if user is not None and not services.flood.admitted(update.update_id, user.id, support=support):
-        if services.flood.should_tell(user.id) and update.effective_chat is not None:
+    if user is not None:
+        verdict = services.flood.verdict(update.update_id, user.id, support=is_support(update))
+        if verdict is Verdict.TELL and update.effective_chat is not None:
             await reply(update, slow_down_screen())
-        raise ApplicationHandlerStop
+        if verdict is not Verdict.HANDLE:
+            raise ApplicationHandlerStop
     if not await services.updates.begin(update.update_id):
         raise ApplicationHandlerStop
 

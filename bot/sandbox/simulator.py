@@ -16,6 +16,7 @@ from typing import Any
 from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, BotApplication, ClockJob, Runtime, started
+from bot.incoming import IncomingBot
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 
@@ -26,6 +27,8 @@ class TrackingApplication(BotApplication):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._finished: dict[int, asyncio.Event] = {}
+        if isinstance(self.bot, IncomingBot):  # dropped on arrival: finished, with nothing done
+            self.bot.on_dropped(lambda update_id: self._event(update_id).set())
 
     def _event(self, update_id: int) -> asyncio.Event:
         return self._finished.setdefault(update_id, asyncio.Event())
