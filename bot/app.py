@@ -153,6 +153,7 @@ def build_application(
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
+        await services.updates.flush()  # the ids of the last handled updates
 
     async def post_shutdown(application: BotApplication) -> None:
         await engine.dispose()

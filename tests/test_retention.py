@@ -179,8 +179,10 @@ async def test_custom_periods_and_large_batches(database_url: str, clock: FakeCl
 
 async def test_update_ids_older_than_two_days_are_pruned(bot: BotUnderTest) -> None:
     await bot.send("/help")
+    await bot.runtime.services.updates.flush()  # as it is, at most a second later
     await bot.advance(days=1)
     await bot.send("/help")
+    await bot.runtime.services.updates.flush()
     assert await count(bot, ProcessedUpdate) == 2
     await bot.advance(days=1, hours=12)
     assert await count(bot, ProcessedUpdate) == 1  # the first is 2.5 days old, the second 1.5

@@ -11,15 +11,26 @@ id, atomically, and an update that changed nothing is recorded once it has been 
 - two copies handled at the same moment (two processes): the second one's insert of the id
   conflicts, so its transaction is rolled back (`AlreadyHandled`) and it changes nothing.
 
-The guard calls `begin` when an update arrives and `finish` after the handlers succeeded.
+Most updates cost the database nothing here. Telegram numbers updates in increasing order, so an
+update above the highest id recorded when this process first looked (`_floor`) cannot have been
+handled by an earlier process, and one this process has begun is remembered in memory: only an
+update at or below the floor (a redelivery after a restart) is looked up. The ids of updates that
+changed nothing are written in one insert at most once a second (`flush`; also at shutdown): a
+crash loses at most that second's, and such an update, redelivered, is answered again but changes
+nothing.
+
+The guard calls `begin` when an update arrives and `finish` after the handlers succeeded; the
+error handler calls `abandon`, so a redelivery of an update that failed is handled afresh.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, func, select
@@ -47,6 +58,8 @@ class _Handling:
     recorded: bool = False
 
 
+_REMEMBERED = 100_000  # ids begun in this process, kept in memory (about 10 MB at most)
+
 # The update the current task is handling (each update runs in its own asyncio context).
 _handling: ContextVar[_Handling | None] = ContextVar("update_being_handled", default=None)
 
@@ -54,9 +67,21 @@ _handling: ContextVar[_Handling | None] = ContextVar("update_being_handled", def
 class UpdateLog:
     """Remembers which update ids were handled, recording each with its effect."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        flush_every: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._floor: int | None = None  # ids above it were recorded by no earlier process
+        self._begun: dict[int, None] = {}  # ids begun in this process (insertion-ordered)
+        self._unwritten: list[tuple[int, datetime]] = []  # handled, changed nothing, not written
+        self._flush_every, self._monotonic = flush_every, monotonic
+        self._flushed_at = monotonic()
         # Every session the services open gets the hooks (a subclass of this factory's own).
         base: type[Session] = sessions.kw.get("sync_session_class") or Session
         recording = type("RecordingSession", (base,), {})
@@ -72,35 +97,56 @@ class UpdateLog:
         Fails open: if the database is unreachable the update is handled (support must work).
         """
         _handling.set(None)
+        if update_id in self._begun:
+            return False
+        self._begun[update_id] = None  # before any await: a second copy now waits for nothing
+        if len(self._begun) > _REMEMBERED:
+            del self._begun[next(iter(self._begun))]
         try:
-            async with self._sessions() as session:
-                seen = await session.scalar(
-                    select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
-                )
+            if self._floor is None:
+                self._floor = await self.latest()
+            if update_id <= self._floor and await self._recorded(update_id):
+                return False
         except DATABASE_UNAVAILABLE as exc:
             log.warning("update log unavailable (%s); handling update anyway", type(exc).__name__)
-            seen = None
-        if seen is not None:
-            return False
         _handling.set(_Handling(update_id))
         return True
 
     async def finish(self) -> None:
-        """The update was handled: record its id if nothing it changed has recorded it yet."""
+        """The update was handled: its id is written (soon) if nothing it changed recorded it."""
         handling = _handling.get()
         _handling.set(None)
         if handling is None or handling.recorded:
             return
+        self._unwritten.append((handling.update_id, self._clock.now()))
+        if self._monotonic() - self._flushed_at >= self._flush_every:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the ids of the handled updates that changed nothing, in one insert."""
+        unwritten, self._unwritten = self._unwritten, []
+        self._flushed_at = self._monotonic()
+        if not unwritten:
+            return
         try:
             async with self._sessions.begin() as session:
-                await session.execute(_insert(session, handling.update_id, self._clock))
+                await session.execute(_insert(session, unwritten))
         except DATABASE_UNAVAILABLE as exc:
-            log.warning("update %s not recorded (%s)", handling.update_id, type(exc).__name__)
+            log.warning("%d update ids not recorded (%s)", len(unwritten), type(exc).__name__)
 
-    @staticmethod
-    def abandon() -> None:
+    def abandon(self) -> None:
         """Handling failed: forget the update (whatever it committed has recorded its id)."""
+        handling = _handling.get()
         _handling.set(None)
+        if handling is not None and not handling.recorded:
+            self._begun.pop(handling.update_id, None)
+
+    async def _recorded(self, update_id: int) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
+            )
+        return found is not None
 
     async def latest(self) -> int:
         """The highest update id recorded (0 when none): a fake server numbers after it."""
@@ -125,17 +171,17 @@ class UpdateLog:
         changed = session.info.get("wrote") or session.new or session.dirty or session.deleted
         if not changed:
             return
-        result = session.execute(_insert(session, handling.update_id, self._clock))
+        result = session.execute(_insert(session, [(handling.update_id, self._clock.now())]))
         if not result.rowcount:  # type: ignore[attr-defined]
             raise AlreadyHandled(handling.update_id)
         session.info["recorded"] = handling
 
 
-def _insert(session: Session | AsyncSession, update_id: int, clock: Clock) -> Any:
+def _insert(session: Session | AsyncSession, ids: list[tuple[int, datetime]]) -> Any:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return (
         insert(ProcessedUpdate)
-        .values(update_id=update_id, seen_at=clock.now())
+        .values([{"update_id": update_id, "seen_at": seen_at} for update_id, seen_at in ids])
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
 
