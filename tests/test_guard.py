@@ -18,7 +18,7 @@ from bot.core.flood import FloodLimit
 from bot.db.engine import create_sessions
 from bot.db.models import Learner, ProcessedUpdate, Reflection
 from bot.sandbox.fake_telegram.faults import BadRequest
-from bot.services.updates import AlreadyHandled, UpdateLog
+from bot.services.updates import UpdateLog
 from tests.support.factories import count, deliver, make_learner
 from tests.support.harness import USER, BotUnderTest, bot_under_test
 
