@@ -154,6 +154,7 @@ def build_application(
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
         await services.updates.flush()  # the ids of the last handled updates
+        await services.lookup.flush()  # and the last card views
 
     async def post_shutdown(application: BotApplication) -> None:
         await engine.dispose()

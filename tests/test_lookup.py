@@ -387,6 +387,7 @@ async def test_views_are_counted_per_card_and_nothing_else(
     lookup = Lookup(content, create_sessions(engine))
     for card_id in ("stage-2", "stage-2", "listen", "no-such-card"):
         await lookup.record_view(card_id)
+    await lookup.flush()  # as it is at most a second later, and at shutdown
     async with create_sessions(engine)() as session:
         rows = {row.card_id: row.views for row in await session.scalars(select(CardView))}
         columns = set(CardView.__table__.columns.keys())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -43,3 +45,24 @@ class FakeClock:
             raise ValueError("FakeClock.set needs an aware datetime")
         self._now = when.astimezone(UTC)
         return self._now
+
+
+class Interval:
+    """Says when `seconds` have passed since it last said so (on a monotonic clock): what is
+    written behind, in batches, is written at most that often."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.seconds, self._monotonic = seconds, monotonic
+        self._last = monotonic()
+
+    def due(self) -> bool:
+        """True (and the interval starts again) when `seconds` have passed."""
+        now = self._monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
+
+    def restart(self) -> None:
+        """Start the interval again now (a batch was just written)."""
+        self._last = self._monotonic()

@@ -12,6 +12,7 @@ This module never imports telegram.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.content.schema import MENUS, Card, Content, Lesson
 from bot.content.search import CARD, Hit, SearchIndex, build_index
+from bot.core.clock import Interval
 from bot.db.engine import DATABASE_UNAVAILABLE
 from bot.db.models import CardView
 
@@ -47,6 +49,8 @@ class Lookup:
         self.content = content
         self.index = index if index is not None else build_index(content)
         self._sessions = sessions
+        self._views: Counter[str] = Counter()  # counted, not yet written
+        self._flushing = Interval(1.0)
 
     def search(self, query: str, limit: int = 5) -> list[Hit]:
         """Cards and lessons matching the query, best first (empty when nothing matches)."""
@@ -74,17 +78,30 @@ class Lookup:
         return cards
 
     async def record_view(self, card_id: str) -> None:
-        """Count one showing of a card (best effort: a database failure is logged, not raised)."""
+        """Count one showing of a card: written with the others at most once a second and at
+        shutdown (best effort: a database failure is logged, not raised)."""
         if self.content.card(card_id) is None:
+            return
+        self._views[card_id] += 1
+        if self._flushing.due():
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write the views counted since the last write, one upsert per card."""
+        views, self._views = self._views, Counter()
+        self._flushing.restart()
+        if not views:
             return
         try:
             async with self._sessions.begin() as session:
-                await _increment(session, card_id)
+                for card_id, count in sorted(views.items()):  # one order: no deadlocks
+                    await _increment(session, card_id, count)
         except DATABASE_UNAVAILABLE as exc:
-            log.warning("could not count a card view: %s", type(exc).__name__)
+            log.warning("could not count %d card views: %s", views.total(), type(exc).__name__)
 
     async def most_used(self, limit: int) -> list[Card]:
         """The most viewed cards, then the menus' overview cards and the rest to fill `limit`."""
+        await self.flush()
         counted: list[str] = []
         try:
             async with self._sessions() as session:
@@ -104,13 +121,13 @@ class Lookup:
 # --- Repository: card_views (takes a session, never commits) --------------------------------------
 
 
-async def _increment(session: AsyncSession, card_id: str) -> None:
-    """Add one to a card's count, creating its row on first use (one atomic upsert)."""
+async def _increment(session: AsyncSession, card_id: str, count: int) -> None:
+    """Add to a card's count, creating its row on first use (one atomic upsert)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(CardView).values(card_id=card_id, views=1)
+    statement = insert(CardView).values(card_id=card_id, views=count)
     statement = statement.on_conflict_do_update(
-        index_elements=[CardView.card_id], set_={"views": CardView.views + 1}
+        index_elements=[CardView.card_id], set_={"views": CardView.views + count}
     )
     await session.execute(statement)
 

@@ -26,8 +26,6 @@ error handler calls `abandon`, so a redelivery of an update that failed is handl
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.core.clock import Clock
+from bot.core.clock import Clock, Interval
 from bot.db.engine import DATABASE_UNAVAILABLE
 from bot.db.models import ProcessedUpdate
 
@@ -73,15 +71,13 @@ class UpdateLog:
         clock: Clock,
         *,
         flush_every: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._floor: int | None = None  # ids above it were recorded by no earlier process
         self._begun: dict[int, None] = {}  # ids begun in this process (insertion-ordered)
         self._unwritten: list[tuple[int, datetime]] = []  # handled, changed nothing, not written
-        self._flush_every, self._monotonic = flush_every, monotonic
-        self._flushed_at = monotonic()
+        self._flushing = Interval(flush_every)
         # Every session the services open gets the hooks (a subclass of this factory's own).
         base: type[Session] = sessions.kw.get("sync_session_class") or Session
         recording = type("RecordingSession", (base,), {})
@@ -119,13 +115,13 @@ class UpdateLog:
         if handling is None or handling.recorded:
             return
         self._unwritten.append((handling.update_id, self._clock.now()))
-        if self._monotonic() - self._flushed_at >= self._flush_every:
+        if self._flushing.due():
             await self.flush()
 
     async def flush(self) -> None:
         """Write the ids of the handled updates that changed nothing, in one insert."""
         unwritten, self._unwritten = self._unwritten, []
-        self._flushed_at = self._monotonic()
+        self._flushing.restart()
         if not unwritten:
             return
         try:
