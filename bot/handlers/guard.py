@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
+from bot import metrics
 from bot.context import BotContext
 from bot.incoming import is_support
 from bot.render import reply
@@ -21,8 +22,10 @@ async def guard(update: Update, context: BotContext) -> None:
     user = update.effective_user
     support = is_support(update)
     if user is not None and not services.flood.admitted(update.update_id, user.id, support=support):
-        if services.flood.should_tell(user.id) and update.effective_chat is not None:
-            await reply(update, slow_down_screen())
+        if services.flood.should_tell(user.id):  # once per spell over the limit
+            metrics.flood_limited()
+            if update.effective_chat is not None:
+                await reply(update, slow_down_screen())
         raise ApplicationHandlerStop
     if not await services.updates.begin(update.update_id):
         raise ApplicationHandlerStop
