@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = settings.log_level
     if command == "sandbox" and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a chat in the terminal: keep routine logs out of it
-    configure_logging(level, secrets=[token])
+    configure_logging(level, secrets=[token], fmt=settings.log_format)
     log_uncaught_exceptions()
     if command == "lessons":
         return _lessons(settings, args)

@@ -80,7 +80,7 @@ def main() -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    configure_logging(settings.log_level, secrets=[token])
+    configure_logging(settings.log_level, secrets=[token], fmt=settings.log_format)
 
     async def run() -> None:
         stop = asyncio.Event()
