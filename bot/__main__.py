@@ -1,5 +1,7 @@
 """Command line: `python -m bot [run|sandbox|migrate|health|lessons check|lessons preview ID]`.
 
+Installed, the same command line is also the `trauma-bot` console script (pyproject.toml).
+
 The composition itself lives in bot.app; this module reads settings, sets up logging and
 dispatches to a subcommand. Exit codes: 0 success, 1 failed check, 2 bad configuration.
 """
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
@@ -20,9 +23,13 @@ if TYPE_CHECKING:
     from bot.app import BotApplication
 
 
+SCRIPT = "trauma-bot"  # the console script ([project.scripts] in pyproject.toml)
+
+
 def _parser() -> argparse.ArgumentParser:
+    prog = SCRIPT if Path(sys.argv[0]).name == SCRIPT else "python -m bot"
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="Trauma-informed practice micro-learning bot."
+        prog=prog, description="Trauma-informed practice micro-learning bot."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (long polling); the default")

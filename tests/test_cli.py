@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,31 @@ def test_help_lists_subcommands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("run", "sandbox", "migrate", "lessons"):
         assert command in result.stdout
+
+
+def test_the_console_scripts_are_the_same_command_lines(tmp_path: Path) -> None:
+    """`trauma-bot` runs bot.__main__.main (every subcommand); `trauma-bot-worker` the worker."""
+    from bot.__main__ import main as bot_main
+    from scheduler.worker import main as worker_main
+
+    scripts = entry_points(group="console_scripts")
+    assert scripts["trauma-bot"].load() is bot_main
+    assert scripts["trauma-bot-worker"].load() is worker_main
+    installed = Path(sys.executable).parent / "trauma-bot"
+    if not installed.exists():
+        pytest.skip("the package is not installed in this interpreter's environment")
+    result = subprocess.run(
+        [str(installed), "--help"],
+        env=cli_env(tmp_path),
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: trauma-bot")
+    assert result.stdout.split("\n\n")[1:] == run_cli(tmp_path, "--help").stdout.split("\n\n")[1:]
 
 
 def test_sandbox_is_scriptable(tmp_path: Path) -> None:
