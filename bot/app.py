@@ -33,6 +33,7 @@ from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
 from bot.incoming import CountedRequest, IncomingBot, PerPerson
 from bot.monitoring import Monitor
+from bot.render import describe_bot
 from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
@@ -144,6 +145,10 @@ def build_application(
     # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.
     async def post_init(application: BotApplication) -> None:
         await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        # What it is and that it is not a crisis service, on its profile (lessons/course.yaml).
+        await describe_bot(
+            application.bot, content.course.description, content.course.short_description
+        )
         jobs.start(
             application.job_queue,
             delivery=delivery,
