@@ -1,5 +1,7 @@
 """Command line: `python -m bot [run|sandbox|migrate|health|lessons check|lessons preview ID]`.
 
+Installed, the same command line is also the `trauma-bot` console script (pyproject.toml).
+
 The composition itself lives in bot.app; this module reads settings, sets up logging and
 dispatches to a subcommand. Exit codes: 0 success, 1 failed check, 2 bad configuration.
 """
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, SettingsError, load_settings
@@ -20,9 +23,13 @@ if TYPE_CHECKING:
     from bot.app import BotApplication
 
 
+SCRIPT = "trauma-bot"  # the console script ([project.scripts] in pyproject.toml)
+
+
 def _parser() -> argparse.ArgumentParser:
+    prog = SCRIPT if Path(sys.argv[0]).name == SCRIPT else "python -m bot"
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="Trauma-informed practice micro-learning bot."
+        prog=prog, description="Trauma-informed practice micro-learning bot."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", help="run the bot (long polling); the default")
@@ -31,7 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.add_argument("--user", type=int, default=1001, help="the simulated user's id")
     sub.add_parser("migrate", help="upgrade the database to the latest schema and exit")
-    sub.add_parser("health", help="exit 0 when the database answers, else 1 (a healthcheck)")
+    health = sub.add_parser(
+        "health", help="exit 0 when the database answers, else 1 (a healthcheck)"
+    )
+    health.add_argument(
+        "--http",
+        action="store_true",
+        help="ask the running bot's /healthz instead (needs METRICS_PORT): exit 0 when healthy",
+    )
     keys = sub.add_parser("keys", help="encryption keys for learners' private reflections")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     keys_sub.add_parser("new", help="print a new master key for ENCRYPTION_KEY")
@@ -63,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = settings.log_level
     if command == "sandbox" and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # a chat in the terminal: keep routine logs out of it
-    configure_logging(level, secrets=[token])
+    configure_logging(level, secrets=[token], fmt=settings.log_format)
     log_uncaught_exceptions()
     if command == "lessons":
         return _lessons(settings, args)
@@ -75,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(settings.database_url)
         print("Database is up to date.")
         return 0
+    if command == "health" and args.http:
+        return _ask_healthz(settings)
     if command == "health":
         from bot.db.engine import database_answers
 
@@ -87,6 +103,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_sandbox(settings, user_id=getattr(args, "user", 1001))
     return _run(settings)
+
+
+def _ask_healthz(settings: Settings) -> int:
+    """GET the running process's /healthz on this machine: 0 when it says healthy, else 1."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if settings.metrics_port is None:
+        print("METRICS_PORT is not set: there is no /healthz to ask.", file=sys.stderr)
+        return 2
+    host = settings.metrics_listen
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (a wildcard bind)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    url = f"http://{host}:{settings.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return 0 if response.status == 200 else 1
+    except urllib.error.HTTPError as exc:
+        try:
+            problems = json.loads(exc.read()).get("problems") or []
+        except ValueError:
+            problems = []
+        print(f"Unhealthy: {'; '.join(problems) or exc.code}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"No answer from {url} ({type(exc).__name__}).", file=sys.stderr)
+        return 1
 
 
 def _lessons(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,7 +17,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand, Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.content.safety import SafetyCheck
@@ -32,7 +31,9 @@ from bot.handlers import common, guard, learning, lookup, onboarding, privacy, p
 from bot.handlers import settings as settings_handlers
 from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
-from bot.incoming import IncomingBot, PerPerson
+from bot.incoming import CountedRequest, IncomingBot, PerPerson
+from bot.monitoring import Monitor
+from bot.render import describe_bot
 from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
@@ -70,6 +71,7 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     delivery: DeliveryEngine
+    monitor: Monitor
     clock_jobs: list[ClockJob] = field(default_factory=list)
 
 
@@ -138,10 +140,16 @@ def build_application(
     )
     huddles = jobs.Huddles(services.team_messages, content, bot)
     retention = RetentionService(sessions, clock, services.privacy, services.updates, settings)
+    # /healthz and /metrics on their own port, when METRICS_PORT is set (bot/monitoring.py).
+    monitor = Monitor(delivery.probe(), host=settings.metrics_listen, port=settings.metrics_port)
 
     # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.
     async def post_init(application: BotApplication) -> None:
         await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        # What it is and that it is not a crisis service, on its profile (lessons/course.yaml).
+        await describe_bot(
+            application.bot, content.course.description, content.course.short_description
+        )
         jobs.start(
             application.job_queue,
             delivery=delivery,
@@ -150,6 +158,7 @@ def build_application(
             retention=retention,
             pauses_every=settings.delivery_tick_seconds,
         )
+        await monitor.start()
 
     async def post_stop(application: BotApplication) -> None:
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
@@ -157,6 +166,7 @@ def build_application(
         await services.lookup.flush()  # and the last card views
 
     async def post_shutdown(application: BotApplication) -> None:
+        await monitor.stop()
         await engine.dispose()
 
     # 7. The Application: handlers reach the services through its bot_data.
@@ -183,6 +193,7 @@ def build_application(
         engine=engine,
         sessions=sessions,
         delivery=delivery,
+        monitor=monitor,
         clock_jobs=[
             services.enrolment.end_due_pauses,
             services.enrolment.queue_week_prompts,
@@ -208,8 +219,8 @@ def build_bot(
         token=secret,
         base_url=settings.telegram_api_base_url,
         defaults=Defaults(block=True),
-        request=HTTPXRequest(connection_pool_size=256),
-        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        request=CountedRequest(connection_pool_size=256),
+        get_updates_request=CountedRequest(connection_pool_size=1),
         reply_rate=settings.reply_chat_rate,
         flood=flood,
     )

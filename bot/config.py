@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     reflection_retention_days: int = Field(default=365, ge=0, le=36500)
     inactive_learner_retention_days: int = Field(default=730, ge=0, le=36500)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # "json": one JSON object a line, for log collectors (bot.logs); the same redaction applies.
+    log_format: Literal["text", "json"] = "text"
+    # /healthz and /metrics (bot.monitoring): off unless a port is set (0: any free port).
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     @field_validator("admin_telegram_ids", mode="before")
     @classmethod

@@ -17,6 +17,10 @@ delays only themselves.
 Pacing. Telegram allows about one message a second in a chat (short bursts pass); `ChatPacer`
 lets a few replies through at once, then spaces a chat's replies at `rate` a second, so a burst
 of replies never provokes a 429.
+
+Metrics. `PerPerson` times each update's handling by kind (`update_kind`), and
+`CountedRequest` counts every Bot API call by method and outcome (bot.metrics), whoever makes it:
+replies, scheduled lessons, the delivery worker.
 """
 
 from __future__ import annotations
@@ -27,8 +31,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import BaseUpdateProcessor, ExtBot
+from telegram.request import HTTPXRequest
 
+from bot import metrics
 from bot.core.flood import FloodLimit, Verdict
 
 log = logging.getLogger(__name__)
@@ -68,6 +82,71 @@ def parse_update(raw: object, bot: Bot) -> Update | None:
             type(exc).__name__,
         )
         return None
+
+
+def update_kind(update: object) -> str:
+    """What the update is, for the metrics: a command, a button press, text (a typed message or
+    an inline search) or anything else; never what it says."""
+    if not isinstance(update, Update):
+        return metrics.OTHER
+    if update.callback_query is not None:
+        return metrics.BUTTON
+    if update.inline_query is not None:
+        return metrics.TEXT
+    message = update.message
+    text = message.text if message is not None else None
+    if not text:
+        return metrics.OTHER
+    return metrics.COMMAND if text.startswith("/") else metrics.TEXT
+
+
+async def _timed(update: object, coroutine: Awaitable[Any]) -> None:
+    """Handle the update, timing it by kind."""
+    with metrics.UPDATE_SECONDS.labels(update_kind(update)).time():
+        await coroutine
+
+
+def api_outcome(error: TelegramError | None) -> str:
+    """How a Bot API call ended, as a metrics label (subclasses before their parents)."""
+    if error is None:
+        return "ok"
+    for kind, label in (
+        (RetryAfter, "retry_after"),
+        (BadRequest, "bad_request"),
+        (Forbidden, "forbidden"),
+        (TimedOut, "timed_out"),
+        (NetworkError, "network_error"),
+    ):
+        if isinstance(error, kind):
+            return label
+    return "error"
+
+
+def status_outcome(status: int) -> str:
+    """How a Bot API call that Telegram answered ended, by HTTP status, as a metrics label."""
+    if 200 <= status < 300:
+        return "ok"
+    if status >= 500:
+        return "network_error"  # PTB raises NetworkError for these
+    return {400: "bad_request", 403: "forbidden", 429: "retry_after"}.get(status, "error")
+
+
+class CountedRequest(HTTPXRequest):
+    """PTB's HTTP client, counting each Bot API call by method and outcome (no other label).
+
+    Counted per HTTP request, so a reply retried after a 429 counts twice: once as
+    `retry_after`, once as `ok`.
+    """
+
+    async def do_request(self, url: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        method = metrics.api_method(url)
+        try:
+            status, payload = await super().do_request(url, *args, **kwargs)
+        except TelegramError as exc:  # no answer: a timeout or a network error
+            metrics.api_call(method, api_outcome(exc))
+            raise
+        metrics.api_call(method, status_outcome(status))
+        return status, payload
 
 
 class ChatPacer:
@@ -111,13 +190,13 @@ class PerPerson(BaseUpdateProcessor):
             and isinstance(update, Update)
             and self._flood.refused(update.update_id)
         ):
-            await coroutine
+            await _timed(update, coroutine)
             return
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                await coroutine
+                await _timed(update, coroutine)
         finally:
             lock, users = self._locks[key]
             if users > 1:

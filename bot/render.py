@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 import httpx
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
@@ -135,3 +135,16 @@ def _button(button: Button) -> InlineKeyboardButton:
     if button.switch_inline_query is not None:
         return InlineKeyboardButton(button.text, switch_inline_query=button.switch_inline_query)
     return InlineKeyboardButton(button.text, callback_data=button.data)
+
+
+async def describe_bot(bot: Bot, description: str, short_description: str) -> None:
+    """Set the bot's description and short description where they differ from what Telegram has
+    (asked first: changing them on every restart is needless and rate limited). A refusal is
+    logged, never fatal: the bot works without them."""
+    try:
+        if (await bot.get_my_description()).description != description:
+            await bot.set_my_description(description)
+        if (await bot.get_my_short_description()).short_description != short_description:
+            await bot.set_my_short_description(short_description)
+    except TelegramError as exc:
+        log.warning("could not set the bot's description (%s)", exc.message)

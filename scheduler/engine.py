@@ -32,9 +32,11 @@ from typing import Any
 from telegram import Bot
 from telegram.ext import Job, JobQueue
 
+from bot import metrics
 from bot.config import Settings
 from bot.content.schema import Content
 from bot.core.clock import Clock
+from bot.monitoring import Probe
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.types import CLAIM_BATCH, OutboxItem, Outcome, Result
 from scheduler.render import OutboxRenderer, Renderer
@@ -55,6 +57,13 @@ BUFFER_SECONDS = 0.5
 # its request started. Such a bug rarely fixes itself, so retrying longer only repeats the
 # traceback; three leave room for a one-off glitch, then the row is failed and logged once.
 MAX_UNEXPECTED_ATTEMPTS = 3
+# How each final result is counted in the metrics (a retry or a release is not final).
+METRIC_OUTCOMES = {
+    Result.SENT: "sent",
+    Result.UNCERTAIN: "uncertain",
+    Result.FAILED: "failed",
+    Result.DEACTIVATE: "deactivated",
+}
 
 
 def default_concurrency(rate: float) -> int:
@@ -104,6 +113,8 @@ class DeliveryEngine:
         self._more = False
         self._job: Job[Any] | None = None
         self.sent_total = 0
+        # Event-loop time (monotonic) when a tick last finished; None before the first.
+        self.last_tick: float | None = None
 
     # --- wiring ----------------------------------------------------------------------------------
 
@@ -143,17 +154,27 @@ class DeliveryEngine:
             log.exception("delivery drain failed; the next tick will try again")
             return 0
 
+    def probe(self) -> Probe:
+        """What /healthz and /metrics read about this engine (bot.monitoring)."""
+        return Probe(
+            backlog=self.service.backlog,
+            last_tick=lambda: self.last_tick,
+            tick_seconds=self.settings.delivery_tick_seconds,
+        )
+
     # --- the work --------------------------------------------------------------------------------
 
     async def tick(self) -> int:
         """Reap dead workers' leases and claim every due subscription; returns how many."""
-        await self.service.reap_expired_leases()
+        metrics.delivered("uncertain", await self.service.reap_expired_leases())
         claimed = 0
         while not self._stopping:
             count = await self.service.claim_due(self.claim_batch)
             claimed += count
             if count < self.claim_batch:
                 break
+        self.last_tick = asyncio.get_running_loop().time()
+        metrics.delivery_ticked()
         return claimed
 
     async def run_once(self) -> int:
@@ -176,10 +197,12 @@ class DeliveryEngine:
 
     async def _exchange(self, outcomes: list[Outcome], limit: int) -> list[OutboxItem]:
         try:
-            return await self.service.exchange(outcomes, limit, self.lease_seconds)
+            items = await self.service.exchange(outcomes, limit, self.lease_seconds)
         except Exception:
             log.exception("could not record %d delivery outcomes", len(outcomes))
             raise
+        _count_recorded(outcomes)
+        return items
 
     async def _record(self, outcomes: list[Outcome]) -> None:
         try:
@@ -189,6 +212,7 @@ class DeliveryEngine:
             # so nothing is sent twice.
             log.exception("could not record %d delivery outcomes", len(outcomes))
             raise
+        _count_recorded(outcomes)
 
     def _count(self, outcome: Outcome) -> Outcome:
         if outcome.result is Result.SENT:
@@ -217,6 +241,13 @@ class DeliveryEngine:
         # A drain started by run_once (not a background task) finishes under the lock.
         async with self._drain_lock:
             pass
+
+
+def _count_recorded(outcomes: list[Outcome]) -> None:
+    """Count the final outcomes just recorded (for /metrics)."""
+    for outcome in outcomes:
+        if (label := METRIC_OUTCOMES.get(outcome.result)) is not None:
+            metrics.delivered(label)
 
 
 class _Drain:

@@ -22,7 +22,9 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.content.schema import Content
 from bot.core.clock import Clock, SystemClock
 from bot.db.engine import create_engine, create_sessions
+from bot.incoming import CountedRequest
 from bot.logs import configure_logging
+from bot.monitoring import Monitor
 from bot.services.outbox.service import DeliveryService
 from bot.views.checks import load_course
 from scheduler.engine import DeliveryEngine
@@ -49,16 +51,22 @@ async def run_worker(
     engine = create_engine(settings.database_url)
     service = DeliveryService(create_sessions(engine), clock, content, settings)
     try:
-        async with Bot(secret, base_url=settings.telegram_api_base_url) as bot:
+        request = CountedRequest(connection_pool_size=256)  # counts Bot API calls for /metrics
+        async with Bot(secret, base_url=settings.telegram_api_base_url, request=request) as bot:
             delivery = DeliveryEngine(
                 service, bot, content, settings, clock, render=OutboxRenderer(content)
             )
-            log.info("delivery worker started")
-            while not stop.is_set():
-                await delivery.on_tick()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), settings.delivery_tick_seconds)
-            await delivery.stop()
+            # /healthz and /metrics when METRICS_PORT is set (bot/monitoring.py).
+            monitor = Monitor(
+                delivery.probe(), host=settings.metrics_listen, port=settings.metrics_port
+            )
+            async with monitor:
+                log.info("delivery worker started")
+                while not stop.is_set():
+                    await delivery.on_tick()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), settings.delivery_tick_seconds)
+                await delivery.stop()
     finally:
         await engine.dispose()
     log.info("delivery worker stopped")
@@ -72,7 +80,7 @@ def main() -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else ""
-    configure_logging(settings.log_level, secrets=[token])
+    configure_logging(settings.log_level, secrets=[token], fmt=settings.log_format)
 
     async def run() -> None:
         stop = asyncio.Event()

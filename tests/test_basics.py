@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from bot.app import build_application, started
+from bot.core.clock import FakeClock
 from bot.handlers import common
+from bot.sandbox.fake_telegram.faults import ServerError
+from bot.sandbox.fake_telegram.server import FakeBotAPI
+from bot.sandbox.simulator import TrackingApplication, running
 from bot.views.commands import COMMANDS
-from tests.support.harness import BotUnderTest
+from tests.support.factories import USER
+from tests.support.harness import BotUnderTest, settings_for_test
 
 
 async def test_help_lists_every_command(bot: BotUnderTest) -> None:
@@ -32,6 +38,46 @@ async def test_help_buttons_work_for_someone_not_subscribed(bot: BotUnderTest) -
 async def test_command_menu_is_set_at_start_up(bot: BotUnderTest) -> None:
     names = [c.method for c in bot.server.requests]
     assert "setMyCommands" in names
+    assert "privacy" in [c["command"] for c in bot.server.commands]
+
+
+async def test_the_bot_describes_itself_at_start_up(bot: BotUnderTest) -> None:
+    """What it is, and that it is not a crisis service, from lessons/course.yaml."""
+    course = bot.runtime.services.content.course
+    assert bot.server.description() == course.description
+    assert bot.server.description(short=True) == course.short_description
+    for text in (course.description, course.short_description):
+        assert "trauma-informed practice" in text and "not a crisis service" in text
+    assert len(bot.server.calls("setMyDescription")) == 1
+
+
+async def test_a_description_already_set_is_not_set_again(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with FakeBotAPI() as server:
+        for _ in range(2):  # a restart
+            runtime = build_application(
+                settings_for_test(database_url, telegram_api_base_url=server.base_url), clock
+            )
+            async with started(runtime.application):
+                pass
+    assert len(server.calls("getMyDescription")) == 2
+    assert len(server.calls("setMyDescription")) == len(server.calls("setMyShortDescription")) == 1
+
+
+async def test_the_bot_starts_when_telegram_refuses_its_description(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with FakeBotAPI() as server:
+        server.inject("setMyDescription", times=None, fault=ServerError(400, "Bad Request: no"))
+        runtime = build_application(
+            settings_for_test(database_url, telegram_api_base_url=server.base_url),
+            clock,
+            application_class=TrackingApplication,
+        )
+        async with running(runtime, server) as sim:
+            assert await sim.send(USER, "/help")
+    assert server.description() == ""
 
 
 async def test_support_shows_contacts(bot: BotUnderTest) -> None:

@@ -10,6 +10,7 @@ swapped for a fresh local database (PostgreSQL from TEST_DATABASE_URL, else a SQ
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
+from bot.monitoring import Monitor, Probe
+from bot.services.outbox.types import Backlog
 from tests.support.compose_env import ComposeError, interpolate, parse_env_file, substitute
 from tests.support.databases import TEST_DATABASE_URL, create_pg_database, drop_pg_database
 from tests.support.harness import TEST_ENCRYPTION_KEY
@@ -67,7 +70,12 @@ def test_compose_services_and_healthchecks() -> None:
     assert bot["build"] == "."
     assert bot["depends_on"]["db"]["condition"] == "service_healthy"
     assert "migrate" in " ".join(bot["command"]) and "run" in " ".join(bot["command"])
-    assert bot["healthcheck"]["test"] == ["CMD", "python", "-m", "bot", "health"]
+    assert bot["healthcheck"]["test"] == ["CMD", "python", "-m", "bot", "health", "--http"]
+    # The healthcheck asks /healthz, so the container serves it unless told otherwise, and only
+    # inside the container (the default listen address).
+    env = _bot_environment(MINIMAL_ENV)
+    assert env["METRICS_PORT"] == "9100" and env["METRICS_LISTEN"] == ""
+    assert Settings(_env_file=None, metrics_listen="").metrics_listen == "127.0.0.1"  # type: ignore[call-arg]
 
 
 def test_every_setting_reaches_the_container() -> None:
@@ -151,6 +159,32 @@ def test_healthcheck_fails_when_the_database_does_not_answer(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "x@" not in result.stderr  # the password in the URL is never printed
     assert result.stderr.strip().splitlines() == ["Database is not reachable."]
+
+
+async def test_the_compose_healthcheck_asks_healthz(tmp_path: Path) -> None:
+    """`python -m bot health --http` with the container's environment: 0 while /healthz says
+    healthy; 1, with the reason, when it does not or nothing answers."""
+    healthy = Probe(backlog=_no_backlog, last_tick=lambda: None, tick_seconds=30.0)
+
+    async def unreachable() -> Backlog:
+        raise ConnectionRefusedError
+
+    sick = Probe(backlog=unreachable, last_tick=lambda: None, tick_seconds=30.0)
+    env = _bot_environment(MINIMAL_ENV)
+    env["DATABASE_URL"] = "postgresql+asyncpg://bot:x@127.0.0.1:9/bot"  # never asked directly
+    command = ["health", *_compose()["services"]["bot"]["healthcheck"]["test"][5:]]
+    for probe, expected in ((healthy, 0), (sick, 1)):
+        async with Monitor(probe, host="127.0.0.1", port=0) as monitor:
+            env["METRICS_PORT"] = str(monitor.port)
+            result = await asyncio.to_thread(_container_run, command, env, tmp_path)
+        assert result.returncode == expected, result.stderr
+    assert "Unhealthy: the database does not answer" in result.stderr
+    result = await asyncio.to_thread(_container_run, command, env, tmp_path)  # stopped now
+    assert result.returncode == 1 and "No answer from" in result.stderr
+
+
+async def _no_backlog() -> Backlog:
+    return Backlog(0, 0.0)
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")

@@ -333,6 +333,25 @@ async def test_command_limits(server: FakeBotAPI, bot: Bot) -> None:
     assert server.commands == []
 
 
+async def test_descriptions_per_language_and_their_limits(server: FakeBotAPI, bot: Bot) -> None:
+    assert (await bot.get_my_description()).description == ""
+    assert await bot.set_my_description("A learning tool.")
+    assert await bot.set_my_short_description("Lessons.")
+    assert await bot.set_my_description("Ein Lernwerkzeug.", language_code="de")
+    assert (await bot.get_my_description()).description == "A learning tool."
+    assert (await bot.get_my_description(language_code="de")).description == "Ein Lernwerkzeug."
+    # A language without its own falls back to the default one, as Telegram shows it.
+    assert (await bot.get_my_short_description(language_code="fr")).short_description == "Lessons."
+    assert server.description() == "A learning tool." and server.description(short=True)
+    with pytest.raises(tg_error.BadRequest, match=r"(?i)^description is too long"):
+        await bot.set_my_description("x" * 513)
+    with pytest.raises(tg_error.BadRequest, match=r"(?i)short_description is too long"):
+        await bot.set_my_short_description("x" * 121)
+    assert await bot.set_my_description("x" * 512) and await bot.set_my_short_description("y" * 120)
+    assert await bot.set_my_description()  # none given: cleared
+    assert (await bot.get_my_description()).description == ""
+
+
 # --- the HTML parser (tdlib's rules) -------------------------------------------------------------
 
 

@@ -118,6 +118,7 @@ PERSONAL_COMMANDS = [
 # Lookups and help: answered in the group itself.
 PUBLIC_COMMANDS = [
     "/help",
+    "/privacy",
     "/support",
     "/listen",
     "/stages",

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.clock import FakeClock
 from bot.core.schedule import WEEKDAYS
 from bot.db.engine import Base
 from bot.db.models import (
@@ -36,7 +37,7 @@ from bot.logs import LibraryFloorFilter
 from bot.sandbox.fake_telegram.faults import Delay
 from bot.services.privacy import PERSON_ID_COLUMNS, learner_tables, owned_rows
 from tests.support.factories import deliver, make_learner
-from tests.support.harness import USER, BotUnderTest, text_of
+from tests.support.harness import USER, BotUnderTest, bot_under_test, text_of
 
 OTHER = 2002
 LESSON = "welcome"
@@ -373,3 +374,31 @@ async def test_reflections_and_exports_never_reach_the_logs(
     shown = [caplog.handler.format(r) for r in caplog.records if caplog.handler.filter(r)]
     assert shown and not any("canary" in line for line in shown)
     assert any("erased their data" in line for line in shown)  # counts only
+
+
+async def test_privacy_says_what_is_kept_who_sees_it_and_for_how_long(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(
+        database_url, clock, reflection_retention_days=90, inactive_learner_retention_days=365
+    ) as bot:
+        [reply] = await bot.send("/privacy")
+    text = text_of(reply)
+    for heading in ("What is stored", "Who sees it", "How long", "Your choice"):
+        assert heading in text
+    # The retention figures are the settings in force, not the defaults.
+    assert "deleted 90 days after you write them" in text
+    assert "don't use the bot for 365 days (about 1 year), everything about you is erased" in text
+    assert "/mydata sends you everything" in text and "/forget erases it all" in text
+    assert "team lead sees totals" in text and "fewer than 5" in text
+
+
+async def test_privacy_when_retention_is_switched_off(database_url: str, clock: FakeClock) -> None:
+    async with bot_under_test(
+        database_url, clock, reflection_retention_days=0, inactive_learner_retention_days=0
+    ) as bot:
+        [reply] = await bot.send("/privacy")
+    text = text_of(reply)
+    assert "Reflections are kept until you erase them." in text
+    assert "Nothing is erased for inactivity" in text
+    assert "days" not in text

@@ -37,6 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot import metrics
+
 SAFETY_FILE = "safety.yaml"
 GAP_WORDS = 5  # how many words `...` may skip
 _FUZZY_MIN_LENGTH = 5
@@ -295,7 +297,9 @@ class SafetyCheck:
     """The safety check every searched text and every reflection passes first.
 
     It remembers nothing about a text; `counts` is how many matched in each category since the
-    process started (for metrics), and that is all that is kept.
+    process started, and that is all that is kept. Every match brings the support screen (or,
+    for a reflection, the acknowledgement pointing to it), so each is counted once on /metrics as
+    a crisis screen shown, without its category or anything else.
     """
 
     def __init__(self, rules: SafetyRules | None) -> None:
@@ -307,6 +311,7 @@ class SafetyCheck:
         found = self._matcher.match(text) if self._matcher is not None else None
         if found is not None:
             self.counts[found.category] += 1
+            metrics.crisis_screen()
         return found
 
     @property

@@ -49,6 +49,9 @@ MENUS: dict[str, str] = {
 }
 
 MAX_TITLE_CHARS = 60  # titles double as button labels
+# Telegram's limits for a bot's description ("What can this bot do?") and short description.
+MAX_BOT_DESCRIPTION = 512
+MAX_BOT_SHORT_DESCRIPTION = 120
 MAX_BODY_CHARS = 900  # two minutes on a phone
 MAX_TAKEAWAY_CHARS = 250
 MAX_PROMPT_CHARS = 400  # reflect prompt, check question, content note
@@ -207,12 +210,15 @@ class Card(_Model):
 
 
 class Course(_Model):
-    """The course: its lessons in the order they are sent."""
+    """The course: its lessons in the order they are sent, and how the bot describes itself
+    (plain text, set on the bot's Telegram profile at start-up)."""
 
     id: Id
     title: Title
     summary: Html
     lessons: Annotated[list[Id], Field(min_length=1)]
+    description: Annotated[Plain, Field(max_length=MAX_BOT_DESCRIPTION)]
+    short_description: Annotated[Plain, Field(max_length=MAX_BOT_SHORT_DESCRIPTION)]
 
 
 class SupportContact(_Model):

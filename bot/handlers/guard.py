@@ -6,6 +6,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
+from bot import metrics
 from bot.context import BotContext
 from bot.core.flood import Verdict
 from bot.incoming import is_support
@@ -22,8 +23,10 @@ async def guard(update: Update, context: BotContext) -> None:
     user = update.effective_user
     if user is not None:
         verdict = services.flood.verdict(update.update_id, user.id, support=is_support(update))
-        if verdict is Verdict.TELL and update.effective_chat is not None:
-            await reply(update, slow_down_screen())
+        if verdict is Verdict.TELL:  # once per spell over the limit
+            metrics.flood_limited()
+            if update.effective_chat is not None:
+                await reply(update, slow_down_screen())
         if verdict is not Verdict.HANDLE:
             raise ApplicationHandlerStop
     if not await services.updates.begin(update.update_id):

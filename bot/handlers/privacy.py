@@ -1,4 +1,5 @@
-"""/mydata (everything stored about the learner, as a JSON document) and /forget (erase it all)."""
+"""/privacy (what is stored and for how long), /mydata (everything stored about the learner, as a
+JSON document) and /forget (erase it all)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bot.views.privacy import (
     forget_nothing_screen,
     mydata_caption,
     mydata_nothing_screen,
+    privacy_screen,
 )
 
 # A confirmation pressed later than this is not acted on (an old message tapped by accident).
@@ -27,6 +29,17 @@ CONFIRMATION_MINUTES = 60
 
 def _minute(context: BotContext) -> int:
     return int(context.services.clock.now().timestamp() // 60)
+
+
+async def privacy_policy(update: Update, context: BotContext) -> None:
+    """/privacy: what is stored, who sees it, the retention in force, how to export or erase."""
+    settings = context.services.settings
+    await reply(
+        update,
+        privacy_screen(
+            settings.reflection_retention_days, settings.inactive_learner_retention_days
+        ),
+    )
 
 
 async def send_my_data(update: Update, context: BotContext) -> None:
@@ -93,8 +106,9 @@ def _button(prefix: str) -> str:
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:
-    """/mydata, /forget and its confirmation buttons."""
+    """/privacy, /mydata, /forget and its confirmation buttons."""
     return [
+        CommandHandler("privacy", privacy_policy),
         CommandHandler("mydata", send_my_data),
         CommandHandler("forget", ask_to_forget),
         CallbackQueryHandler(forget, pattern=_button(FORGET_CONFIRM)),

@@ -50,6 +50,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("mydata", "Everything stored about you, as a file", PRIVACY),
     Command("forget", "Erase everything stored about you", PRIVACY),
     Command("help", "What this bot can do", HELP),
+    # Public (HELP, not PRIVACY): the policy is nobody's personal data, so it answers in groups.
+    Command("privacy", "What is stored about you, who sees it, for how long", HELP),
     Command("support", "Support and urgent contacts, any time", HELP),
 )
 

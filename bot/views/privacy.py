@@ -1,4 +1,5 @@
-"""Pure views for the learner's data: the /mydata document's caption and the /forget screens.
+"""Pure views for the learner's data: /privacy, the /mydata document's caption and the /forget
+screens.
 
 Domain values in, Screens out; no telegram import. What was erased is listed table by table in
 plain words; nothing here persuades anyone to keep their data.
@@ -33,6 +34,44 @@ ERASED_LABELS: dict[str, tuple[str, str]] = {
     "leads": ("team-lead role", "team-lead roles"),
 }
 _NOT_LISTED = frozenset({"learners", "subscriptions"})
+
+
+def _kept_for(days: int) -> str:
+    years, rest = divmod(days, 365)
+    about = f" (about {_count(years, 'year', 'years')})" if years and rest < 31 else ""
+    return f"{_count(days, 'day', 'days')}{about}"
+
+
+def privacy_screen(reflection_days: int, inactive_days: int) -> Screen:
+    """/privacy: what is stored, who sees it, how long (the retention settings in force, 0 being
+    off) and how to export or erase it."""
+    reflections = (
+        f"Reflections are deleted {_kept_for(reflection_days)} after you write them; your"
+        " progress stays."
+        if reflection_days
+        else "Reflections are kept until you erase them."
+    )
+    inactive = (
+        f"If you don't use the bot for {_kept_for(inactive_days)}, everything about you is"
+        " erased, as /forget would."
+        if inactive_days
+        else "Nothing is erased for inactivity: your data stays until you erase it."
+    )
+    return Screen(
+        "<b>Privacy</b>\n\n"
+        "<b>What is stored:</b> your Telegram user and chat id, your settings, which lessons were"
+        " sent, opened, done or skipped, your check answers, your reflections and, if you join a"
+        " team cohort, the name you chose for it (a team lead's first name shows on their"
+        " cohort's join screen). No usernames, phone numbers or other message text.\n\n"
+        "<b>Who sees it:</b> only you see your reflections, journal and check answers."
+        " Reflections are encrypted with a key of your own. A team lead sees totals for their"
+        " cohort, never your reflections or answers, and nothing that could single you out in a"
+        " group of fewer than 5. Your lessons and data are only ever sent in your private chat"
+        " with me.\n\n"
+        f"<b>How long:</b> {reflections} {inactive}\n\n"
+        "<b>Your choice, any time:</b> /mydata sends you everything stored about you, as a file;"
+        " /forget erases it all, at once, after you confirm.",
+    )
 
 
 def mydata_caption(taken: datetime) -> str:

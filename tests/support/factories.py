@@ -274,6 +274,8 @@ def make_content(count: int = 5, lessons: list[Lesson] | None = None) -> Content
         title="Test course",
         summary="A course for tests.",
         lessons=[lesson.id for lesson in lessons],
+        description="A course for tests. Not a crisis service.",
+        short_description="A course for tests.",
     )
     support = Support(
         grounding="Breathe.",

@@ -22,7 +22,7 @@ from typing import Any
 from bot.app import Runtime, build_application
 from bot.config import Settings
 from bot.core.clock import FakeClock
-from bot.logs import configure_logging
+from bot.logs import Format, configure_logging
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Simulator, TrackingApplication, running
@@ -112,12 +112,12 @@ def labels(message: FakeMessage) -> list[str]:
 
 
 @contextlib.contextmanager
-def production_log(secrets: list[str]) -> Iterator[io.StringIO]:
+def production_log(secrets: list[str], fmt: Format = "text") -> Iterator[io.StringIO]:
     """All logging at DEBUG through the bot's production filters into a buffer; restored after."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     buffer = io.StringIO()
-    configure_logging("DEBUG", secrets=secrets, stream=buffer)
+    configure_logging("DEBUG", secrets=secrets, stream=buffer, fmt=fmt)
     try:
         yield buffer
     finally:

@@ -426,6 +426,19 @@ def check_inline_answer(params: JSON, *, bot_username: str, strict_ampersand: bo
     return results
 
 
+MAX_DESCRIPTION = 512
+MAX_SHORT_DESCRIPTION = 120
+
+
+def check_description(value: object, limit: int, what: str) -> str:
+    """A (short) description for setMyDescription/setMyShortDescription; empty or absent clears
+    it. Raises the 400 for one over Telegram's limit."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        raise bad(f"{what} is too long")
+    return text
+
+
 def check_commands(commands: object) -> list[JSON]:
     """The command list of setMyCommands, copied; raises the 400 Telegram sends for a bad one."""
     if not isinstance(commands, list):

@@ -44,12 +44,15 @@ from bot.sandbox.fake_telegram.records import (
 from bot.sandbox.fake_telegram.rules import (
     MAX_CALLBACK_ANSWER,
     MAX_CAPTION,
+    MAX_DESCRIPTION,
+    MAX_SHORT_DESCRIPTION,
     MAX_TEXT,
     NOT_MODIFIED,
     QUERY_TOO_OLD,
     ApiError,
     bad,
     check_commands,
+    check_description,
     check_inline_answer,
     check_markup,
     parse_mode,
@@ -94,8 +97,8 @@ _DEFAULT_UPDATE_TYPES = frozenset(
 _API_METHODS = _words(
     """getMe getUpdates sendMessage editMessageText editMessageReplyMarkup deleteMessage
     sendDocument sendPhoto sendChatAction answerCallbackQuery answerInlineQuery setMyCommands
-    getMyCommands deleteMyCommands setWebhook deleteWebhook getWebhookInfo getFile close
-    logOut"""
+    getMyCommands deleteMyCommands setMyDescription getMyDescription setMyShortDescription
+    getMyShortDescription setWebhook deleteWebhook getWebhookInfo getFile close logOut"""
 )
 
 MethodHandler: TypeAlias = Callable[[JSON], Awaitable[Any]]
@@ -138,6 +141,8 @@ class FakeBotAPI(People, FaultInjection):
         self.tokens: set[str] = set()
         self.webhook_url: str | None = None
         self._commands: dict[tuple[str, str], list[JSON]] = {}
+        # (which, language code) -> text; "which" is "description" or "short_description".
+        self._descriptions: dict[tuple[str, str], str] = {}
         self._file_paths: dict[str, str] = {}
         self._allowed_updates: frozenset[str] = _DEFAULT_UPDATE_TYPES
         self._poll_generation = 0
@@ -511,6 +516,35 @@ class FakeBotAPI(People, FaultInjection):
         key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
         self._commands.pop(key, None)
         return True
+
+    async def _set_my_description(self, params: JSON) -> bool:
+        return self._describe("description", MAX_DESCRIPTION, params)
+
+    async def _get_my_description(self, params: JSON) -> JSON:
+        return {"description": self.description(str(params.get("language_code") or ""))}
+
+    async def _set_my_short_description(self, params: JSON) -> bool:
+        return self._describe("short_description", MAX_SHORT_DESCRIPTION, params)
+
+    async def _get_my_short_description(self, params: JSON) -> JSON:
+        language = str(params.get("language_code") or "")
+        return {"short_description": self.description(language, short=True)}
+
+    def _describe(self, which: str, limit: int, params: JSON) -> bool:
+        text = check_description(params.get(which), limit, which)
+        key = (which, str(params.get("language_code") or ""))
+        if text:
+            self._descriptions[key] = text
+        else:
+            self._descriptions.pop(key, None)
+        return True
+
+    def description(self, language_code: str = "", *, short: bool = False) -> str:
+        """The bot's description (or short description) for this language, as Telegram shows
+        it: the language's own, else the default one, else empty."""
+        which = "short_description" if short else "description"
+        own = self._descriptions.get((which, language_code))
+        return own if own is not None else self._descriptions.get((which, ""), "")
 
     async def _set_webhook(self, params: JSON) -> bool:
         url = params.get("url")

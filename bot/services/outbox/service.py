@@ -93,6 +93,7 @@ from bot.services.outbox.types import (
     SENT,
     SKIPPED,
     UNCERTAIN,
+    Backlog,
     CourseOrder,
     DeliveryCounts,
     OutboxItem,
@@ -265,6 +266,21 @@ class DeliveryService:
                 await session.execute(select(d.c.status, func.count()).group_by(d.c.status))
             ).all()
         return DeliveryCounts({status: int(count) for status, count in rows})
+
+    async def backlog(self) -> Backlog:
+        """Pending rows due now and the oldest one's wait (for /healthz and /metrics)."""
+        d = DELIVERIES
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(d.c.due_at)).where(
+                        d.c.status == PENDING, d.c.due_at <= now
+                    )
+                )
+            ).one()
+        waited = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return Backlog(pending=int(count), oldest_seconds=max(0.0, waited))
 
 
 def _ready(now: datetime, oldest: datetime, limit: int) -> Select[Any]:

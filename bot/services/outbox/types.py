@@ -128,6 +128,14 @@ class DeliveryCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits to be sent: pending rows due now, and how long the oldest has waited."""
+
+    pending: int
+    oldest_seconds: float  # 0 when nothing is waiting
+
+
+@dataclass(frozen=True, slots=True)
 class CourseOrder:
     """The course's lesson ids in order and each one's place, for moving a learner's place."""
 
