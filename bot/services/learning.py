@@ -451,7 +451,9 @@ class LearningService:
         )
 
     async def _who(self, session: AsyncSession, telegram_user_id: int) -> _Who | None:
-        learner = await learner_by_telegram_id(session, telegram_user_id)
+        # Locked: a double press handled by two processes at once (two answers to a check, two
+        # Done) runs its transactions one after the other, as it does within one process.
+        learner = await learner_by_telegram_id(session, telegram_user_id, lock=True)
         if learner is None:
             return None
         subscription = await session.scalar(

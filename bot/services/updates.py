@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -61,6 +62,7 @@ class UpdateLog:
         base: type[Session] = sessions.kw.get("sync_session_class") or Session
         recording = type("RecordingSession", (base,), {})
         event.listen(recording, "do_orm_execute", _note_write)
+        event.listen(recording, "before_flush", _note_flush)
         event.listen(recording, "before_commit", self._record_with_effect)
         event.listen(recording, "after_commit", _mark_recorded)
         event.listen(recording, "after_rollback", _forget_writes)
@@ -96,6 +98,24 @@ class UpdateLog:
                 await session.execute(_insert(session, handling.update_id, self._clock))
         except DATABASE_UNAVAILABLE as exc:
             log.warning("update %s not recorded (%s)", handling.update_id, type(exc).__name__)
+
+    async def lost_race(self, error: BaseException | None) -> bool:
+        """True when handling failed on a unique constraint because another copy of this update
+        (in another process, at the same moment) made the same change first and recorded the
+        update with it: this copy changed nothing, and nothing is wrong."""
+        handling = _handling.get()
+        if not isinstance(error, IntegrityError) or handling is None or handling.recorded:
+            return False
+        try:
+            async with self._sessions() as session:
+                seen = await session.scalar(
+                    select(ProcessedUpdate.update_id).where(
+                        ProcessedUpdate.update_id == handling.update_id
+                    )
+                )
+        except DATABASE_UNAVAILABLE:
+            return False
+        return seen is not None
 
     @staticmethod
     def abandon() -> None:
@@ -143,6 +163,13 @@ def _insert(session: Session | AsyncSession, update_id: int, clock: Clock) -> An
 def _note_write(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info["wrote"] = True
+
+
+def _note_flush(session: Session, _context: object, _instances: object) -> None:
+    # An autoflush (a query after `session.add`) empties `session.new` before the commit: the
+    # change must still record the update with it.
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        session.info["wrote"] = True
 
 
 def _forget_writes(session: Session) -> None:
