@@ -85,7 +85,7 @@ def build_services(
         content=content,
         keyring=keyring,
         updates=UpdateLog(sessions, clock),
-        flood=FloodLimit(settings.flood_limit),
+        flood=FloodLimit(settings.flood_limit, settings.flood_storage_url),
         lookup=Lookup(content, sessions),
         safety=SafetyCheck(content.safety),
         learners=LearnerService(sessions, clock),
@@ -155,6 +155,7 @@ def build_application(
         await delivery.stop()  # SIGTERM: stop claiming, finish or release sends in flight
 
     async def post_shutdown(application: BotApplication) -> None:
+        await services.flood.close()
         await engine.dispose()
 
     # 7. The Application: handlers reach the services through its bot_data.

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.core.clock import FakeClock
 from bot.core.flood import FloodLimit
-from bot.db.models import ProcessedUpdate, Reflection
+from bot.db.models import CheckAnswer, ProcessedUpdate, Reflection
 from bot.sandbox.fake_telegram.faults import BadRequest
 from bot.services.updates import AlreadyHandled, UpdateLog
 from tests.support.factories import count, deliver, make_learner
@@ -82,6 +82,24 @@ async def test_an_effect_records_the_update_so_a_redelivery_does_not_repeat_it(
         assert await count(bot, Reflection) == 1
 
 
+async def test_an_effect_flushed_before_its_commit_still_records_the_update(
+    database_url: str, clock: FakeClock
+) -> None:
+    """A check's answer is added, then a query autoflushes it, so at commit the session had no
+    pending rows and the update was not recorded with it: a process that died before the end of
+    handling left the answer recorded and the update not, and the redelivery (or a second copy
+    in another process) recorded the answer again."""
+    async with bot_under_test(database_url, clock) as bot:
+        services = bot.runtime.services
+        await make_learner(bot)
+        await deliver(bot, "welcome")
+        assert await services.updates.begin(31_338)
+        await services.learning.answer_check(USER, "welcome", 1)
+        services.updates.abandon()  # the process dies here, before the update's end
+        assert not await services.updates.begin(31_338)  # the redelivery is recognised
+        assert await count(bot, CheckAnswer) == 1
+
+
 async def test_two_copies_handled_at_once_change_things_once(
     database_url: str, clock: FakeClock
 ) -> None:
@@ -135,13 +153,13 @@ async def test_support_gets_through_once_a_window_then_is_limited_like_the_rest(
         assert len(bot.messages()) == before  # then it is limited like everything else
 
 
-def test_a_new_window_lets_one_support_through_again() -> None:
+async def test_a_new_window_lets_one_support_through_again() -> None:
     flood = FloodLimit("2/1 second")
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
-    assert [flood.allow(1, support=True) for _ in range(3)] == [True, False, False]
-    time.sleep(1.05)
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
-    assert flood.allow(1, support=True) and not flood.allow(1, support=True)
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert [await flood.allow(1, support=True) for _ in range(3)] == [True, False, False]
+    await asyncio.sleep(1.05)
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert await flood.allow(1, support=True) and not await flood.allow(1, support=True)
 
 
 async def test_the_flood_check_writes_nothing_to_the_database(
