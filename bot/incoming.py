@@ -3,10 +3,12 @@ order but alongside everyone else's, and replies paced per chat.
 
 Arrival (`IncomingBot.admit`, for long polling and the webhook alike). Each raw update is first
 counted against the flood limit, read straight from the JSON; one the limit ignores is dropped
-there, unparsed, so a flood of 1,000 costs others a dictionary look-up each. The rest are parsed,
-once, and one at a time: PTB parses a whole `getUpdates` batch at once, and a single update it
-cannot parse (a field shape from a newer Bot API) fails the batch, the offset never advances, and
-the whole batch, names and message text included, is logged at CRITICAL on every retry. Here an
+there, unparsed, so a flood of 1,000 costs others a dictionary look-up each (with the counts in
+Redis, `FLOOD_STORAGE_URL`, a round trip each until this process alone has seen the limit's worth:
+bot/core/flood.py). The rest are parsed, once, and one at a time: PTB parses a whole
+`getUpdates` batch at once, and a single update it cannot parse (a field shape from a newer Bot
+API) fails the batch, the offset never advances, and the whole batch, names and message text
+included, is logged at CRITICAL on every retry. Here an
 update that fails is skipped (the next `getUpdates` confirms it) and logged by id and type only,
 never by content, and everyone else is answered.
 
