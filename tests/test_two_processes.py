@@ -18,21 +18,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.app import build_application, started
+from bot.core import flood
 from bot.core.clock import FakeClock
 from bot.db.models import CheckAnswer, Learner, LessonProgress, ProcessedUpdate, Reflection
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import TrackingApplication, buttons
 from bot.webhook import SECRET_HEADER, webhook_server
-from tests.support.databases import TEST_REDIS_URL, needs_redis
+from tests.support.databases import PATIENT_REDIS_SECONDS, TEST_REDIS_URL, needs_redis
 from tests.support.harness import USER, settings_for_test
 
 SECRET = "s" * 40
@@ -171,9 +174,14 @@ async def test_one_persons_updates_alternating_between_two_processes_change_thin
 
 @needs_redis
 async def test_the_flood_limit_counts_across_both_processes_with_redis(
-    database_url: str, clock: FakeClock
+    database_url: str,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Without shared counting each process would let the person through up to the limit."""
+    monkeypatch.setattr(flood, "REDIS_TIMEOUT_SECONDS", PATIENT_REDIS_SECONDS)
+    caplog.set_level(logging.WARNING, logger="bot.core.flood")
     person = 5_000_000_000 + uuid.uuid4().int % 1_000_000_000  # keys of this test's own in Redis
     async with two_processes(
         database_url, clock, flood_limit="6/30 seconds", flood_storage_url=TEST_REDIS_URL
@@ -187,6 +195,7 @@ async def test_the_flood_limit_counts_across_both_processes_with_redis(
         assert "116 123" in (both.messages(person)[-1].text or "")  # one /support gets through
         await both.post(0, both.text("/support", user=person))
         assert len(both.messages(person)) == 8  # and then it is limited like the rest
+        assert "unreachable" not in caplog.text  # counted in Redis throughout
         # Someone else is not affected by the flooder.
         await both.post(0, both.text("/help", user=person + 1))
         assert len(both.messages(person + 1)) == 1

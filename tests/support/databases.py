@@ -35,6 +35,10 @@ def redis_reachable(url: str = TEST_REDIS_URL) -> bool:
         return False
 
 
+# A busy machine (CI on two shared cores) can stall the event loop past the production timeout,
+# and the bot then rightly counts alone: tests of sharing use this one.
+PATIENT_REDIS_SECONDS = 2.0
+
 needs_redis = pytest.mark.skipif(
     not redis_reachable(),
     reason=f"Redis is not reachable at {TEST_REDIS_URL} (set TEST_REDIS_URL; .ci/run starts it)",
