@@ -116,8 +116,8 @@ class Decisions:
         flood = runtime.services.flood
         allow = flood.allow
 
-        def counted(user_id: int, *, support: bool = False) -> bool:
-            decision = allow(user_id, support=support)
+        async def counted(user_id: int, *, support: bool = False) -> bool:
+            decision = await allow(user_id, support=support)
             self.counts[(user_id, decision)] += 1
             return decision
 

@@ -222,6 +222,7 @@ def _serve(settings: Settings, application: BotApplication) -> None:
                 secret=settings.telegram_webhook_secret.get_secret_value(),
                 host=settings.webhook_listen,
                 port=settings.webhook_port,
+                max_connections=settings.telegram_webhook_max_connections,
             )
         )
         return

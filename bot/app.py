@@ -87,7 +87,7 @@ def build_services(
         content=content,
         keyring=keyring,
         updates=UpdateLog(sessions, clock),
-        flood=FloodLimit(settings.flood_limit),
+        flood=FloodLimit(settings.flood_limit, settings.flood_storage_url),
         lookup=Lookup(content, sessions),
         safety=SafetyCheck(content.safety),
         learners=LearnerService(sessions, clock),
@@ -167,6 +167,7 @@ def build_application(
 
     async def post_shutdown(application: BotApplication) -> None:
         await monitor.stop()
+        await services.flood.close()
         await engine.dispose()
 
     # 7. The Application: handlers reach the services through its bot_data.

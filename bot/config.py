@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/bot.sqlite3"
+# Where the flood limit counts (bot/core/flood.py): this process, or Redis shared by processes.
+FLOOD_IN_MEMORY = "memory://"
+FLOOD_SHARED_SCHEMES = ("redis://", "rediss://")
 # Telegram's allowed characters for a webhook secret token; we also insist on 32+ of them.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{32,256}")
 
@@ -44,7 +47,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"  # noqa: S104 (inside a container; put a proxy in front)
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # Connections Telegram opens to the webhook at once, for all processes together (its default).
+    telegram_webhook_max_connections: int = Field(default=40, ge=1, le=100)
     flood_limit: str = "20/10 seconds"
+    # Where the flood limit counts: memory:// (this process) or redis:// (shared by processes).
+    flood_storage_url: str = FLOOD_IN_MEMORY
     # Replies a second per chat after a burst of three (Telegram allows about one); 0: unpaced.
     reply_chat_rate: float = Field(default=1.0, ge=0, le=30)
     # Retention (bot.services.retention): 0 switches a rule off.
@@ -97,6 +104,13 @@ class Settings(BaseSettings):
             limits.parse(value)
         except ValueError:
             raise ValueError("must look like '20/10 seconds' or '30 per minute'") from None
+        return value
+
+    @field_validator("flood_storage_url")
+    @classmethod
+    def _check_flood_storage_url(cls, value: str) -> str:
+        if value != FLOOD_IN_MEMORY and not value.startswith(FLOOD_SHARED_SCHEMES):
+            raise ValueError("must be memory:// or a redis:// (rediss://) URL")
         return value
 
     @field_validator("telegram_api_base_url")

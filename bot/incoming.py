@@ -3,10 +3,12 @@ order but alongside everyone else's, and replies paced per chat.
 
 Arrival (`IncomingBot.admit`, for long polling and the webhook alike). Each raw update is first
 counted against the flood limit, read straight from the JSON; one the limit ignores is dropped
-there, unparsed, so a flood of 1,000 costs others a dictionary look-up each. The rest are parsed,
-once, and one at a time: PTB parses a whole `getUpdates` batch at once, and a single update it
-cannot parse (a field shape from a newer Bot API) fails the batch, the offset never advances, and
-the whole batch, names and message text included, is logged at CRITICAL on every retry. Here an
+there, unparsed, so a flood of 1,000 costs others a dictionary look-up each (with the counts in
+Redis, `FLOOD_STORAGE_URL`, a round trip each until this process alone has seen the limit's worth:
+bot/core/flood.py). The rest are parsed, once, and one at a time: PTB parses a whole
+`getUpdates` batch at once, and a single update it cannot parse (a field shape from a newer Bot
+API) fails the batch, the offset never advances, and the whole batch, names and message text
+included, is logged at CRITICAL on every retry. Here an
 update that fails is skipped (the next `getUpdates` confirms it) and logged by id and type only,
 never by content, and everyone else is answered.
 
@@ -258,7 +260,7 @@ class IncomingBot(ExtBot[None]):
         done with it): the sandbox counts those as finished."""
         self._dropped = callback
 
-    def admit(self, raw: object) -> Update | None:
+    async def admit(self, raw: object) -> Update | None:
         """The update, parsed, or None when it goes no further: the flood limit ignores it (it
         is not even parsed) or the library cannot parse it (logged by id and type)."""
         if not isinstance(raw, dict):
@@ -268,13 +270,28 @@ class IncomingBot(ExtBot[None]):
         if self._flood is not None and isinstance(update_id, int) and user_id is not None:
             payload = raw[update_type(raw)]
             support = _is_support_text(payload.get("text"))
-            if self._flood.arrive(update_id, user_id, support=support) is Verdict.IGNORE:
+            verdict = await self._flood.arrive(update_id, user_id, support=support)
+            if verdict is Verdict.IGNORE:
                 self._dropped(update_id)
                 return None
         update = parse_update(raw, self)
         if update is None and isinstance(update_id, int):
             self._dropped(update_id)
         return update
+
+    async def answer_callback_query(
+        self, callback_query_id: str, *args: Any, **kwargs: Any
+    ) -> bool:
+        """Answer a button press; False, not an error, when Telegram no longer takes the answer:
+        another copy of the update (in another process) answered it, or it is too old. The
+        answer only stops the button's spinner, so the press is still handled."""
+        try:
+            return await super().answer_callback_query(callback_query_id, *args, **kwargs)
+        except BadRequest as exc:
+            if "query is too old" not in exc.message.lower():
+                raise
+            log.info("a button press was already answered or is too old; handling it anyway")
+            return False
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         """The updates admitted from one `getUpdates`, each parsed once (by `_post`, which
@@ -295,13 +312,13 @@ class IncomingBot(ExtBot[None]):
         result = await super()._post(endpoint, data, **kwargs)
         if not isinstance(result, list):
             return result
-        self._arrived = list(self._admit_all(result))
+        self._arrived = await self._admit_all(result)
         return []
 
-    def _admit_all(self, raws: Sequence[object]) -> list[Update]:
+    async def _admit_all(self, raws: Sequence[object]) -> list[Update]:
         admitted = []
-        for raw in raws:
-            update = self.admit(raw)
+        for raw in raws:  # one at a time: a person's updates keep their order
+            update = await self.admit(raw)
             if update is not None:
                 admitted.append(update)
             elif isinstance(raw, dict) and isinstance(raw.get("update_id"), int):

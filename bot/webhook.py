@@ -4,6 +4,14 @@ Our own small aiohttp endpoint (not PTB's built-in server) so the secret token i
 constant time and the presented value is never logged. A request without the right
 `X-Telegram-Bot-Api-Secret-Token` header gets 403 and is not processed. Anyone can send those,
 so they are counted and logged as a summary at most once a minute, not one line each.
+
+Telegram is answered once the update has been handled (within `ANSWER_WITHIN_SECONDS`), not as
+soon as it is queued. Telegram's Bot API server keeps one queue per chat (and one per person for
+button presses and inline queries) and sends a queue's next update only after a 2xx for the one
+before (tdlib/telegram-bot-api, WebhookActor), so answering after handling keeps a chat's updates
+in order even when several bot processes share the URL, and an update a process took but never
+finished (it was killed) is sent again rather than lost; the update-id record
+(bot/services/updates.py) makes that second delivery change nothing if the first had.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from telegram import Update
 
 from bot.app import ALLOWED_UPDATES, BotApplication, started
 from bot.incoming import IncomingBot, parse_update
@@ -27,6 +36,10 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 MAX_UPDATE_BYTES = 1024 * 1024
+# Telegram's server gives up on an answer after about a minute and sends the update again.
+ANSWER_WITHIN_SECONDS = 30.0
+# On SIGTERM, updates being handled get this long to finish; Telegram resends the rest.
+SHUTDOWN_SECONDS = 10.0
 SUMMARY_SECONDS = 60.0
 Seconds = Callable[[], float]
 
@@ -56,8 +69,23 @@ class RefusalSummary:
         self._count, self._since = 0, now
 
 
+async def handled(application: BotApplication, update: Update, *, within: float) -> None:
+    """Handle the update in its person's turn (the update processor, as for long polling) and
+    return when it is done, or after `within` seconds while it carries on."""
+    processor = application.update_processor
+    task = application.create_task(
+        processor.process_update(update, application.process_update(update)), update=update
+    )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(task), within)
+
+
 def webhook_app(
-    application: BotApplication, path: str, secret: str, refusals: RefusalSummary
+    application: BotApplication,
+    path: str,
+    secret: str,
+    refusals: RefusalSummary,
+    answer_within: float = ANSWER_WITHIN_SECONDS,
 ) -> web.Application:
     """The aiohttp app that accepts Telegram's POSTs on `path`."""
     expected = secret.encode()
@@ -76,9 +104,9 @@ def webhook_app(
         # and skipped (the latter logged by id and type only): refusing it would make Telegram
         # send it again and again.
         bot = application.bot
-        update = bot.admit(data) if isinstance(bot, IncomingBot) else parse_update(data, bot)
+        update = await bot.admit(data) if isinstance(bot, IncomingBot) else parse_update(data, bot)
         if update is not None:
-            await application.update_queue.put(update)
+            await handled(application, update, within=answer_within)
         return web.Response(status=200)
 
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
@@ -95,10 +123,15 @@ async def webhook_server(
     host: str,
     port: int,
     now: Seconds = time.monotonic,
+    answer_within: float = ANSWER_WITHIN_SECONDS,
 ) -> AsyncIterator[int]:
     """Serve the webhook endpoint; yields the bound port."""
     refusals = RefusalSummary(now)
-    runner = web.AppRunner(webhook_app(application, path, secret, refusals), access_log=None)
+    runner = web.AppRunner(
+        webhook_app(application, path, secret, refusals, answer_within),
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -110,7 +143,13 @@ async def webhook_server(
 
 
 async def run_webhook(
-    application: BotApplication, *, url: str, secret: str, host: str, port: int
+    application: BotApplication,
+    *,
+    url: str,
+    secret: str,
+    host: str,
+    port: int,
+    max_connections: int = 40,
 ) -> None:
     """Register the webhook with Telegram and serve it until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -123,7 +162,11 @@ async def run_webhook(
         webhook_server(application, path=path, secret=secret, host=host, port=port),
     ):
         await application.bot.set_webhook(
-            url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False
+            url,
+            secret_token=secret,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            max_connections=max_connections,  # for all processes behind the URL together
         )
         log.info("webhook mode: listening on %s:%s", host, port)
         await stop.wait()

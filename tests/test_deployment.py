@@ -32,7 +32,7 @@ from tests.support.harness import TEST_ENCRYPTION_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables only docker-compose.yml reads (the bot never sees them by these names).
-COMPOSE_ONLY = {"POSTGRES_PASSWORD"}
+COMPOSE_ONLY = {"POSTGRES_PASSWORD", "WEBHOOK_PROXY_PORT"}
 # The least a `.env` needs for `docker compose up`, as the README says.
 MINIMAL_ENV = {
     "TELEGRAM_BOT_TOKEN": "123456:TEST-TOKEN-not-real",

@@ -17,7 +17,7 @@ from telegram import Update
 from bot.core.clock import FakeClock
 from bot.core.flood import FloodLimit
 from bot.db.engine import create_sessions
-from bot.db.models import Learner, ProcessedUpdate, Reflection
+from bot.db.models import CheckAnswer, Learner, ProcessedUpdate, Reflection
 from bot.sandbox.fake_telegram.faults import BadRequest
 from bot.services.updates import UpdateLog
 from tests.support.factories import count, deliver, make_learner
@@ -88,6 +88,24 @@ async def test_an_effect_records_the_update_so_a_redelivery_does_not_repeat_it(
         assert await count(bot, Reflection) == 1
 
 
+async def test_an_effect_flushed_before_its_commit_still_records_the_update(
+    database_url: str, clock: FakeClock
+) -> None:
+    """A check's answer is added, then a query autoflushes it, so at commit the session had no
+    pending rows and the update was not recorded with it: a process that died before the end of
+    handling left the answer recorded and the update not, and the redelivery (or a second copy
+    in another process) recorded the answer again."""
+    async with bot_under_test(database_url, clock) as bot:
+        services = bot.runtime.services
+        await make_learner(bot)
+        await deliver(bot, "welcome")
+        assert await services.updates.begin(31_338)
+        await services.learning.answer_check(USER, "welcome", 1)
+        services.updates.abandon()  # the process dies here, before the update's end
+        assert not await services.updates.begin(31_338)  # the redelivery is recognised
+        assert await count(bot, CheckAnswer) == 1
+
+
 async def test_two_copies_handled_at_once_change_things_once(
     database_url: str, clock: FakeClock
 ) -> None:
@@ -143,13 +161,13 @@ async def test_support_gets_through_once_a_window_then_is_limited_like_the_rest(
         assert len(bot.messages()) == before  # then it is limited like everything else
 
 
-def test_a_new_window_lets_one_support_through_again() -> None:
+async def test_a_new_window_lets_one_support_through_again() -> None:
     flood = FloodLimit("2/1 second")
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
-    assert [flood.allow(1, support=True) for _ in range(3)] == [True, False, False]
-    time.sleep(1.05)
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
-    assert flood.allow(1, support=True) and not flood.allow(1, support=True)
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert [await flood.allow(1, support=True) for _ in range(3)] == [True, False, False]
+    await asyncio.sleep(1.05)
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert await flood.allow(1, support=True) and not await flood.allow(1, support=True)
 
 
 async def test_the_flood_check_writes_nothing_to_the_database(
@@ -289,31 +307,31 @@ async def test_an_update_that_changes_nothing_costs_the_database_almost_nothing(
         assert await count(bot, ProcessedUpdate) == 7
 
 
-def test_the_flood_check_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_flood_check_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """Profiling bench/load.py: the `limits` library's in-memory storage starts a timer thread
     to expire old hits whenever its last one has finished, i.e. on nearly every update: about
     1 ms of CPU a check, more than the rest of a /help. The check is now arithmetic only."""
     started: list[threading.Thread] = []
     monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread))
     flood = FloodLimit("3/10 seconds")
-    decisions = [flood.allow(person) for _ in range(4) for person in (1, 2)]
+    decisions = [await flood.allow(person) for _ in range(4) for person in (1, 2)]
     assert decisions == [True, True, True, True, True, True, False, False]
     assert started == []
 
 
-def test_the_flood_window_moves_and_forgets_people_who_have_gone_quiet() -> None:
+async def test_the_flood_window_moves_and_forgets_people_who_have_gone_quiet() -> None:
     now = [0.0]
     flood = FloodLimit("2/10 seconds", now=lambda: now[0])
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
     now[0] = 9.9
-    assert not flood.allow(1)
+    assert not await flood.allow(1)
     now[0] = 10.0  # both hits have left the window; the refused ones never counted
-    assert [flood.allow(1) for _ in range(3)] == [True, True, False]
+    assert [await flood.allow(1) for _ in range(3)] == [True, True, False]
     now[0] = 15.0
-    assert not flood.allow(1)
+    assert not await flood.allow(1)
     for person in range(2, 20_000):
-        flood.allow(person)
+        await flood.allow(person)
     assert flood.people() == 19_999  # nobody is quiet yet: each is still in their window
     now[0] = 100.0
-    flood.allow(99_999)  # someone new arrives when the windows are many
+    await flood.allow(99_999)  # someone new arrives when the windows are many
     assert flood.people() == 1  # the quiet ones were forgotten

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -207,3 +208,51 @@ async def test_a_flood_through_the_webhook_is_limited_as_it_arrives(
         replies = [m.text or "" for m in server.messages(1001)]
     assert len(replies) == 6  # the five the limit allows, then told once to slow down
     assert sum("faster than I can keep up" in text for text in replies) == 1
+
+
+async def test_telegram_is_answered_once_the_update_is_handled(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Telegram sends a chat's next update only after a 2xx for the one before (its Bot API
+    server's per-chat queue): answering once the update is handled keeps a chat's updates in
+    order across processes, and an update a killed process never finished is sent again."""
+    async with webhook_bot(database_url, clock) as (server, _application, http, url):
+        server.latency = 0.3  # each Bot API call takes a while
+        async with http.post(url, json=help_update(1), headers={SECRET_HEADER: SECRET}) as ok:
+            assert ok.status == 200
+            assert len(server.messages(1001)) == 1  # the reply went out before the answer
+
+
+async def test_a_slow_update_is_answered_after_a_bound_and_still_handled(
+    database_url: str, clock: FakeClock
+) -> None:
+    """Past the bound Telegram would give up and send the update again: answer, carry on."""
+    async with FakeBotAPI() as server:
+        config = settings_for_test(database_url, telegram_api_base_url=server.base_url)
+        runtime = build_application(config, clock, application_class=TrackingApplication)
+        application = runtime.application
+        assert isinstance(application, TrackingApplication)
+        async with (
+            started(application),
+            webhook_server(
+                application,
+                path="/hook",
+                secret=SECRET,
+                host="127.0.0.1",
+                port=0,
+                answer_within=0.2,
+            ) as port,
+            aiohttp.ClientSession() as http,
+        ):
+            server.latency = 1.0
+            started_at = time.monotonic()
+            async with http.post(
+                f"http://127.0.0.1:{port}/hook",
+                json=help_update(1),
+                headers={SECRET_HEADER: SECRET},
+            ) as ok:
+                assert ok.status == 200
+            assert time.monotonic() - started_at < 0.9
+            assert server.messages(1001) == []
+            await application.wait_finished(1, 10)
+            assert len(server.messages(1001)) == 1

@@ -99,8 +99,9 @@ async def error_handler(update: object, context: BotContext) -> None:
             exc_info=(type(error), error, error.__traceback__) if error else None,
         )
         return
+    lost_race = await context.services.updates.lost_race(error)
     context.services.updates.abandon()
-    if isinstance(error, AlreadyHandled):  # another copy of this update got there first
+    if isinstance(error, AlreadyHandled) or lost_race:  # another copy of it got there first
         log.info("update %s was handled by another copy; this one changed nothing", update_id)
         raise ApplicationHandlerStop
     log.error(

@@ -22,7 +22,9 @@ async def guard(update: Update, context: BotContext) -> None:
     services = context.services
     user = update.effective_user
     if user is not None:
-        verdict = services.flood.verdict(update.update_id, user.id, support=is_support(update))
+        verdict = await services.flood.verdict(
+            update.update_id, user.id, support=is_support(update)
+        )
         if verdict is Verdict.TELL:  # once per spell over the limit
             metrics.flood_limited()
             if update.effective_chat is not None:

@@ -52,6 +52,7 @@ from bot.core.states import DeliveryKind, SubscriptionState
 from bot.core.timeparse import is_usable_timezone
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
+from bot.services.learners import learner_row
 from bot.services.outbox.sql import enqueue, next_due_for, pattern_of
 from bot.services.outbox.types import NewDelivery
 
@@ -118,19 +119,7 @@ class EnrolmentService:
         """
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            learner = await session.scalar(
-                select(Learner).where(Learner.telegram_user_id == telegram_user_id)
-            )
-            if learner is None:
-                learner = Learner(
-                    telegram_user_id=telegram_user_id,
-                    chat_id=chat_id,
-                    created_at=now,
-                    consented_at=now,
-                    last_active_at=now,
-                )
-                session.add(learner)
-                await session.flush()
+            learner = await learner_row(session, telegram_user_id, chat_id, now)
             learner.chat_id = chat_id
             learner.last_active_at = now
             if learner.consented_at is None:

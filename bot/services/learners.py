@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
@@ -30,12 +33,43 @@ class LearnerInfo:
     subscription_state: str | None
 
 
-async def learner_by_telegram_id(session: AsyncSession, telegram_user_id: int) -> Learner | None:
-    """Repository query: the learner row for a Telegram user, if any."""
-    learner: Learner | None = await session.scalar(
-        select(Learner).where(Learner.telegram_user_id == telegram_user_id)
-    )
+async def learner_by_telegram_id(
+    session: AsyncSession, telegram_user_id: int, *, lock: bool = False
+) -> Learner | None:
+    """Repository query: the learner row for a Telegram user, if any; `lock` holds it for the
+    rest of the transaction, so another process's transaction for the same person waits and then
+    reads what this one wrote (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises every writer)."""
+    stmt = select(Learner).where(Learner.telegram_user_id == telegram_user_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    learner: Learner | None = await session.scalar(stmt)
     return learner
+
+
+async def learner_row(
+    session: AsyncSession, telegram_user_id: int, chat_id: int, now: datetime
+) -> Learner:
+    """Repository query: the learner row for a Telegram user, made bare if there is none, and
+    locked for the rest of the transaction.
+
+    Insert-or-nothing, then a locking read: two first presses handled at once by two processes
+    (a double press on "I agree" or "Join") meet at the unique Telegram id instead of one failing
+    on it, and the second waits for the first's transaction, then sees what it made.
+    """
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Learner)
+        .values(telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now)
+        .on_conflict_do_nothing(index_elements=["telegram_user_id"])
+    )
+    return (
+        await session.scalars(
+            select(Learner)
+            .where(Learner.telegram_user_id == telegram_user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
 
 
 class LearnerService:

@@ -201,7 +201,7 @@ class LearningService:
     async def stop_reflection(self, telegram_user_id: int) -> bool:
         """Cancel a started reflection; False when none was waiting."""
         async with self._sessions.begin() as session:
-            learner = await learner_by_telegram_id(session, telegram_user_id)
+            learner = await learner_by_telegram_id(session, telegram_user_id, lock=True)
             if learner is None or not _is_reflecting(learner.pending_action):
                 return False  # another flow's step (e.g. typing a time) is left alone
             learner.pending_action = None
@@ -219,7 +219,9 @@ class LearningService:
             raise ValueError("nothing to store")
         now = self._clock.now()
         async with self._sessions.begin() as session:
-            learner = await learner_by_telegram_id(session, telegram_user_id)
+            # Locked: two processes must never each make this learner a data key (the second
+            # would orphan what the first encrypted).
+            learner = await learner_by_telegram_id(session, telegram_user_id, lock=True)
             if learner is None:
                 return None
             if learner.wrapped_data_key is None:
@@ -451,7 +453,9 @@ class LearningService:
         )
 
     async def _who(self, session: AsyncSession, telegram_user_id: int) -> _Who | None:
-        learner = await learner_by_telegram_id(session, telegram_user_id)
+        # Locked: a double press handled by two processes at once (two answers to a check, two
+        # Done) runs its transactions one after the other, as it does within one process.
+        learner = await learner_by_telegram_id(session, telegram_user_id, lock=True)
         if learner is None:
             return None
         subscription = await session.scalar(

@@ -112,9 +112,10 @@ async def use_invite(session: AsyncSession, invite_id: int, now: datetime) -> bo
 class InviteThrottle:
     """Slows down someone trying invite tokens: after `limit` bad ones in `window`, no more checks.
 
-    Kept in memory on purpose: it stores nothing about anyone in the database, only the polling
-    process sees updates, and guessing a 192-bit token is hopeless anyway; this only stops a
-    person (or a script) hammering the bot with made-up links.
+    Kept in memory on purpose: it stores nothing about anyone in the database, and guessing a
+    192-bit token is hopeless anyway; this only stops a person (or a script) hammering the bot
+    with made-up links. With several webhook processes it counts per process (README, "Past one
+    process"): N processes allow N times as many bad links, still nowhere near a guess.
     """
 
     def __init__(

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -82,6 +83,7 @@ class UpdateLog:
         base: type[Session] = sessions.kw.get("sync_session_class") or Session
         recording = type("RecordingSession", (base,), {})
         event.listen(recording, "do_orm_execute", _note_write)
+        event.listen(recording, "before_flush", _note_flush)
         event.listen(recording, "before_commit", self._record_with_effect)
         event.listen(recording, "after_commit", _mark_recorded)
         event.listen(recording, "after_rollback", _forget_writes)
@@ -129,6 +131,18 @@ class UpdateLog:
                 await session.execute(_insert(session, unwritten))
         except DATABASE_UNAVAILABLE as exc:
             log.warning("%d update ids not recorded (%s)", len(unwritten), type(exc).__name__)
+
+    async def lost_race(self, error: BaseException | None) -> bool:
+        """True when handling failed on a unique constraint because another copy of this update
+        (in another process, at the same moment) made the same change first and recorded the
+        update with it: this copy changed nothing, and nothing is wrong."""
+        handling = _handling.get()
+        if not isinstance(error, IntegrityError) or handling is None or handling.recorded:
+            return False
+        try:
+            return await self._recorded(handling.update_id)
+        except DATABASE_UNAVAILABLE:
+            return False
 
     def abandon(self) -> None:
         """Handling failed: forget the update (whatever it committed has recorded its id)."""
@@ -185,6 +199,13 @@ def _insert(session: Session | AsyncSession, ids: list[tuple[int, datetime]]) ->
 def _note_write(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info["wrote"] = True
+
+
+def _note_flush(session: Session, _context: object, _instances: object) -> None:
+    # An autoflush (a query after `session.add`) empties `session.new` before the commit: the
+    # change must still record the update with it.
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        session.info["wrote"] = True
 
 
 def _forget_writes(session: Session) -> None:

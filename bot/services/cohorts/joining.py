@@ -36,6 +36,7 @@ from bot.results.cohorts import (
     TeamPatternTaken,
 )
 from bot.services.cohorts.manage import clean_name, name_key, team_pattern
+from bot.services.learners import learner_row
 from bot.services.outbox.sql import next_due_for, pattern_of
 from bot.services.roles import (
     COHORT_INVITE,
@@ -147,14 +148,8 @@ class JoiningService:
             invite = await usable_invite(session, token, now, COHORT_INVITE)
             cohort = await self._live_cohort(session, invite) if invite is not None else None
             if invite is not None and cohort is not None:
-                learner = await self._learner(session, telegram_user_id)
-                if learner is None:
-                    learner = Learner(
-                        telegram_user_id=telegram_user_id, chat_id=chat_id, created_at=now
-                    )
-                    session.add(learner)
-                    await session.flush()
-                elif await self._is_member(session, cohort.id, learner.id):
+                learner = await learner_row(session, telegram_user_id, chat_id, now)
+                if await self._is_member(session, cohort.id, learner.id):
                     return AlreadyMember(cohort.name)
                 learner.pending_action = f"{PENDING_NAME}:{invite.id}"
                 learner.last_active_at = now
