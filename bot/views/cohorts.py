@@ -50,6 +50,7 @@ from bot.views.callbacks import (
     encode,
 )
 from bot.views.common import framing_text
+from bot.views.confidence import change_lines
 from bot.views.screen import Button, Screen, escape
 
 MAX_LISTED_NAMES = 30
@@ -236,6 +237,7 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
             lines.append(f"A gentle reminder: /cohort nudge {name}")
         else:
             lines.append("No one who shares their activity has been away for 7 days.")
+        lines += ["", *change_lines(d.confidence)]
     lines += [
         "",
         "<i>Lessons are counted each Monday, and no figure comes from check answers or from"
