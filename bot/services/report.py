@@ -197,7 +197,7 @@ class ReportService:
                 _figure(
                     LESSONS,
                     item,
-                    "% right first time",
+                    "right first time (%)",
                     answered,
                     round(100 * right / answered, 1) if answered else 0.0,
                 ),

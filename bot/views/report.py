@@ -43,8 +43,8 @@ def readme_lines(report: ProgrammeReport) -> list[str]:
         " median days from their first lesson to the end.",
         "lessons: per lesson, people it was sent to or opened by, who marked it done, skipped"
         " it, or pressed 'I need a moment' (a signal for content review), who answered its"
-        " check (their first answer), the percentage right first time, and who has answered it"
-        " right at least once (mastered).",
+        " check (their first answer), the percentage of those right first time, and who has"
+        " answered it right at least once (mastered).",
         "confidence: per self-assessment statement (1 = not at all confident, 5 = very"
         " confident), the mean rating at the start, at the end and six weeks later, how many"
         " chose 'prefer not to say', and the mean change from the start for people who rated"
