@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.core.states import DeliveryKind
 from bot.db.models import ConfidenceAnswer, Delivery, LessonProgress
-from tests.support.factories import deliver, make_learner, rows
+from tests.support.factories import deliver, make_learner, rows, show_lesson
 from tests.support.harness import USER, BotUnderTest, labels, text_of, texts
 
 RATINGS = ["1", "2", "3", "4", "5"]
@@ -109,7 +109,8 @@ async def test_not_now_records_nothing_and_forged_buttons_change_nothing(
     invitation = bot.messages()[-2]
     [passed] = await bot.press("Not now", message=invitation)
     assert "No problem" in text_of(passed) and "Nothing was recorded" in text_of(passed)
-    for forged in ("cf:start:nonsense:3", "cf:start:attachment:9", "cf:later:go", "cf:start"):
+    forgeries = ("cf:start:nonsense:3", "cf:start:attachment:9", "cf:start:attachment:²")
+    for forged in (*forgeries, "cf:later:go", "cf:start", "cf:start:attachment:-1"):
         await bot.sim.press_data(USER, invitation.message_id, forged)
     assert await rows(bot, ConfidenceAnswer) == []
     [mine] = await bot.send("/confidence")
@@ -184,6 +185,13 @@ async def test_skipping_the_last_lesson_also_ends_the_course_and_the_end_can_be_
     [passed] = await bot.press("Not now", message=invitation)
     assert "Nothing was recorded" in text_of(passed)
     assert [d.kind for d in await rows(bot, Delivery)] == [DeliveryKind.CONFIDENCE]
+
+
+async def test_the_last_lesson_opened_from_a_card_is_not_the_end(bot: BotUnderTest) -> None:
+    await make_learner(bot, last_lesson_id="welcome")
+    lesson = await show_lesson(bot, LAST)  # as a card's "Related lesson" shows it
+    assert len(await bot.press("Done", message=lesson)) == 1
+    assert await rows(bot, Delivery) == []
 
 
 async def test_an_earlier_lesson_asks_nothing(bot: BotUnderTest) -> None:

@@ -37,6 +37,8 @@ from bot.views.confidence import (
 from bot.views.report import report_caption, report_csv, report_filename, report_xlsx
 
 _PHASES = {phase.value: phase for phase in ConfidencePhase}
+# A button's rating as sent (digits only, never int() of whatever came): None is prefer not to say.
+_RATINGS: dict[str, int | None] = {str(PREFER_NOT): None, **{str(r): r for r in RATINGS}}
 
 
 async def offer(update: Update, context: BotContext, phase: ConfidencePhase) -> None:
@@ -64,8 +66,8 @@ async def button(update: Update, context: BotContext) -> None:
         return
     if rest == ("go",):
         step = await service.step(user, phase)
-    elif len(rest) == 2 and rest[1].isdigit() and int(rest[1]) in (PREFER_NOT, *RATINGS):
-        rating = int(rest[1]) or None
+    elif len(rest) == 2 and rest[1] in _RATINGS:
+        rating = _RATINGS[rest[1]]
         try:
             step = await service.answer(user, phase, rest[0], rating)
         except ValueError:

@@ -44,10 +44,9 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class MyConfidence:
     """A learner's own answers: phase -> statement id -> rating (None: prefer not to say), and
-    when each phase was answered."""
+    when the six-week follow-up is due (None: not queued)."""
 
     answers: dict[ConfidencePhase, dict[str, int | None]]
-    answered_on: dict[ConfidencePhase, date]
     follow_up_due: datetime | None = None
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.schedule import local_date
-from bot.core.states import ConfidencePhase, DeliveryKind
+from bot.core.states import ConfidencePhase, DeliveryKind, DeliveryStatus
 from bot.db.models import CohortConfidence, ConfidenceAnswer, Delivery, Learner, Subscription
 from bot.results.confidence import (
     FOLLOW_UP_AFTER,
@@ -118,8 +118,9 @@ class ConfidenceService:
 
     async def reached_end(self, telegram_user_id: int) -> bool:
         """The learner finished the last lesson: queue the six-week follow-up (once) and say
-        whether to offer the end self-assessment (not answered yet)."""
-        if not self.statement_ids:
+        whether to offer the end self-assessment (not answered yet). Only when their place in
+        the course is that lesson: the last lesson opened from a card is not the end."""
+        if not self.statement_ids or not self._content.lessons:
             return False
         now = self._clock.now()
         async with self._sessions.begin() as session:
@@ -127,7 +128,10 @@ class ConfidenceService:
                 await session.execute(
                     select(Learner.id, Learner.chat_id, Subscription.id, Subscription.timezone)
                     .join(Subscription, Subscription.learner_id == Learner.id)
-                    .where(Learner.telegram_user_id == telegram_user_id)
+                    .where(
+                        Learner.telegram_user_id == telegram_user_id,
+                        Subscription.last_lesson_id == self._content.lessons[-1].id,
+                    )
                 )
             ).first()
             if found is None:
@@ -166,7 +170,6 @@ class ConfidenceService:
                         ConfidenceAnswer.phase,
                         ConfidenceAnswer.statement_id,
                         ConfidenceAnswer.rating,
-                        ConfidenceAnswer.answered_at,
                     ).where(ConfidenceAnswer.learner_id == learner.id)
                 )
             ).all()
@@ -176,20 +179,13 @@ class ConfidenceService:
                 .where(
                     Subscription.learner_id == learner.id,
                     Delivery.kind == DeliveryKind.CONFIDENCE,
-                    Delivery.status == "pending",
+                    Delivery.status == DeliveryStatus.PENDING,
                 )
             )
         answers: dict[ConfidencePhase, Answers] = defaultdict(dict)
-        latest: dict[ConfidencePhase, datetime] = {}
-        for phase_name, statement_id, rating, answered_at in rows:
-            phase = ConfidencePhase(phase_name)
-            answers[phase][statement_id] = rating
-            latest[phase] = max(latest.get(phase, answered_at), answered_at)
-        return MyConfidence(
-            answers=dict(answers),
-            answered_on={phase: moment.date() for phase, moment in latest.items()},
-            follow_up_due=follow_up,
-        )
+        for phase_name, statement_id, rating in rows:
+            answers[ConfidencePhase(phase_name)][statement_id] = rating
+        return MyConfidence(answers=dict(answers), follow_up_due=follow_up)
 
     def _step(self, phase: ConfidencePhase, answers: Answers) -> Step:
         remaining = [s for s in self.statement_ids if s not in answers]
