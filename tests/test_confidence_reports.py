@@ -352,3 +352,16 @@ async def test_the_report_as_csv_and_xlsx_every_cell_five_or_more(bot: BotUnderT
         SUPPRESSED,
     )
     assert not any("Member" in str(value) for row in rows for value in row.values())
+
+
+def test_the_chart_is_drawn_for_a_narrow_photo_bubble() -> None:
+    """About 540 px wide, so Telegram's ~330 px bubble shrinks it by less than half; one pair of
+    bars per statement, taller with more statements."""
+    from PIL import Image
+
+    from bot.views.charts import confidence_chart
+
+    one = Image.open(io.BytesIO(confidence_chart([("Attachment", 2.0, 4.0)])))
+    five = Image.open(io.BytesIO(confidence_chart([("Attachment", 2.0, 4.0)] * 5)))
+    assert one.format == "PNG" and one.width == five.width == 540
+    assert five.height > one.height
