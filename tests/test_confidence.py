@@ -7,14 +7,18 @@ The clock starts on Monday 30 November 2026 at 07:00 in London; lessons at 08:00
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 
+from bot.content.loader import check_content, load_content
 from bot.core.states import DeliveryKind
 from bot.db.models import ConfidenceAnswer, Delivery, LessonProgress
 from tests.support.factories import deliver, make_learner, rows, show_lesson
-from tests.support.harness import USER, BotUnderTest, labels, text_of, texts
+from tests.support.harness import ROOT, USER, BotUnderTest, labels, text_of, texts
 
 RATINGS = ["1", "2", "3", "4", "5"]
 LAST = "bringing-it-together"
@@ -223,3 +227,38 @@ async def test_mydata_exports_and_forget_erases_the_answers(bot: BotUnderTest) -
     [erased] = await bot.press("Yes, erase everything")
     assert "1 self-assessment answer" in text_of(erased)
     assert await rows(bot, ConfidenceAnswer) == []
+
+
+# --- the statements are content, checked like the lessons ----------------------------------------
+
+
+def test_the_shipped_statements_are_drawn_from_the_packs_aims(tmp_path: Path) -> None:
+    content = load_content(ROOT / "lessons")
+    assessment = content.confidence
+    assert assessment is not None and 4 <= len(assessment.statements) <= 6
+    pack = (ROOT / "docs" / "resource-pack.txt").read_text(encoding="utf-8")
+    for aim in assessment.aims:
+        assert aim in pack, aim
+    assert {s.aim for s in assessment.statements} == set(assessment.aims)
+
+
+def test_a_broken_statement_file_is_reported_by_the_content_check(tmp_path: Path) -> None:
+    lessons = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", lessons)
+    path = lessons / "confidence.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["statements"][0]["aim"] = "Brain science"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    problems = [str(p) for p in check_content(lessons)]
+    assert any("'Brain science', which is not one of the aims" in p for p in problems), problems
+    data["statements"][1]["id"] = data["statements"][2]["id"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    problems = [str(p) for p in check_content(lessons)]
+    assert any("confidence.yaml" in p and "is listed twice" in p for p in problems), problems
+    data["statements"] = data["statements"][:3]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    problems = [str(p) for p in check_content(lessons)]
+    assert any("confidence.yaml" in p and "statements" in p for p in problems), problems
+    path.unlink()
+    problems = [str(p) for p in check_content(lessons)]
+    assert any("confidence.yaml" in p and "cannot be read" in p for p in problems), problems
