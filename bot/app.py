@@ -28,6 +28,7 @@ from bot.core.flood import FloodLimit
 from bot.db.engine import create_engine, create_sessions, is_sqlite
 from bot.handlers import cohorts as cohort_handlers
 from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
+from bot.handlers import confidence as confidence_handlers
 from bot.handlers import settings as settings_handlers
 from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
@@ -38,12 +39,14 @@ from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
 from bot.services.cohorts.team_messages import TeamMessageService
+from bot.services.confidence import ConfidenceService
 from bot.services.enrolment import EnrolmentService
 from bot.services.learners import LearnerService
 from bot.services.learning import LearningService
 from bot.services.lookup import Lookup
 from bot.services.outbox.service import DeliveryService
 from bot.services.privacy import PrivacyService
+from bot.services.report import ReportService
 from bot.services.retention import RetentionService
 from bot.services.roles import Access, InviteThrottle, LeadService
 from bot.services.updates import UpdateLog
@@ -100,6 +103,8 @@ def build_services(
         team_messages=TeamMessageService(sessions, clock, content, access),
         leads=LeadService(sessions, clock, access, throttle),
         enrolment=EnrolmentService(sessions, clock, content, keyring),
+        confidence=ConfidenceService(sessions, clock, content),
+        reports=ReportService(sessions, clock, content, access),
     )
 
 
@@ -242,6 +247,7 @@ def add_handlers(application: BotApplication) -> None:
             *learning.handlers(),
             *privacy.handlers(),
             *cohort_handlers.handlers(),
+            *confidence_handlers.handlers(),
             *lookup.handlers(),
             # Free text: the step of a flow the person started (reflection, schedule, display
             # name), otherwise a search.

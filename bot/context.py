@@ -17,12 +17,14 @@ from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
 from bot.services.cohorts.team_messages import TeamMessageService
+from bot.services.confidence import ConfidenceService
 from bot.services.enrolment import EnrolmentService
 from bot.services.learners import LearnerService
 from bot.services.learning import LearningService
 from bot.services.lookup import Lookup
 from bot.services.outbox.service import DeliveryService
 from bot.services.privacy import PrivacyService
+from bot.services.report import ReportService
 from bot.services.roles import LeadService
 from bot.services.updates import UpdateLog
 
@@ -51,6 +53,8 @@ class Services:
     team_messages: TeamMessageService
     leads: LeadService
     enrolment: EnrolmentService
+    confidence: ConfidenceService
+    reports: ReportService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

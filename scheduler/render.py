@@ -15,10 +15,11 @@ from datetime import timedelta
 from telegram import InlineKeyboardMarkup
 
 from bot.content.schema import Content
-from bot.core.states import DeliveryKind
+from bot.core.states import ConfidencePhase, DeliveryKind
 from bot.render import keyboard
 from bot.services.outbox.types import OutboxItem
 from bot.views.cohorts import nudge_screen
+from bot.views.confidence import invitation_screen
 from bot.views.lesson import (
     auto_paused_screen,
     lesson_reflect_screen,
@@ -54,6 +55,7 @@ class OutboxRenderer:
         self._fixed: dict[str, Rendered] = {
             DeliveryKind.PAUSE_NOTE: Rendered.of(auto_paused_screen()),
             DeliveryKind.NUDGE: Rendered.of(nudge_screen()),
+            DeliveryKind.CONFIDENCE: Rendered.of(invitation_screen(ConfidencePhase.FOLLOW_UP)),
         }
         self._cache: dict[tuple[str, str], Rendered | None] = {}
 

@@ -76,6 +76,7 @@ COMMANDS: dict[str, set[str]] = {
     "/cohort huddle Night team 17:30": OWNER,
     "/cohort rota Night team 2 days 2 nights 4 off from 2027-01-04": OWNER,
     "/cohort myname Night team Sam": OWNER,
+    "/report": ADMINS,
 }
 # Buttons: {callback data with {cohort} and {member} filled in: who is allowed}.
 BUTTONS: dict[str, set[str]] = {

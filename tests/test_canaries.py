@@ -79,7 +79,7 @@ async def converse(bot: BotUnderTest) -> str:
     await bot.send(f"/start {PAYLOAD}")
     await bot.send(f"/start {invite}")
     await bot.press("Join")
-    [joined] = await bot.send(DISPLAY_NAME)
+    joined, _confidence_invitation = await bot.send(DISPLAY_NAME)
     assert "You've joined Night team" in joined.plain_text
     lesson = next(m for m in await bot.send("/next") if "Reflect" in str(m.buttons))
     await bot.press("Reflect", message=lesson)

@@ -223,7 +223,8 @@ async def test_joining_enrols_a_newcomer_on_the_cohorts_schedule(
     await bot.send(f"/start {team}", user=3001)
     [prompt] = await bot.press("Join", user=3001)
     assert "What name should" in prompt.plain_text
-    [joined] = await bot.send("Ana", user=3001)
+    joined, invitation = await bot.send("Ana", user=3001)
+    assert "how confident do you feel" in invitation.plain_text  # a newcomer: the course begins
     assert "You've joined Night team as Ana" in joined.plain_text
     assert "Wed 2 Dec 2026 at 07:30" in joined.plain_text
     sub = await subscription_of(bot, 3001)
@@ -285,7 +286,7 @@ async def test_declining_stores_nothing(bot: BotUnderTest, team: str) -> None:
 async def test_names_are_stored_limited_and_always_escaped(
     bot: BotUnderTest, team: str, raw: str, stored: str
 ) -> None:
-    [joined] = await join(bot, team, 3001, raw)
+    joined, _confidence_invitation = await join(bot, team, 3001, raw)
     assert stored in joined.plain_text
     if len(raw) > 40:
         assert "shortened" in joined.plain_text
@@ -309,7 +310,7 @@ async def test_a_taken_or_empty_name_is_asked_again(bot: BotUnderTest, team: str
     assert "already uses that name" in taken.plain_text
     [empty] = await bot.send("\u202e", user=3002)
     assert "at least one letter" in empty.plain_text
-    [joined] = await bot.send("Ana B", user=3002)
+    joined, _confidence_invitation = await bot.send("Ana B", user=3002)
     assert "as Ana B" in joined.plain_text
 
 

@@ -507,7 +507,7 @@ async def test_the_later_reflection_prompt_captures_text_only_after_its_button(
 async def test_a_learners_journey_from_start_to_forget(bot: BotUnderTest) -> None:
     await bot.send("/start")
     await bot.press("I agree, let's set up")
-    _, lesson = await bot.press("Start: first lesson now")
+    _, _confidence_invitation, lesson = await bot.press("Start: first lesson now")
     assert "Lesson 1 of 32" in text_of(lesson)
     [check] = await bot.press("Quick check", message=lesson)
     [feedback] = await bot.press(wrong(bot, L1), message=check)

@@ -106,7 +106,8 @@ async def test_the_defaults_in_one_tap_with_the_first_lesson_now(learner: BotUnd
     for words in ("08:00", "Europe/London", "weekdays", "with the lesson"):
         assert words in setup.plain_text
     assert "Start: first lesson today at 08:00" in labels(setup)
-    started, lesson = await learner.press("Start: first lesson now")
+    started, confidence, lesson = await learner.press("Start: first lesson now")
+    assert "how confident do you feel" in confidence.plain_text  # optional, before the lesson
     assert "You're all set" in started.plain_text
     assert "Next lesson: tomorrow at 08:00" in started.plain_text
     assert LESSON_1 in lesson.plain_text

@@ -26,6 +26,7 @@ from bot.db.models import (
     CheckAnswer,
     Cohort,
     CohortMember,
+    ConfidenceAnswer,
     Delivery,
     Lead,
     Learner,
@@ -53,6 +54,7 @@ POPULATED = {
     "reviews",
     "reflections",
     "cohort_members",
+    "confidence_answers",
 }
 # Columns that would name a person by Telegram id outside the path to `learners`.
 _PERSON_COLUMN_NAMES = ("telegram_user_id", "telegram_id", "chat_id", "user_id")
@@ -124,6 +126,13 @@ async def populate(bot: BotUnderTest, user: int, cohort_id: int) -> int:
                     display_name=f"{NAME} {user}",
                     name_key=f"canary sam {user}",
                     joined_at=now,
+                ),
+                ConfidenceAnswer(
+                    learner_id=learner_id,
+                    phase="start",
+                    statement_id="responding",
+                    rating=2,
+                    answered_at=now,
                 ),
             ]
         )
@@ -204,6 +213,7 @@ async def test_mydata_sends_everything_about_the_learner_and_nothing_about_other
         "reviews",
         "reflections",
         "cohort_members",
+        "confidence_self_assessment",
     ):
         assert len(document[section]) == 1, section
     assert document["profile"]["telegram_user_id"] == USER

@@ -134,7 +134,7 @@ async def test_a_lead_sets_the_team_rota_and_a_joiner_follows_it_in_one_tap(
     [unreadable] = await bot.send("/cohort rota Night team most days", user=LEAD)
     assert "I couldn't read that" in unreadable.plain_text and "4 on 4 off" in unreadable.plain_text
 
-    [joined] = await join(bot, invite, 3001, "Ana")
+    joined, _confidence_invitation = await join(bot, invite, 3001, "Ana")
     assert "Your team works a rota of 2 days, 2 nights, 4 off" in joined.plain_text
     [taken] = await bot.press("Follow the team's rota", user=3001)
     assert "your lessons follow the rota" in taken.plain_text
@@ -149,7 +149,7 @@ async def test_a_lead_sets_the_team_rota_and_a_joiner_follows_it_in_one_tap(
     assert other is not None and other.pattern is None
     # Rota off: the next joiner is offered nothing.
     await bot.send("/cohort rota Night team off", user=LEAD)
-    [plain] = await join(bot, invite, 3003, "Cy")
+    plain, _confidence_invitation = await join(bot, invite, 3003, "Cy")
     assert "Follow the team's rota" not in str(plain.buttons)
 
 

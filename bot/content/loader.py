@@ -25,6 +25,7 @@ from pydantic import (
 from bot.content.safety import SAFETY_FILE, SafetyRules, rule_problems
 from bot.content.schema import (
     CARDS_DIR,
+    CONFIDENCE_FILE,
     COURSE_FILE,
     COVERAGE_FILE,
     MENUS,
@@ -39,6 +40,7 @@ from bot.content.schema import (
     Lesson,
     LocalSupport,
     Problem,
+    SelfAssessment,
     Support,
     card_text,
     lesson_text,
@@ -160,6 +162,7 @@ class _Loaded:
     cards: dict[str, tuple[Card, str]] | None = None
     support: Support | None = None
     safety: SafetyRules | None = None
+    confidence: SelfAssessment | None = None
     content: Content | None = None
 
 
@@ -196,6 +199,11 @@ def _load(lessons_dir: Path, support_file: Path | None, screens: ScreenCheck | N
     support_path = lessons_dir / SUPPORT_FILE
     loaded.support = _load_support(support_path, support_file, lessons_dir, problems)
     loaded.safety = _load_safety(lessons_dir, problems)
+    confidence_path = lessons_dir / CONFIDENCE_FILE
+    shown_confidence = _display(confidence_path, lessons_dir)
+    confidence_data = _read_yaml(confidence_path, shown_confidence, problems)
+    if confidence_data is not None:
+        loaded.confidence = _parse(SelfAssessment, confidence_data, shown_confidence, problems)
 
     _check_references(loaded)
     _check_content_notes(loaded)
@@ -208,7 +216,9 @@ def _load(lessons_dir: Path, support_file: Path | None, screens: ScreenCheck | N
             if lesson_id in loaded.lessons
         ]
         cards = [card for card, _ in loaded.cards.values()]
-        loaded.content = Content(loaded.course, lessons, cards, loaded.support, loaded.safety)
+        loaded.content = Content(
+            loaded.course, lessons, cards, loaded.support, loaded.safety, loaded.confidence
+        )
         if screens is not None:
             sources = Sources(
                 lessons={lesson_id: shown for lesson_id, (_, shown) in loaded.lessons.items()},

@@ -80,8 +80,16 @@ MIN_ALIASES = 3
 COURSE_FILE = "course.yaml"
 SUPPORT_FILE = "support.yaml"
 COVERAGE_FILE = "coverage.yaml"
+CONFIDENCE_FILE = "confidence.yaml"
 CARDS_DIR = "cards"
-NOT_LESSONS = frozenset({COURSE_FILE, SUPPORT_FILE, COVERAGE_FILE, SAFETY_FILE})
+NOT_LESSONS = frozenset({COURSE_FILE, SUPPORT_FILE, COVERAGE_FILE, SAFETY_FILE, CONFIDENCE_FILE})
+# The self-assessment of confidence (issue 16): a handful of statements, each short enough to be
+# read on a phone above five buttons, with a short label for charts and the programme report.
+MIN_STATEMENTS = 4
+MAX_STATEMENTS = 6
+MAX_STATEMENT_CHARS = 120
+MAX_SHORT_LABEL_CHARS = 24
+MAX_SCALE_LABEL_CHARS = 40
 
 
 # --- Schema ---------------------------------------------------------------------------------------
@@ -272,6 +280,47 @@ class CoverageSection(_Model):
     points: list[CoveragePoint] = []
 
 
+class Statement(_Model):
+    """One self-assessment statement, rated 1-5; `aim` names the pack's aim it is drawn from."""
+
+    id: Id
+    text: Annotated[Plain, Field(max_length=MAX_STATEMENT_CHARS), AfterValidator(plain_line)]
+    short: Annotated[Plain, Field(max_length=MAX_SHORT_LABEL_CHARS), AfterValidator(plain_line)]
+    aim: Plain
+
+
+class SelfAssessment(_Model):
+    """confidence.yaml: the pack's aims, the statements drawn from them, the scale's ends."""
+
+    aims: Annotated[list[Plain], Field(min_length=1), AfterValidator(_no_duplicates)]
+    source: Plain
+    low: Annotated[Plain, Field(max_length=MAX_SCALE_LABEL_CHARS), AfterValidator(plain_line)]
+    high: Annotated[Plain, Field(max_length=MAX_SCALE_LABEL_CHARS), AfterValidator(plain_line)]
+    statements: Annotated[
+        list[Statement], Field(min_length=MIN_STATEMENTS, max_length=MAX_STATEMENTS)
+    ]
+
+    @field_validator("statements")
+    @classmethod
+    def _sound_statements(
+        cls, statements: list[Statement], info: ValidationInfo
+    ) -> list[Statement]:
+        _no_duplicates([s.id for s in statements])
+        _no_duplicates([s.short for s in statements])
+        aims = info.data.get("aims") or []
+        for statement in statements:
+            if statement.aim not in aims:
+                raise ValueError(
+                    f"statement {statement.id!r} names the aim {statement.aim!r}, which is not"
+                    f" one of the aims listed: {', '.join(aims)}"
+                )
+        return statements
+
+    def statement(self, statement_id: str) -> Statement | None:
+        """The statement with this id, if any."""
+        return next((s for s in self.statements if s.id == statement_id), None)
+
+
 class Coverage(_Model):
     """coverage.yaml: every section and list of the resource pack, mapped to content."""
 
@@ -292,6 +341,7 @@ class Content:
         cards: list[Card],
         support: Support,
         safety: SafetyRules | None = None,
+        confidence: SelfAssessment | None = None,
     ) -> None:
         self.course = course
         self.lessons = lessons
@@ -299,6 +349,9 @@ class Content:
         self.support = support
         # Always set by load_content (safety.yaml is required); None only in hand-built content.
         self.safety = safety
+        # Always set by load_content (confidence.yaml is required); None in hand-built content,
+        # where the self-assessment is simply not offered.
+        self.confidence = confidence
         self._lessons = {lesson.id: lesson for lesson in lessons}
         self._positions = {lesson.id: index for index, lesson in enumerate(lessons)}
         self._cards = {card.id: card for card in cards}

@@ -20,6 +20,8 @@ class DeliveryKind(StrEnum):
     # "Ask me each week": Sunday's message with the coming week's days as toggles. Its row's
     # `lesson_id` carries the days shown (a days mask as text), so one renderer can draw it.
     WEEK_PROMPT = "week_prompt"
+    # The gentle, skippable self-assessment six weeks after the course ends (issue 16).
+    CONFIDENCE = "confidence"
 
 
 class DeliveryStatus(StrEnum):
@@ -43,3 +45,11 @@ class SubscriptionState(StrEnum):
     STOPPED = "stopped"
     INACTIVE = "inactive"  # Telegram refused delivery
     FINISHED = "finished"
+
+
+class ConfidencePhase(StrEnum):
+    """When a self-assessment of confidence is asked (see `bot.services.confidence`)."""
+
+    START = "start"  # when lessons begin
+    END = "end"  # after the last lesson
+    FOLLOW_UP = "followup"  # six weeks after the end, through the outbox

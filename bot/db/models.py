@@ -127,6 +127,9 @@ class LessonProgress(Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first "I need a moment" on this lesson: counted per lesson in the programme report (a
+    # signal for content review), never shown per person.
+    moment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CheckAnswer(Base):
@@ -288,3 +291,41 @@ class CohortNudge(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"), index=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     nudged: Mapped[int] = mapped_column(Integer)
+
+
+# --- Confidence before and after (issue 16) -------------------------------------------------------
+
+
+class ConfidenceAnswer(Base):
+    """A learner's own rating of one self-assessment statement at one phase (start, end, follow-up).
+
+    One row per (learner, phase, statement): pressing again changes the answer, never adds one.
+    `rating` is 1-5, or None for "prefer not to say". Leads and admins see aggregates only.
+    """
+
+    __tablename__ = "confidence_answers"
+    __table_args__ = (UniqueConstraint("learner_id", "phase", "statement_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(8))  # start | end | followup
+    statement_id: Mapped[str] = mapped_column(LESSON_ID)
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CohortConfidence(Base):
+    """A confidence change released to a cohort's lead: the sums over `pairs` members who rated a
+    statement at the start and the end. A new release is made only when five more pairs have
+    come in, so comparing two releases never isolates one person (nothing about who)."""
+
+    __tablename__ = "cohort_confidence"
+    __table_args__ = (UniqueConstraint("cohort_id", "statement_id", "pairs"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
+    statement_id: Mapped[str] = mapped_column(LESSON_ID)
+    pairs: Mapped[int] = mapped_column(Integer)
+    start_total: Mapped[int] = mapped_column(Integer)
+    end_total: Mapped[int] = mapped_column(Integer)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime)

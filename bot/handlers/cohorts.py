@@ -24,8 +24,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.context import BotContext
 from bot.core.pattern import parse_team_rota
 from bot.core.schedule import local_date, parse_days, weekdays_of
+from bot.core.states import ConfidencePhase
 from bot.core.timeparse import match_timezone, parse_time
-from bot.handlers import parse
+from bot.handlers import confidence, parse
 from bot.handlers.text import FlowStep
 from bot.render import reply, show
 from bot.results.cohorts import (
@@ -61,7 +62,7 @@ from bot.views.callbacks import (
     TEAM_SHOW_ACTIVITY,
     Callback,
 )
-from bot.views.charts import progress_chart, qr_png
+from bot.views.charts import confidence_chart, progress_chart, qr_png
 from bot.views.cohorts import (
     activity_choice_screen,
     already_member_screen,
@@ -106,6 +107,7 @@ from bot.views.cohorts import (
     team_pattern_gone_screen,
     team_pattern_taken_screen,
 )
+from bot.views.confidence import change_caption
 from bot.views.screen import Screen
 
 _ID = re.compile(r"-?\d{1,18}")  # fits a 64-bit column whatever the digits
@@ -256,6 +258,11 @@ async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: 
     if not dashboard.small:  # under five: the two counts only, no chart
         png = await asyncio.to_thread(progress_chart, dashboard.weekly)
         await _photo(update, context, png, chart_caption(dashboard))
+    if dashboard.confidence:  # only ever a release of five or more people
+        bars = [(c.label, c.start_mean, c.end_mean) for c in dashboard.confidence]
+        png = await asyncio.to_thread(confidence_chart, bars)
+        caption = change_caption(dashboard.cohort.name, dashboard.confidence)
+        await _photo(update, context, png, caption)
 
 
 async def _show(
@@ -456,6 +463,8 @@ async def receive_name(update: Update, context: BotContext, argument: str) -> No
     result = await service.join(user, invite_id, message.text or "")
     if isinstance(result, Joined):
         await reply(update, joined_screen(result, context.services.clock.now()))
+        if not result.kept_progress:  # a newcomer: their course begins with the team
+            await confidence.offer(update, context, ConfidencePhase.START)
     elif isinstance(result, NameRejected):
         await reply(update, name_rejected_screen(result.reason))
     else:

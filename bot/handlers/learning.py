@@ -20,11 +20,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.content.schema import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
+from bot.core.states import ConfidencePhase
 from bot.core.textclean import RejectedText
 from bot.handlers import parse
 from bot.handlers.lookup import search_text, show_safety
 from bot.handlers.text import FlowStep, pending
 from bot.render import reply, show
+from bot.results.learning import Touch
 from bot.services.learning import REFLECT_FLOW
 from bot.views.callbacks import (
     JOURNAL_PAGE,
@@ -42,6 +44,7 @@ from bot.views.callbacks import (
     SEP,
     decode,
 )
+from bot.views.confidence import invitation_screen
 from bot.views.learning import (
     LESSON_GONE,
     check_answer_screen,
@@ -159,6 +162,7 @@ async def mark_done(update: Update, context: BotContext) -> None:
     await query.answer()
     touch = await context.services.learning.mark_done(user_id, lesson.id)
     await _respond(update, query, done_screen(touch))
+    await _after(update, context, lesson, touch)
 
 
 async def skip_lesson(update: Update, context: BotContext) -> None:
@@ -170,6 +174,18 @@ async def skip_lesson(update: Update, context: BotContext) -> None:
     await query.answer()
     touch = await context.services.learning.skip(user_id, lesson.id)
     await _respond(update, query, skip_screen(touch))
+    await _after(update, context, lesson, touch)
+
+
+async def _after(update: Update, context: BotContext, lesson: Lesson, touch: Touch) -> None:
+    """After Done or Skip on the course's last lesson: the six-week follow-up is queued and the
+    end self-assessment offered (once; skipping the last lesson still ends the course)."""
+    lessons = context.services.content.lessons
+    user_id = parse.user_id(update)
+    if not touch.recorded or user_id is None or not lessons or lesson.id != lessons[-1].id:
+        return
+    if await context.services.confidence.reached_end(user_id):
+        await reply(update, invitation_screen(ConfidencePhase.END))
 
 
 async def take_a_moment(update: Update, context: BotContext) -> None:

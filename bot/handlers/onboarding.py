@@ -20,9 +20,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import BotContext
 from bot.core.schedule import local_date
-from bot.core.states import SubscriptionState
+from bot.core.states import ConfidencePhase, SubscriptionState
 from bot.core.timeparse import PauseError, parse_pause
-from bot.handlers import parse
+from bot.handlers import confidence, parse
 from bot.handlers.cohorts import is_invite, open_invite
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
@@ -158,6 +158,10 @@ async def _start_lessons(update: Update, context: BotContext, *, lesson_now: boo
         await show(update, state_screen(context, existing, note))
         return
     await show(update, started_screen(result.enrolment, now, lesson_now=lesson_now))
+    # The self-assessment is offered before the first lesson, as its own message that never
+    # holds the lesson back: a "before" figure is only one before any lesson, and an invitation
+    # the learner can pass over is gentler than a gate in front of the course.
+    await confidence.offer(update, context, ConfidencePhase.START)
     if result.lesson_id is not None:
         await _show_lesson(update, context, result.lesson_id)
     elif result.enrolment.state == SubscriptionState.FINISHED:

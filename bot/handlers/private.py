@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import BotContext
-from bot.handlers import cohorts, learning, onboarding, privacy, settings
+from bot.handlers import cohorts, confidence, learning, onboarding, privacy, settings
 from bot.render import reply
 from bot.views.callbacks import (
     CARD_MORE,
@@ -41,7 +41,7 @@ Verb = Callable[[Update, BotContext], Awaitable[None]]
 
 # Personal: every command of these help sections, and the lead's commands (not in the menu).
 PERSONAL_SECTIONS = frozenset({LEARN, PRIVACY})
-LEAD_COMMANDS = ("lead", "cohorts", "cohort")
+LEAD_COMMANDS = ("lead", "cohorts", "cohort", "report")
 # Buttons that show content only (cards, a card behind its content note, menus, and the support
 # and disclosure screens). Every other button is personal, so a new
 # feature's buttons are private unless added here.
@@ -53,6 +53,7 @@ SUPPORT_BUTTON = LESSON_MOMENT
 CONTINUATIONS: dict[str, Verb] = {
     "today": onboarding.today,
     "progress": learning.show_progress,
+    "confidence": confidence.my_confidence,
     "journal": learning.show_journal,
     "leave": cohorts.leave,
     "settings": settings.settings,

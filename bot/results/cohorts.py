@@ -14,6 +14,7 @@ from typing import Final
 from bot.core.pattern import Pattern
 from bot.core.schedule import WEEKDAYS
 from bot.core.states import DeliveryKind
+from bot.results.confidence import ConfidenceChange
 
 # --- policy ---------------------------------------------------------------------------------------
 
@@ -111,6 +112,8 @@ class Dashboard:
     median_done: float | None = None
     inactive_names: tuple[str, ...] = ()
     weekly: tuple[tuple[date, int], ...] = ()
+    # Start -> end per statement, as last released (K pairs or more; see bot.services.confidence).
+    confidence: tuple[ConfidenceChange, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,7 +175,9 @@ class LearningService:
             if who is None:
                 return Touch(recorded=False)
             if lesson_id is not None:
-                await self._opened(session, who, lesson_id, create=False)
+                row = await self._opened(session, who, lesson_id, create=False)
+                if row is not None and row.moment_at is None:
+                    row.moment_at = self._clock.now()  # counted per lesson, never per person
             if _is_reflecting(who.learner.pending_action):
                 who.learner.pending_action = None
             return Touch(recorded=True)

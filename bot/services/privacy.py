@@ -52,6 +52,7 @@ SECTION_NAMES: dict[str, str] = {
     "reviews": "reviews",
     "reflections": "reflections",
     "deliveries": "messages_sent_to_you",
+    "confidence_answers": "confidence_self_assessment",
 }
 # Tables that name a person by Telegram id rather than through `learners` (team-lead rights are an
 # admin's grant, keyed by Telegram id). ERASE: /forget deletes the row. DETACH: the row belongs to

@@ -72,6 +72,9 @@ TEAM_CANCEL = "tk"
 # of the coming week (payload: its Monday as YYYYMMDD, the days shown as a mask, the day 0-6);
 # WEEK_DONE closes the question (payload: the Monday and the days chosen).
 TEAM_PATTERN = "tp"
+# Confidence before and after (issue 16): CONFIDENCE (payload: the phase, then go | no, or a
+# statement id and a rating 1-5, 0 for "prefer not to say").
+CONFIDENCE = "cf"
 WEEK_TOGGLE = "wt"
 WEEK_DONE = "wd"
 

@@ -50,3 +50,48 @@ def qr_png(data: str) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+# --- Confidence before and after (issue 16) -------------------------------------------------------
+# Made for a Telegram photo bubble about 330 px wide: 540 px drawn, so text of 15-17 pt (21-24 px)
+# arrives at about 13-15 px; every value is written on its bar, and both bar colours and the ink
+# are at least 4.5:1 against white (WCAG's 3:1 for graphics, with room to spare).
+_START = "#6b6b6b"  # grey, 5.3:1 on white
+_END = "#1f4e79"  # dark blue, 8.7:1 on white
+_CONFIDENCE_INK = "#1a1a1a"
+
+
+def confidence_chart(changes: Sequence[tuple[str, float, float]]) -> bytes:
+    """A PNG: for each statement (its short label), the mean rating 1-5 at the start and at the
+    end, as two labelled horizontal bars under the statement's name."""
+    rows = len(changes)
+    step, height = 1.4, 0.36
+    figure = Figure(figsize=(5.4, 0.7 + 1.3 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    for index, (label, start, end) in enumerate(changes):
+        top = -index * step
+        axes.text(
+            0, top, label, va="center", ha="left", fontsize=17, weight="bold", color=_CONFIDENCE_INK
+        )
+        for y, value, colour, name in (
+            (top - 0.45, start, _START, "start"),
+            (top - 0.85, end, _END, "end"),
+        ):
+            axes.barh(y, value, height=height, color=colour)
+            axes.text(
+                value + 0.08,
+                y,
+                f"{value:.1f} {name}",
+                va="center",
+                ha="left",
+                fontsize=15,
+                color=_CONFIDENCE_INK,
+            )
+    axes.set_xlim(0, 6.6)  # room for "4.2 start" after a full bar of 5
+    axes.set_ylim(-step * (rows - 1) - 1.1, 0.3)
+    axes.set_title("Confidence 1-5: start and end", fontsize=17, color=_CONFIDENCE_INK, loc="left")
+    axes.axis("off")
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata=_PNG_METADATA)
+    return out.getvalue()

@@ -50,6 +50,7 @@ from bot.views.callbacks import (
     encode,
 )
 from bot.views.common import framing_text
+from bot.views.confidence import change_lines
 from bot.views.screen import Button, Screen, escape
 
 MAX_LISTED_NAMES = 30
@@ -128,8 +129,10 @@ def lead_help_screen(*, admin: bool) -> Screen:
         "",
         "You see names as members gave them, when they joined, the lessons each had done by"
         " Monday and, if they agree, when they were last active; with 5 or more members, team"
-        " figures made from those. Never reflections, check answers, journal entries or"
-        " whether someone paused their lessons.",
+        " figures made from those, and the team's average confidence change from the"
+        " self-assessment, only from 5 people up and only in steps of 5. Never reflections,"
+        " check answers, journal entries, anyone's own ratings or whether someone paused their"
+        " lessons.",
     ]
     if admin:
         lines += [
@@ -140,6 +143,7 @@ def lead_help_screen(*, admin: bool) -> Screen:
             "/lead list – leads and their cohorts",
             "/lead remove <i>numeric id</i> – remove a lead (their cohorts wait for a handover)",
             "/lead handover <i>from id</i> <i>to id</i> – give a lead's cohorts to another lead",
+            "/report – the programme report across all cohorts (CSV and XLSX, groups of 5+)",
         ]
     return Screen("\n".join(lines))
 
@@ -236,6 +240,7 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
             lines.append(f"A gentle reminder: /cohort nudge {name}")
         else:
             lines.append("No one who shares their activity has been away for 7 days.")
+        lines += ["", *change_lines(d.confidence)]
     lines += [
         "",
         "<i>Lessons are counted each Monday, and no figure comes from check answers or from"
@@ -532,9 +537,12 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
         "• when you joined\n"
         "• how many lessons you had done by each Monday\n"
         "• when you were last active, only if you agree to it after joining\n"
-        "• with 5 or more members, team totals made only from these\n\n"
+        "• with 5 or more members, team totals made only from these\n"
+        "• if you choose to rate your confidence, only the team's average change, from 5 or"
+        " more people\n\n"
         f"<b>What {lead} will never see</b>\n"
-        "• your reflections, your journal, or your answers to the knowledge checks\n"
+        "• your reflections, your journal, your answers to the knowledge checks, or your own"
+        " confidence ratings\n"
         "• whether your lessons are paused or stopped, or on which days you take them\n\n"
         # The same framing as /start: someone arriving by a link may never have seen it.
         f"{framing_text()}\n\n"

@@ -31,6 +31,7 @@ ERASED_LABELS: dict[str, tuple[str, str]] = {
     "reflections": ("reflection", "reflections"),
     "deliveries": ("record of a message sent to you", "records of messages sent to you"),
     "cohort_members": ("cohort membership", "cohort memberships"),
+    "confidence_answers": ("self-assessment answer", "self-assessment answers"),
     "leads": ("team-lead role", "team-lead roles"),
 }
 _NOT_LISTED = frozenset({"learners", "subscriptions"})

@@ -11,6 +11,9 @@ and after someone joins or leaves, or on two days, reveals nothing the lead is n
 * the weekly chart counts a member's lessons only in whole weeks they were in the cohort (the sum
   of the changes in their Monday counts), so a newcomer's history before joining never shows;
 * groups under five see the joined count and the lessons completed in total only;
+* the confidence change (start -> end per statement) comes from members' self-assessments only
+  as a release of five or more pairs, renewed only when five more pairs have come in
+  (`bot.services.confidence.cohort_confidence`), so a member leaving or finishing moves nothing;
 * nothing is computed from check answers, subscription states (paused, stopped, unreachable) or
   non-consenting members' activity, and a nudge does not say how many it reached.
 
@@ -38,6 +41,7 @@ from bot.core.schedule import local_date, local_instant, zone
 from bot.db.models import CheckAnswer, CohortMember, Learner, LessonProgress, Subscription
 from bot.results.cohorts import CHART_WEEKS, INACTIVE_AFTER, SMALL_GROUP, Dashboard, RosterRow
 from bot.services.cohorts.manage import describe_cohort
+from bot.services.confidence import cohort_confidence
 from bot.services.roles import Access
 
 # --- pure helpers ---------------------------------------------------------------------------------
@@ -204,6 +208,10 @@ class DashboardService:
         self._content = content
         self._access = access
         self._course = frozenset(lesson.id for lesson in content.lessons)
+        assessment = content.confidence
+        self._statements = (
+            tuple((s.id, s.short) for s in assessment.statements) if assessment else ()
+        )
 
     async def dashboard(self, caller: int, cohort_id: int) -> Dashboard:
         """Aggregates for the lead, each a function of the facts the roster shows; small: counts."""
@@ -241,6 +249,14 @@ class DashboardService:
                 median_done=float(statistics.median(done)),
                 inactive_names=inactive,
                 weekly=await self._weekly(session, members, cohort.timezone, until),
+                confidence=await cohort_confidence(
+                    session,
+                    cohort_id,
+                    [m.learner_id for m in members],
+                    until,
+                    self._statements,
+                    now,
+                ),
             )
 
     async def _weekly(
