@@ -27,12 +27,22 @@ from bot.core.clock import Clock
 from bot.core.crypto import Keyring, keyring_for
 from bot.core.flood import FloodLimit
 from bot.db.engine import create_engine, create_sessions, is_sqlite
+from bot.handlers import (
+    certificate,
+    common,
+    guard,
+    learning,
+    lookup,
+    onboarding,
+    privacy,
+    private,
+)
 from bot.handlers import cohorts as cohort_handlers
-from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
 from bot.handlers import settings as settings_handlers
 from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
 from bot.incoming import IncomingBot, PerPerson
+from bot.services.certificate import CertificateService
 from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
@@ -98,6 +108,7 @@ def build_services(
         team_messages=TeamMessageService(sessions, clock, content, access),
         leads=LeadService(sessions, clock, access, throttle),
         enrolment=EnrolmentService(sessions, clock, content, keyring),
+        certificate=CertificateService(sessions, clock, content),
     )
 
 
@@ -222,6 +233,7 @@ def add_handlers(application: BotApplication) -> None:
             *weekly_handlers.handlers(),
             *learning.handlers(),
             *privacy.handlers(),
+            *certificate.handlers(),
             *cohort_handlers.handlers(),
             *lookup.handlers(),
             # Free text: the step of a flow the person started (reflection, schedule, display
@@ -231,6 +243,7 @@ def add_handlers(application: BotApplication) -> None:
                     **settings_handlers.TEXT_FLOWS,
                     **learning.TEXT_FLOWS,
                     **cohort_handlers.TEXT_FLOWS,
+                    **certificate.TEXT_FLOWS,
                 },
                 lookup.search_text,
                 lookup.safety_only,

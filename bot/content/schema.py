@@ -206,13 +206,25 @@ class Card(_Model):
         return menu
 
 
+class Theme(_Model):
+    """A learning theme of the course (as the certificate names it) and the lessons teaching it."""
+
+    title: Title
+    lessons: Annotated[list[Id], Field(min_length=1), AfterValidator(_no_duplicates)]
+
+
 class Course(_Model):
-    """The course: its lessons in the order they are sent."""
+    """The course: its lessons in the order they are sent, its themes, its time per lesson."""
 
     id: Id
     title: Title
     summary: Html
     lessons: Annotated[list[Id], Field(min_length=1)]
+    # The time the course gives one lesson (reading, the reflective question and the check):
+    # the certificate counts learning time as this times the lessons completed.
+    minutes_per_lesson: Annotated[int, Field(ge=1, le=60)] | None = None
+    # Every lesson in exactly one theme, in course order (the loader checks it); may be empty.
+    themes: list[Theme] = []
 
 
 class SupportContact(_Model):

@@ -23,7 +23,7 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import BotContext
-from bot.handlers import cohorts, learning, onboarding, privacy, settings
+from bot.handlers import certificate, cohorts, learning, onboarding, privacy, settings
 from bot.render import reply
 from bot.views.callbacks import (
     CARD_MORE,
@@ -54,6 +54,7 @@ CONTINUATIONS: dict[str, Verb] = {
     "today": onboarding.today,
     "progress": learning.show_progress,
     "journal": learning.show_journal,
+    "certificate": certificate.certificate,
     "leave": cohorts.leave,
     "settings": settings.settings,
     "pause": onboarding.pause,
