@@ -92,7 +92,7 @@ async def test_certificate_with_every_part_chosen(bot: BotUnderTest) -> None:
 
     [options] = await bot.send("/certificate")
     assert "2 lessons you reflected on" in options.plain_text
-    assert "1 knowledge checks" in options.plain_text
+    assert "mastered: 1 knowledge check so far" in options.plain_text
     assert "Zoë is your Telegram first name" in options.plain_text
     [toggled] = await bot.press("⬜ Lessons I reflected on")
     assert "✅ Lessons I reflected on" in labels(toggled)

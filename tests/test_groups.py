@@ -27,6 +27,9 @@ from bot.views.callbacks import (
     CARD_MORE,
     CARD_OPEN,
     CARD_SHOW,
+    CERT_MAKE,
+    CERT_NAME,
+    CERT_OPTIONS,
     COURSE,
     FORGET_CONFIRM,
     FORGET_KEEP,
@@ -98,6 +101,7 @@ PERSONAL_COMMANDS = [
     "/next",
     "/progress",
     "/journal",
+    "/certificate",
     "/leave",
     "/settings",
     "/pause",
@@ -177,6 +181,9 @@ PERSONAL_BUTTONS = [
     f"{TEAM_PATTERN}:{{cohort}}",
     f"{WEEK_TOGGLE}:20261207:31:0",
     f"{WEEK_DONE}:20261207:31",
+    f"{CERT_OPTIONS}:10",
+    f"{CERT_MAKE}:11:t",
+    f"{CERT_NAME}:01",
     "zz:1",  # no such button at all
 ]
 PUBLIC_BUTTONS = [

@@ -32,6 +32,10 @@ def _short(day: date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
 def flags(reflected: bool, mastered: bool) -> str:
     """The two choices as callback text: "10" means titles of reflections yes, mastery no."""
     return f"{int(reflected)}{int(mastered)}"
@@ -75,9 +79,10 @@ def options_screen(
         " text to paste into a CPD portfolio.",
         "",
         "You can add, if you like (tap to switch on or off):",
-        f"• the <b>titles</b> of the {options.reflected_lessons} lessons you reflected on"
-        " (never what you wrote)",
-        f"• a line on what you have mastered: {options.checks_mastered} knowledge checks",
+        f"• the <b>titles</b> of the {_count(options.reflected_lessons, 'lesson')} you reflected"
+        " on (never what you wrote)",
+        f"• a line on what you have mastered: {_count(options.checks_mastered, 'knowledge check')}"
+        " so far",
         "",
         "Then choose the name to print. Nothing about the certificate is stored.",
     ]
