@@ -6,17 +6,20 @@ with pypdf, so what is checked is the text a person (or a portfolio) would see.
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy import update
 
 from bot.core.clock import FakeClock
+from bot.core.textclean import utf16_len
 from bot.db.models import Subscription
+from bot.results.certificate import CompletedLesson, LearningRecord
 from bot.sandbox.fake_telegram.records import FakeMessage
+from bot.views.certificate import certificate_pdf, cpd_summary_screen
+from tests.support import pictures
 from tests.support.factories import (
     ADMIN,
     join,
@@ -39,12 +42,13 @@ async def bot(database_url: str, clock: FakeClock) -> AsyncIterator[BotUnderTest
 
 
 def pdf_text(message: FakeMessage) -> tuple[str, int]:
-    """The PDF's text (whitespace collapsed) and its page count."""
+    """The sent PDF's text (whitespace collapsed) and its page count."""
     assert message.document is not None and message.document.data is not None
-    assert message.document.data.startswith(b"%PDF-")
-    reader = PdfReader(io.BytesIO(message.document.data))
-    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
-    return text, len(reader.pages)
+    return pdf_text_of(message.document.data)
+
+
+def pdf_text_of(data: bytes) -> tuple[str, int]:
+    return pictures.pdf_text(data), len(pictures.pdf_pages(data).pages)
 
 
 async def finish_course(bot: BotUnderTest, user: int = USER, *, upto: int | None = None) -> None:
@@ -189,3 +193,29 @@ async def test_forged_certificate_buttons_do_nothing(bot: BotUnderTest) -> None:
     for data in ("cf:21:t", "cf:10:x", "ce:1", "cg", "cf:10"):
         await bot.sim.press_data(USER, options.message_id, data)
     assert len(bot.messages()) == before
+
+
+def test_the_summary_of_a_much_longer_course_still_fits_one_message(bot: BotUnderTest) -> None:
+    lessons = list(bot.runtime.services.content.lessons) * 4
+    record = LearningRecord(
+        course_title="A longer course",
+        lessons_total=len(lessons),
+        completed=tuple(CompletedLesson(lesson.title, date(2026, 11, 2)) for lesson in lessons),
+        minutes_per_lesson=2,
+        themes=(),
+        issued_on=date(2026, 11, 30),
+        reflected=tuple(lesson.title for lesson in lessons),
+        mastered=3,
+    )
+    screen = cpd_summary_screen(record, "Ana")
+    assert utf16_len(screen.text) <= 4096
+    assert "listed with their dates on the certificate" in screen.text
+    assert f"Lessons I reflected on: {len(lessons)}, named on the certificate" in screen.text
+    # Twice the shipped course with every part chosen still prints on one page, smaller.
+    double = replace(
+        record,
+        completed=record.completed[: 2 * len(lessons) // 4],
+        reflected=record.reflected[: 2 * len(lessons) // 4] if record.reflected else None,
+    )
+    _, pages = pdf_text_of(certificate_pdf(double, "Ana"))
+    assert pages == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.textclean import utf16_len
 from bot.results.certificate import CertificateOptions, LearningRecord, NotFinished
 from bot.views.callbacks import CERT_MAKE, CERT_NAME, CERT_OPTIONS, encode
 from bot.views.pdf import ACCENT, MUTED, Page, one_page
@@ -17,6 +18,8 @@ from bot.views.screen import Button, Screen, escape
 TELEGRAM_NAME = "t"
 TEAM_NAME = "c"
 TYPED_NAME = "y"
+# The summary as one message (Telegram allows 4,096 characters; the rest is markup headroom).
+_MESSAGE_BUDGET = 3900
 _SOURCE_WORDS = {
     TELEGRAM_NAME: "your Telegram first name",
     TEAM_NAME: "the name you gave your team",
@@ -254,7 +257,20 @@ def cpd_summary_screen(record: LearningRecord, name: str) -> Screen:
         "",
         "What I learned and how it will change my practice: (your own words)",
     ]
-    return Screen(
-        "<b>Your CPD summary</b>, to copy into your portfolio (tap it to copy):\n"
-        f"<pre>{escape(chr(10).join(lines))}</pre>"
-    )
+    head = "<b>Your CPD summary</b>, to copy into your portfolio (tap it to copy):\n"
+    text = escape("\n".join(lines))
+    if utf16_len(head + text) > _MESSAGE_BUDGET:  # a longer course than the shipped one
+        start = lines.index("Lessons completed:")
+        lines[start : start + 1 + len(record.completed)] = [
+            "Lessons completed: listed with their dates on the certificate"
+        ]
+        text = escape("\n".join(lines))
+    if utf16_len(head + text) > _MESSAGE_BUDGET and record.reflected is not None:
+        lines = [
+            f"Lessons I reflected on: {len(record.reflected)}, named on the certificate"
+            if line.startswith("Lessons I reflected on:")
+            else line
+            for line in lines
+        ]
+        text = escape("\n".join(lines))
+    return Screen(f"{head}<pre>{text}</pre>")

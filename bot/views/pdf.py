@@ -124,7 +124,8 @@ class Page:
 
 
 def one_page(title: str, draw: Callable[[Page], None]) -> bytes:
-    """An A4 PDF of what `draw` lays out, made smaller until it fits on one page."""
+    """An A4 PDF of what `draw` lays out, made smaller until it fits on one page (down to 60%;
+    past that, longer than any shipped layout needs, it runs on rather than becoming unreadable)."""
     for scale in _SCALES:
         pdf = FPDF(format="A4", unit="mm")
         pdf.set_margins(MARGIN_MM, MARGIN_MM, MARGIN_MM)
