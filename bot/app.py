@@ -26,8 +26,17 @@ from bot.core.clock import Clock
 from bot.core.crypto import Keyring, keyring_for
 from bot.core.flood import FloodLimit
 from bot.db.engine import create_engine, create_sessions, is_sqlite
+from bot.handlers import (
+    certificate,
+    common,
+    guard,
+    learning,
+    lookup,
+    onboarding,
+    privacy,
+    private,
+)
 from bot.handlers import cohorts as cohort_handlers
-from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
 from bot.handlers import confidence as confidence_handlers
 from bot.handlers import settings as settings_handlers
 from bot.handlers import weekly as weekly_handlers
@@ -35,6 +44,7 @@ from bot.handlers.text import build_router
 from bot.incoming import CountedRequest, IncomingBot, PerPerson
 from bot.monitoring import Monitor
 from bot.render import describe_bot
+from bot.services.certificate import CertificateService
 from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
@@ -105,6 +115,7 @@ def build_services(
         enrolment=EnrolmentService(sessions, clock, content, keyring),
         confidence=ConfidenceService(sessions, clock, content),
         reports=ReportService(sessions, clock, content, access),
+        certificate=CertificateService(sessions, clock, content),
     )
 
 
@@ -246,6 +257,7 @@ def add_handlers(application: BotApplication) -> None:
             *weekly_handlers.handlers(),
             *learning.handlers(),
             *privacy.handlers(),
+            *certificate.handlers(),
             *cohort_handlers.handlers(),
             *confidence_handlers.handlers(),
             *lookup.handlers(),
@@ -256,6 +268,7 @@ def add_handlers(application: BotApplication) -> None:
                     **settings_handlers.TEXT_FLOWS,
                     **learning.TEXT_FLOWS,
                     **cohort_handlers.TEXT_FLOWS,
+                    **certificate.TEXT_FLOWS,
                 },
                 lookup.search_text,
                 lookup.safety_only,

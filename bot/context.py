@@ -13,6 +13,7 @@ from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import Keyring
 from bot.core.flood import FloodLimit
+from bot.services.certificate import CertificateService
 from bot.services.cohorts.dashboard import DashboardService
 from bot.services.cohorts.joining import JoiningService
 from bot.services.cohorts.manage import CohortService
@@ -55,6 +56,7 @@ class Services:
     enrolment: EnrolmentService
     confidence: ConfidenceService
     reports: ReportService
+    certificate: CertificateService
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

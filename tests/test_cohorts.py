@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.core.clock import FakeClock
 from bot.core.schedule import WEEKDAYS
@@ -31,6 +31,7 @@ from tests.support.factories import (
     subscription_of,
 )
 from tests.support.harness import BotUnderTest, bot_under_test
+from tests.support.pictures import assert_qr_reads, pdf_pages, pdf_text, png_image
 
 PNG = b"\x89PNG\r\n\x1a\n"
 LESSONS = [
@@ -149,11 +150,33 @@ async def test_new_cohort_sends_a_qr_code_and_a_link_stored_only_as_a_hash(
 ) -> None:
     await make_lead(bot, LEAD)
     replies = await bot.send("/cohort new Night team", user=LEAD)
-    [photo] = replies
+    photo, poster = replies
     assert photo.photo is not None and photo.photo.data is not None
-    assert photo.photo.data.startswith(PNG)
     assert "Night team" in photo.plain_text and "is ready" in photo.plain_text
     payload = payload_in([photo])
+    url = f"https://t.me/{bot.runtime.application.bot.username}?start={payload}"
+    # The QR code reads as the link, and is big enough to print.
+    image = png_image(photo.photo.data)
+    assert image.size[0] >= 290
+    assert_qr_reads(image, url)
+    # The printable A4 poster: one page, large type, the same link in the code and in words.
+    assert poster.document is not None and poster.document.data is not None
+    assert poster.document.filename == "night-team-invite-poster.pdf"
+    assert "poster" in poster.plain_text
+    reader = pdf_pages(poster.document.data)
+    [page] = reader.pages
+    assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (595, 842)
+    text = pdf_text(poster.document.data)
+    for words in (
+        "Night team",
+        "Scan to join",
+        "Invited by Alex",
+        "Works until Wednesday 30 December 2026",
+    ):
+        assert words in text, words
+    assert url in text.replace(" ", "")
+    [qr] = page.images
+    assert_qr_reads(qr.image, url)
     token = token_of(payload)
     assert token is not None and len(payload) <= 64
     assert len(token) * 6 >= 128  # URL-safe base64: six bits a character
@@ -393,6 +416,8 @@ async def test_dashboard_for_five_or_more(bot: BotUnderTest, team: str) -> None:
     await bot.press("Yes, show it", user=3005)  # Ed agrees; Flo does not
     for user in (3005, 3006):
         await set_last_active(bot, user, now - timedelta(days=8))
+    async with bot.runtime.sessions.begin() as session:  # a cohort with whole weeks behind it
+        await session.execute(update(Cohort).values(created_at=now - timedelta(days=15)))
     text, photo = await bot.send("/cohort Night team", user=LEAD)
     plain = text.plain_text
     assert "6 joined\n" in plain and "active in" not in plain
@@ -402,7 +427,7 @@ async def test_dashboard_for_five_or_more(bot: BotUnderTest, team: str) -> None:
     assert "Not active for 7 days" in plain and "Ed" in plain and "Flo" not in plain
     assert photo.photo is not None and photo.photo.data is not None
     assert photo.photo.data.startswith(PNG)
-    assert "whole weeks" in photo.plain_text
+    assert "whole week" in photo.plain_text and "w/c Mon 16 Nov 2026: 0" in photo.plain_text
     # /cohorts buttons open the same dashboard.
     await bot.send("/cohorts", user=LEAD)
     opened = await bot.press("Night team", user=LEAD)

@@ -929,3 +929,33 @@ def test_every_line_of_the_pack_is_quoted_by_the_coverage_map() -> None:
         and not any(_normalise(quote) in _normalise(line) for quote in quotes)
     ]
     assert uncovered == [], "pack lines no coverage point quotes"
+
+
+def test_themes_hold_every_lesson_once_in_course_order(lessons: Path) -> None:
+    """The certificate names the course's themes: each lesson in one, none unknown."""
+    course = lessons / "course.yaml"
+
+    def break_themes(data: dict[str, Any]) -> None:
+        data["themes"][1]["lessons"].append("no-such-lesson")
+        data["themes"][2]["lessons"].remove("building-resilience")
+
+    _edit(course, break_themes)
+    problems = check_course(lessons)
+    messages = [f"{p.field}: {p.message}" for p in problems]
+    assert "themes.1.lessons.5: 'no-such-lesson' is not in the course" in messages
+    assert "themes: the themes must hold every lesson once, in course order" in messages
+
+
+def test_the_shipped_course_has_themes_and_a_time_per_lesson(content: Content) -> None:
+    themes = content.course.themes
+    assert [t.title for t in themes][1:] == [
+        "Attachment",
+        "Resilience",
+        "Pathways to recovery",
+        "Working alongside trauma",
+    ]
+    assert [lesson for theme in themes for lesson in theme.lessons] == [
+        lesson.id for lesson in content.lessons
+    ]
+    # The summary's "about two minutes" is the figure the certificate counts with.
+    assert content.course.minutes_per_lesson == 2 and "two minutes" in content.course.summary

@@ -27,6 +27,9 @@ from bot.views.callbacks import (
     CARD_MORE,
     CARD_OPEN,
     CARD_SHOW,
+    CERT_MAKE,
+    CERT_NAME,
+    CERT_OPTIONS,
     CONFIDENCE,
     COURSE,
     FORGET_CONFIRM,
@@ -101,6 +104,7 @@ PERSONAL_COMMANDS = [
     "/journal",
     "/confidence",
     "/report",
+    "/certificate",
     "/leave",
     "/settings",
     "/pause",
@@ -183,6 +187,9 @@ PERSONAL_BUTTONS = [
     f"{TEAM_PATTERN}:{{cohort}}",
     f"{WEEK_TOGGLE}:20261207:31:0",
     f"{WEEK_DONE}:20261207:31",
+    f"{CERT_OPTIONS}:10",
+    f"{CERT_MAKE}:11:t",
+    f"{CERT_NAME}:01",
     "zz:1",  # no such button at all
 ]
 PUBLIC_BUTTONS = [

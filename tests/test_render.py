@@ -85,3 +85,19 @@ def test_the_weekly_question_shows_the_coming_week_as_toggles() -> None:
     assert labels == [*days, "Done"]
     assert "If you don't answer" in asked.text
     assert render(item(DeliveryKind.WEEK_PROMPT, "x")) is None
+
+
+def test_every_button_kind_has_its_own_prefix() -> None:
+    """Two features merged on one day both took "cf": the certificate's button then opened the
+    confidence questions. Each prefix in bot/views/callbacks.py names one kind of button."""
+    import bot.views.callbacks as callbacks
+
+    prefixes = {
+        name: value
+        for name, value in vars(callbacks).items()
+        if name.isupper() and isinstance(value, str) and name != "SEP"
+    }
+    taken: dict[str, str] = {}
+    for name, value in prefixes.items():
+        assert value not in taken, f"{name} and {taken[value]} share the prefix {value!r}"
+        taken[value] = name

@@ -347,6 +347,7 @@ def _check_references(loaded: _Loaded) -> None:
                     Problem(loaded.course_file, field, f"no lesson file {lesson_id}.yaml")
                 )
             listed.add(lesson_id)
+        problems += _theme_problems(loaded.course, loaded.course_file)
         for lesson_id, (_, shown) in lessons.items():
             if lesson_id not in listed:
                 problems.append(
@@ -489,3 +490,26 @@ def check_content(
     if lessons_dir.is_dir():
         _check_coverage(lessons_dir, loaded)
     return loaded.problems
+
+
+def _theme_problems(course: Course, file: str) -> list[Problem]:
+    """Themes, when given, hold every lesson of the course once, in course order."""
+    if not course.themes:
+        return []
+    problems: list[Problem] = []
+    in_themes = [lesson for theme in course.themes for lesson in theme.lessons]
+    for index, theme in enumerate(course.themes):
+        for place, lesson_id in enumerate(theme.lessons):
+            if lesson_id not in course.lessons:
+                problems.append(
+                    Problem(
+                        file,
+                        f"themes.{index}.lessons.{place}",
+                        f"{lesson_id!r} is not in the course",
+                    )
+                )
+    if [lesson for lesson in in_themes if lesson in course.lessons] != course.lessons:
+        problems.append(
+            Problem(file, "themes", "the themes must hold every lesson once, in course order")
+        )
+    return problems

@@ -217,9 +217,16 @@ class Card(_Model):
         return menu
 
 
+class Theme(_Model):
+    """A learning theme of the course (as the certificate names it) and the lessons teaching it."""
+
+    title: Title
+    lessons: Annotated[list[Id], Field(min_length=1), AfterValidator(_no_duplicates)]
+
+
 class Course(_Model):
-    """The course: its lessons in the order they are sent, and how the bot describes itself
-    (plain text, set on the bot's Telegram profile at start-up)."""
+    """The course: its lessons in the order they are sent, its themes, its time per lesson, and
+    how the bot describes itself (plain text, set on the bot's Telegram profile at start-up)."""
 
     id: Id
     title: Title
@@ -227,6 +234,11 @@ class Course(_Model):
     lessons: Annotated[list[Id], Field(min_length=1)]
     description: Annotated[Plain, Field(max_length=MAX_BOT_DESCRIPTION)]
     short_description: Annotated[Plain, Field(max_length=MAX_BOT_SHORT_DESCRIPTION)]
+    # The time the course gives one lesson (reading, the reflective question and the check):
+    # the certificate counts learning time as this times the lessons completed.
+    minutes_per_lesson: Annotated[int, Field(ge=1, le=60)] | None = None
+    # Every lesson in exactly one theme, in course order (the loader checks it); may be empty.
+    themes: list[Theme] = []
 
 
 class SupportContact(_Model):

@@ -37,6 +37,7 @@ from bot.results.cohorts import (
     CohortInfo,
     CohortInvitePreview,
     CohortNameProblem,
+    InviteLink,
     InviteRefused,
     Joined,
     LeadInvitePreview,
@@ -80,6 +81,7 @@ from bot.views.cohorts import (
     export_filename,
     handover_screen,
     invite_caption,
+    invite_poster,
     join_cancelled_screen,
     join_screen,
     joined_screen,
@@ -99,6 +101,8 @@ from bot.views.cohorts import (
     name_rejected_screen,
     not_available_screen,
     nudge_result_screen,
+    poster_caption,
+    poster_filename,
     remove_confirm_screen,
     removed_screen,
     roster_screen,
@@ -245,18 +249,34 @@ async def _create(update: Update, context: BotContext, user: int, name: str) -> 
     except CohortNameProblem as problem:
         await reply(update, cohort_name_problem_screen(problem.reason))
         return
-    url = deep_link(context.bot.username, created.invite.token)
+    await _invite_pictures(update, context, created.cohort, created.invite, created=True)
+
+
+async def _invite_pictures(
+    update: Update, context: BotContext, info: CohortInfo, link: InviteLink, *, created: bool
+) -> None:
+    """A new invite link: its QR code with the link under it, then the printable poster."""
+    url = deep_link(context.bot.username, link.token)
     png = await asyncio.to_thread(qr_png, url)
-    await _photo(
-        update, context, png, invite_caption(created.cohort, created.invite, url, created=True)
-    )
+    await _photo(update, context, png, invite_caption(info, link, url, created=created))
+    chat = parse.chat_id(update)
+    if chat is not None:
+        poster = await asyncio.to_thread(invite_poster, info, link, url)
+        await context.bot.send_document(
+            chat,
+            poster,
+            filename=poster_filename(info.name),
+            caption=poster_caption(info).text,
+            parse_mode=ParseMode.HTML,
+        )
 
 
 async def _dashboard(update: Update, context: BotContext, user: int, cohort_id: int) -> None:
     dashboard = await context.services.dashboards.dashboard(user, cohort_id)
     await reply(update, dashboard_screen(dashboard))
-    if not dashboard.small:  # under five: the two counts only, no chart
-        png = await asyncio.to_thread(progress_chart, dashboard.weekly)
+    # Under five: the two counts only, no chart; none either before the first whole week.
+    if not dashboard.small and dashboard.weekly:
+        png = await asyncio.to_thread(progress_chart, dashboard.weekly, dashboard.counted_until)
         await _photo(update, context, png, chart_caption(dashboard))
     if dashboard.confidence:  # only ever a release of five or more people
         bars = [(c.label, c.start_mean, c.end_mean) for c in dashboard.confidence]
@@ -290,9 +310,7 @@ async def _invite(
     except ValueError:
         await reply(update, setting_problem_screen("invite"))
         return
-    url = deep_link(context.bot.username, link.token)
-    png = await asyncio.to_thread(qr_png, url)
-    await _photo(update, context, png, invite_caption(info, link, url))
+    await _invite_pictures(update, context, info, link, created=False)
 
 
 async def _export(

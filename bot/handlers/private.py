@@ -23,7 +23,15 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import BotContext
-from bot.handlers import cohorts, confidence, learning, onboarding, privacy, settings
+from bot.handlers import (
+    certificate,
+    cohorts,
+    confidence,
+    learning,
+    onboarding,
+    privacy,
+    settings,
+)
 from bot.render import reply
 from bot.views.callbacks import (
     CARD_MORE,
@@ -55,6 +63,7 @@ CONTINUATIONS: dict[str, Verb] = {
     "progress": learning.show_progress,
     "confidence": confidence.my_confidence,
     "journal": learning.show_journal,
+    "certificate": certificate.certificate,
     "leave": cohorts.leave,
     "settings": settings.settings,
     "pause": onboarding.pause,

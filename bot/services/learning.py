@@ -18,7 +18,7 @@ and stored only after `bot.core.textclean.clean`. This module never logs anythin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,6 +93,24 @@ def current_streak(done_days: Iterable[date], missed_days: Iterable[date], today
             break
         day -= timedelta(days=1)
     return streak
+
+
+async def mastered_checks(
+    session: AsyncSession, learner_id: int, course: Collection[str]
+) -> set[str]:
+    """Repository query: lessons of `course` whose check the learner has mastered, that is
+    answered right at least once and with no review of it still open."""
+    right = set(
+        await session.scalars(
+            select(CheckAnswer.lesson_id)
+            .where(CheckAnswer.learner_id == learner_id, CheckAnswer.correct)
+            .distinct()
+        )
+    )
+    reviewing = set(
+        await session.scalars(select(Review.lesson_id).where(Review.learner_id == learner_id))
+    )
+    return {lesson for lesson in right - reviewing if lesson in course}
 
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:
@@ -401,15 +419,6 @@ class LearningService:
                 ),
                 who.today,
             )
-            right = set(
-                (
-                    await session.scalars(
-                        select(CheckAnswer.lesson_id)
-                        .where(CheckAnswer.learner_id == learner_id, CheckAnswer.correct)
-                        .distinct()
-                    )
-                ).all()
-            )
             open_reviews = (
                 await session.execute(
                     select(Review.lesson_id, Review.due_on).where(Review.learner_id == learner_id)
@@ -426,7 +435,7 @@ class LearningService:
                 lessons_done=len(done),
                 lessons_total=len(self._content.lessons),
                 streak_days=streak,
-                checks_mastered=len((right & in_course) - {r[0] for r in open_reviews}),
+                checks_mastered=len(await mastered_checks(session, learner_id, in_course)),
                 reviews_waiting=sum(
                     1
                     for lesson, due_on in open_reviews

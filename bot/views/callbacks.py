@@ -77,6 +77,12 @@ TEAM_PATTERN = "tp"
 CONFIDENCE = "cf"
 WEEK_TOGGLE = "wt"
 WEEK_DONE = "wd"
+# /certificate (issue 16): OPTIONS redraws the choices (payload: two flags, "10" = titles of
+# reflected lessons yes, mastery no); MAKE makes it (flags, and where the name comes from: t
+# Telegram first name, c the name given to the team); NAME asks for a typed name (flags).
+CERT_OPTIONS = "ce"
+CERT_MAKE = "ck"
+CERT_NAME = "cg"
 
 
 @dataclass(frozen=True, slots=True)

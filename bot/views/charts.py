@@ -4,41 +4,135 @@ Pure functions of plain data (no database, no telegram). Charts use matplotlib's
 the Agg canvas (no pyplot global state, no display, safe in a worker thread) with the DejaVu Sans
 font that ships with matplotlib: nothing is fetched from the internet. Charts carry counts and
 percentages only, never a member's name.
+
+Every chart is read on a phone: drawn with the shared style below (size, type, colours), with
+its numbers written on it, and the same numbers in the message text for screen readers.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 import qrcode
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from qrcode.constants import ERROR_CORRECT_M
 
-_BAR = "#4c78a8"
-_INK = "#333333"
+# --- The style every chart shares (the confidence chart too) -------------------------------------
+# Telegram shows a photo about 330 px wide in a chat on a phone. Charts are drawn at twice that
+# (sharp on a phone's screen) with type large enough to read there: the smallest text is
+# FONT_LABEL pt, which at DPI is FONT_LABEL * DPI / 72 px in the image and half that on the phone.
+PHONE_WIDTH_PX = 330
+CHART_WIDTH_PX = 2 * PHONE_WIDTH_PX
+DPI = 100
+MIN_PHONE_TEXT_PX = 11  # the smallest text, as it appears in the phone's photo bubble
+FONT_TITLE = 22  # points
+FONT_LABEL = 18
+FONT_VALUE = 18
+ROW_PX = 64  # one bar's row in a horizontal bar chart
+# Colours with enough contrast on the white background (WCAG: 3:1 for bars and other marks,
+# 4.5:1 for text); tests/test_charts.py computes every pair with `contrast_ratio`.
+BACKGROUND = "#ffffff"
+INK = "#1a1a1a"  # titles, labels and values
+MUTED = "#595959"  # secondary text such as "counted on Monday"
+BAR = "#1f5f99"  # a bar
+BAR_OTHER = "#b35900"  # a second series (e.g. "after", next to BAR's "before")
 _PNG_METADATA = {"Software": None}  # no version stamp: the same data gives the same bytes
 
 
-def progress_chart(weekly: Sequence[tuple[date, int]]) -> bytes:
-    """A PNG: lessons the cohort completed in each of the last whole weeks."""
-    figure = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
+def contrast_ratio(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two "#rrggbb" colours, from 1 (none) to 21 (black on white)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def phone_text_px(points: float) -> float:
+    """How tall text of `points` appears in the phone's photo bubble, in px."""
+    return points * DPI / 72 * PHONE_WIDTH_PX / CHART_WIDTH_PX
+
+
+def new_chart(rows: int) -> tuple[Figure, Axes]:
+    """A figure CHART_WIDTH_PX wide with room for a title and `rows` horizontal bars."""
+    height_px = 120 + ROW_PX * max(rows, 1)
+    figure = Figure(
+        figsize=(CHART_WIDTH_PX / DPI, height_px / DPI),
+        dpi=DPI,
+        layout="constrained",
+        facecolor=BACKGROUND,
+    )
     FigureCanvasAgg(figure)
-    weeks = figure.subplots()
-    labels = [f"{day.day} {day:%b}" for day, _ in weekly]
-    counts = [count for _, count in weekly]
-    weeks.bar(range(len(counts)), counts, color=_BAR)
-    weeks.set_xticks(range(len(labels)), labels, fontsize=8)
-    weeks.set_title("Lessons completed each week (week starting)", fontsize=11, color=_INK)
-    weeks.set_ylabel("lessons", color=_INK)
-    weeks.yaxis.set_major_locator(MaxNLocator(integer=True))
-    weeks.spines[["top", "right"]].set_visible(False)
+    axes = figure.subplots()
+    axes.set_facecolor(BACKGROUND)
+    axes.spines[["top", "right", "bottom"]].set_visible(False)
+    axes.spines["left"].set_color(INK)
+    axes.tick_params(axis="y", labelsize=FONT_LABEL, colors=INK, length=0, pad=8)
+    axes.set_xticks([])
+    return figure, axes
+
+
+def to_png(figure: Figure) -> bytes:
+    """The figure as PNG bytes."""
     out = io.BytesIO()
-    figure.savefig(out, format="png", metadata=_PNG_METADATA)
+    figure.savefig(out, format="png", metadata=_PNG_METADATA, facecolor=BACKGROUND)
     return out.getvalue()
+
+
+def _short_day(day: date) -> str:
+    return f"{day.day} {day:%b}"
+
+
+def progress_chart(weekly: Sequence[tuple[date, int]], this_week: date) -> bytes:
+    """A PNG: lessons the cohort completed in each whole week (a bar each, its number at its
+    end), then this week's row marked as not counted until next Monday."""
+    return to_png(progress_figure(weekly, this_week))
+
+
+def progress_figure(weekly: Sequence[tuple[date, int]], this_week: date) -> Figure:
+    """The weekly chart as a figure (`progress_chart` draws it)."""
+    figure, axes = new_chart(len(weekly) + 1)
+    labels = [f"w/c {_short_day(day)}" for day, _ in weekly] + ["this week"]
+    counts = [count for _, count in weekly]
+    rows = list(range(len(labels)))
+    bars = axes.barh(rows[:-1], counts, color=BAR, height=0.7)
+    axes.bar_label(
+        bars,
+        labels=[str(c) for c in counts],
+        padding=6,
+        fontsize=FONT_VALUE,
+        color=INK,
+        fontweight="bold",
+    )
+    top = max(counts, default=0)
+    axes.set_xlim(0, max(top, 1) * 1.25)
+    axes.text(
+        0,
+        rows[-1],
+        f"  counted on Mon {_short_day(this_week + timedelta(weeks=1))}",
+        va="center",
+        fontsize=FONT_LABEL,
+        color=MUTED,
+        style="italic",
+    )
+    axes.set_yticks(rows, labels)
+    axes.invert_yaxis()  # oldest week at the top, this week at the bottom
+    figure.suptitle(
+        "Lessons completed each week",
+        x=0.02,
+        ha="left",
+        fontsize=FONT_TITLE,
+        color=INK,
+        fontweight="bold",
+    )
+    return figure
 
 
 def qr_png(data: str) -> bytes:

@@ -9,7 +9,7 @@ Telegram's 1,024 characters (names are length-limited where they are stored).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from bot.content.schema import Lesson
 from bot.core.pattern import describe, describe_next
@@ -49,8 +49,10 @@ from bot.views.callbacks import (
     TEAM_SHOW_ACTIVITY,
     encode,
 )
+from bot.views.charts import qr_png
 from bot.views.common import framing_text
 from bot.views.confidence import change_lines
+from bot.views.pdf import ACCENT, MUTED, Page, one_page
 from bot.views.screen import Button, Screen, escape
 
 MAX_LISTED_NAMES = 30
@@ -58,6 +60,7 @@ MAX_LISTED_NAMES = 30
 MAX_LISTED_COHORTS = 40
 MAX_LISTED_LEADS = 60
 MAX_ROSTER_BUTTONS = 80
+POSTER_QR_MM = 140  # the QR code's width on the A4 poster: scans from a couple of metres
 _DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -182,6 +185,42 @@ def invite_caption(
     )
 
 
+def invite_poster(cohort: CohortInfo, link: InviteLink, url: str) -> bytes:
+    """A printable A4 poster of the invite: the cohort, "Scan to join", the QR code, the lead,
+    until when it works, and the link in words for anyone who cannot scan."""
+    until = link.expires_at.astimezone(zone(cohort.timezone)).date()
+    qr = qr_png(url)
+
+    def draw(page: Page) -> None:
+        page.gap(4)
+        page.text(cohort.name, 40, bold=True, colour=ACCENT, centre=True)
+        page.text("Scan to join", 32, bold=True, centre=True)
+        page.gap(3)
+        page.image(qr, POSTER_QR_MM)
+        page.text(f"Invited by {cohort.lead_name}", 22, centre=True)
+        page.text(
+            f"Works until {_DAY_FULL[until.weekday()]} {until.day} {until:%B %Y}", 20, centre=True
+        )
+        page.gap(5)
+        page.text("No camera? Open this link on your phone:", 14, colour=MUTED, centre=True)
+        page.text(url, 15, bold=True, centre=True, wrap_anywhere=True)
+        page.gap(5)
+        page.text(
+            "Trauma-informed practice: one short lesson a day in Telegram, about two minutes."
+            " Your lead sees team totals, never your reflections or answers.",
+            13,
+            colour=MUTED,
+            centre=True,
+        )
+
+    return one_page(f"Join {cohort.name}", draw)
+
+
+def poster_caption(cohort: CohortInfo) -> Screen:
+    """Caption for the poster PDF."""
+    return Screen(f"A poster of this invite to print (A4) for <b>{escape(cohort.name)}</b>.")
+
+
 def cohorts_screen(cohorts: Sequence[CohortInfo]) -> Screen:
     """/cohorts: the lead's cohorts, a button each."""
     if not cohorts:
@@ -240,6 +279,12 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
             lines.append(f"A gentle reminder: /cohort nudge {name}")
         else:
             lines.append("No one who shares their activity has been away for 7 days.")
+        if not d.weekly:
+            counted = _day(d.counted_until + timedelta(weeks=1))
+            lines.append(
+                "The weekly chart starts once the cohort has had a whole week (Monday to"
+                f" Sunday); its first week is counted on {counted}."
+            )
         lines += ["", *change_lines(d.confidence)]
     lines += [
         "",
@@ -252,11 +297,17 @@ def dashboard_screen(dashboard: Dashboard) -> Screen:
 
 
 def chart_caption(dashboard: Dashboard) -> Screen:
-    """Caption for the weekly chart (groups of five or more)."""
-    return Screen(
-        f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed in each of the last"
-        " whole weeks, counting each member from their first whole week in the cohort."
-    )
+    """Caption for the weekly chart (groups of five or more): the chart's numbers as text too,
+    so a screen reader gets them."""
+    this_week = dashboard.counted_until
+    lines = [
+        f"<b>{escape(dashboard.cohort.name)}</b>: lessons completed in each whole week"
+        " (week commencing Monday), counting each member from their first whole week in the"
+        " cohort.",
+        *(f"w/c {_day(monday)}: {count}" for monday, count in dashboard.weekly),
+        f"This week (from {_day(this_week)}): counted on {_day(this_week + timedelta(weeks=1))}.",
+    ]
+    return Screen("\n".join(lines))
 
 
 def export_caption(cohort_name: str, rows: int) -> Screen:
@@ -268,11 +319,20 @@ def export_caption(cohort_name: str, rows: int) -> Screen:
     )
 
 
-def export_filename(cohort_name: str, today: date) -> str:
-    """A safe file name for the roster (ASCII letters, digits and dashes only)."""
+def _slug(cohort_name: str) -> str:
+    """The cohort name for a file name (ASCII letters, digits and dashes only)."""
     slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in cohort_name.lower())
-    slug = "-".join(filter(None, slug.split("-")))[:30] or "cohort"
-    return f"{slug}-{today.isoformat()}.csv"
+    return "-".join(filter(None, slug.split("-")))[:30] or "cohort"
+
+
+def export_filename(cohort_name: str, today: date) -> str:
+    """A safe file name for the roster."""
+    return f"{_slug(cohort_name)}-{today.isoformat()}.csv"
+
+
+def poster_filename(cohort_name: str) -> str:
+    """A safe file name for the invite poster."""
+    return f"{_slug(cohort_name)}-invite-poster.pdf"
 
 
 def nudge_result_screen(cohort_name: str, result: NudgeResult, timezone: str) -> Screen:

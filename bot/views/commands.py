@@ -30,6 +30,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("progress", "Lessons done, your streak, checks mastered, next lesson", LEARN),
     Command("journal", "Your private reflections, newest first", LEARN),
     Command("confidence", "Your own confidence self-assessment answers", LEARN),
+    Command("certificate", "Your record of learning (PDF) once you finish the course", LEARN),
     Command("leave", "Leave a team cohort you joined", LEARN),
     Command("settings", "Lesson time, timezone, days, reflection time, reminders", LEARN),
     Command("pause", "Take a break: /pause 3d, /pause 2w or /pause until 2027-01-04", LEARN),

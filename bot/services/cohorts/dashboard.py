@@ -74,6 +74,16 @@ def week_start(now: datetime, timezone: str) -> datetime:
     return local_instant(today - timedelta(days=today.weekday()), time(0), timezone)
 
 
+def first_week(created_at: datetime, timezone: str) -> date:
+    """The Monday of a cohort's first whole week: the first Monday 00:00 (cohort time) at or
+    after it was made. No member can count in a week before it."""
+    day = local_date(created_at, timezone)
+    monday = day - timedelta(days=day.weekday())
+    while local_instant(monday, time(0), timezone) < created_at:
+        monday += timedelta(weeks=1)
+    return monday
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 
 
@@ -222,6 +232,7 @@ class DashboardService:
             until = week_start(now, cohort.timezone)
             members = await member_facts(session, cohort_id, until, self._course)
             length = len(self._content.lessons)
+            tz = cohort.timezone
             done = [len(m.done) for m in members]
             base = Dashboard(
                 cohort=info,
@@ -248,7 +259,9 @@ class DashboardService:
                 distribution=completion_buckets(done, length),
                 median_done=float(statistics.median(done)),
                 inactive_names=inactive,
-                weekly=await self._weekly(session, members, cohort.timezone, until),
+                weekly=await self._weekly(
+                    session, members, cohort.timezone, until, first_week(cohort.created_at, tz)
+                ),
                 confidence=await cohort_confidence(
                     session,
                     cohort_id,
@@ -260,14 +273,24 @@ class DashboardService:
             )
 
     async def _weekly(
-        self, session: AsyncSession, members: list[MemberFacts], timezone: str, until: datetime
+        self,
+        session: AsyncSession,
+        members: list[MemberFacts],
+        timezone: str,
+        until: datetime,
+        first: date,
     ) -> tuple[tuple[date, int], ...]:
         """Lessons completed in each of the whole weeks before `until` (Monday-based, cohort
-        time), a member's counted only in weeks that began after they joined: the sum of the
-        changes in the members' Monday counts, so it shows nothing the roster does not."""
+        time) from the cohort's `first` whole week on, a member's counted only in weeks that
+        began after they joined: the sum of the changes in the members' Monday counts, so it
+        shows nothing the roster does not. Weeks before the cohort began are left out (no one
+        could count in them); a cohort younger than a whole week has none."""
         tz = zone(timezone)
         this_monday = local_date(until, tz)
-        counts = {this_monday - timedelta(weeks=back): 0 for back in range(CHART_WEEKS, 0, -1)}
+        weeks = (this_monday - timedelta(weeks=back) for back in range(CHART_WEEKS, 0, -1))
+        counts = {monday: 0 for monday in weeks if monday >= first}
+        if not counts:
+            return ()
         joined = {m.learner_id: m.joined_at for m in members}
         p = LessonProgress
         rows = await session.execute(
