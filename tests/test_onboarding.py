@@ -130,7 +130,7 @@ async def test_start_again_shows_where_you_are_not_a_second_subscription(
     [old_welcome] = await learner.send("/start")  # a first welcome, left unanswered
     await enrolled(learner)
     [status_message] = await learner.send("/start")
-    assert "You've had 1 of 32 lessons" in status_message.plain_text
+    assert "1 of 32 lessons has come to you so far" in status_message.plain_text
     assert "Next lesson: tomorrow at 08:00" in status_message.plain_text
     assert {"Today's lesson", "Next lesson now", "Settings", "Pause"} <= set(labels(status_message))
     # The old welcome's "I agree" and an old "Start" do nothing new.
@@ -375,7 +375,7 @@ async def test_resume_is_a_welcome_back_never_a_backlog(learner: BotUnderTest) -
     await learner.advance(days=5)  # Saturday 07:00
     [back] = await learner.send("/resume")
     assert "Welcome back" in back.plain_text
-    assert "You've had 1 of 32 lessons" in back.plain_text
+    assert "1 of 32 lessons has come to you so far" in back.plain_text
     assert "nothing to catch up on" in back.plain_text
     assert "Next lesson: on Monday 7 December at 08:00" in back.plain_text
     [monday] = await learner.advance(days=2, hours=1)

@@ -439,7 +439,9 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
     elif isinstance(preview, LeadInvitePreview):
         await reply(update, lead_invitation_screen(preview))
     else:
-        await reply(update, bad_invite_screen(throttled=preview.throttled))
+        await reply(
+            update, bad_invite_screen(throttled=preview.throttled, from_admin=preview.from_admin)
+        )
 
 
 async def receive_name(update: Update, context: BotContext, argument: str) -> None:
@@ -560,7 +562,7 @@ async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Cal
     if await context.services.leads.accept(user, _token(cb)):
         await show(update, lead_accepted_screen())
     else:
-        await show(update, bad_invite_screen(throttled=False))
+        await show(update, bad_invite_screen(throttled=False, from_admin=True))
 
 
 async def _opened(update: Update, context: BotContext, user: int, cb: Callback) -> None:

@@ -27,6 +27,7 @@ from bot.views.common import (
     unknown_command_screen,
     unsupported_message_screen,
 )
+from bot.views.learning import reflection_still_open_screen
 from bot.views.lookup import disclosure_screen, support_screen
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,18 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def unsupported_message(update: Update, context: BotContext) -> None:
-    """Explain kindly that only text can be read."""
+    """Explain kindly that only text can be read; with a reflection prompt open, say that it is
+    still open (the photo was not kept) rather than offering a search."""
+    user_id = parse.user_id(update)
+    lesson_id: str | None = None
+    if user_id is not None:
+        try:
+            lesson_id = await context.services.learning.open_reflection(user_id)
+        except Exception as exc:  # this answer needs no database; the plain one will do
+            log.warning("could not read an open reflection: %s", type(exc).__name__)
+    if lesson_id is not None:
+        await reply(update, reflection_still_open_screen(lesson_id or None))
+        return
     await reply(update, unsupported_message_screen())
 
 

@@ -230,8 +230,10 @@ async def cancel_reflection(update: Update, context: BotContext) -> None:
     if query is None or user_id is None:
         return
     await query.answer()
-    await context.services.learning.stop_reflection(user_id)
-    await show(update, reflection_cancelled_screen())
+    callback = decode(query.data)
+    lesson_id = callback.args[0] if callback is not None and callback.args else None
+    outcome = await context.services.learning.stop_reflection(user_id, lesson_id)
+    await show(update, reflection_cancelled_screen(outcome))
 
 
 async def save_reflection(update: Update, context: BotContext, argument: str) -> None:
@@ -255,10 +257,10 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
             user_id, lesson_id or None, message.text
         )
     except RejectedText:
-        await reply(update, reflection_refused_screen())
+        await reply(update, reflection_refused_screen(lesson_id or None))
         return
     except ValueError:
-        await reply(update, reflection_empty_screen())
+        await reply(update, reflection_empty_screen(lesson_id or None))
         return
     if saved is None:  # the learner erased their data meanwhile: treat it as any other text
         if found is not None:

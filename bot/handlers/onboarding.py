@@ -24,12 +24,14 @@ from bot.core.states import SubscriptionState
 from bot.core.timeparse import PauseError, parse_pause
 from bot.handlers import parse
 from bot.handlers.cohorts import is_invite, open_invite
+from bot.handlers.lookup import open_search
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
 from bot.services.enrolment import EnrolmentService, WrongState
 from bot.views.callbacks import COURSE, ONBOARD
 from bot.views.learning import review_question_screen
 from bot.views.lesson import lesson_screen
+from bot.views.lookup import SEARCH_PAYLOAD
 from bot.views.onboarding import (
     declined_screen,
     delete_confirm_screen,
@@ -100,6 +102,9 @@ async def start(update: Update, context: BotContext) -> None:
     # A deep-link payload: a team invite, or unknown and ignored (never logged either way).
     if context.args and is_invite(context.args[0]):
         await open_invite(update, context, context.args[0])  # a team invite
+        return
+    if context.args and context.args[0] == SEARCH_PAYLOAD:
+        await open_search(update, context)  # from inline mode's "nothing found" button
         return
     service = _service(context)
     enrolment = await service.status(user_id)

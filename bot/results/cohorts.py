@@ -171,6 +171,8 @@ class InviteRefused:
     """The token did not work (expired, replaced, used up or made up), or too many tries."""
 
     throttled: bool = False
+    # The link was a lead invitation, which only an admin makes: the reply points to them.
+    from_admin: bool = False
 
 
 InvitePreview = CohortInvitePreview | LeadInvitePreview | InviteRefused

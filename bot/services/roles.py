@@ -94,6 +94,17 @@ async def usable_invite(
     return invite
 
 
+async def invite_kind(session: AsyncSession, token: str) -> str | None:
+    """Repository query: the kind of invite this token was made as, usable or not (None: no
+    such invite), so a refusal can point to whoever makes that kind of link."""
+    if not _TOKEN_RE.fullmatch(token):
+        return None
+    kind: str | None = await session.scalar(
+        select(Invite.kind).where(Invite.token_hash == hash_token(token))
+    )
+    return kind
+
+
 async def use_invite(session: AsyncSession, invite_id: int, now: datetime) -> bool:
     """Count one use, atomically and only while the invite is still usable."""
     result = await session.execute(

@@ -577,16 +577,18 @@ def lead_accepted_screen() -> Screen:
     return Screen("You're now a team lead. " + lead_help_screen(admin=False).text)
 
 
-def bad_invite_screen(*, throttled: bool) -> Screen:
-    """A link that doesn't work: clear, and revealing nothing about any cohort."""
+def bad_invite_screen(*, throttled: bool, from_admin: bool = False) -> Screen:
+    """A link that doesn't work: clear, revealing nothing about any cohort, and pointing to
+    whoever makes that kind of link (a lead invitation comes from an admin)."""
     if throttled:
         return Screen(
             "Several links in a row haven't worked, so I've stopped checking them for a little"
-            " while. Please ask your team lead for a fresh link and try again later."
+            " while. Please ask whoever sent you the link for a fresh one and try again later."
         )
+    who = "the admin who invited you to lead" if from_admin else "your team lead"
     return Screen(
         "Sorry, this invite link doesn't work. It may have expired, been replaced or already"
-        " been used. Please ask your team lead for a fresh one. /start shows what this bot does."
+        f" been used. Please ask {who} for a fresh one. /start shows what this bot does."
     )
 
 

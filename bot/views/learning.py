@@ -14,7 +14,7 @@ from bot.content.schema import Content, Lesson, Support
 from bot.core.pattern import PatternKind, describe_next
 from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
-from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.results.learning import AnswerResult, JournalPage, Progress, ReflectionStop, Touch
 from bot.views.callbacks import (
     JOURNAL_PAGE,
     LESSON_MOMENT,
@@ -136,7 +136,7 @@ def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
         head + "<i>Reply with a few lines when you are ready. Only you can see what you write: it"
         " is stored encrypted, never shown to your team lead, and /journal shows it back to"
         f" you. {NO_NAMES}</i>",
-        ((Button("Cancel", encode(REFLECT_CANCEL)), _moment(lesson)),),
+        ((_cancel(lesson.id), _moment(lesson)),),
     )
 
 
@@ -161,25 +161,51 @@ def reflection_saved_screen(*, truncated: bool, support: bool = False) -> Screen
     )
 
 
-def reflection_cancelled_screen() -> Screen:
-    """After Cancel on a reflection prompt."""
+def _cancel(lesson_id: str | None) -> Button:
+    """Cancel on a reflection prompt; it names the lesson so a late press can answer truly."""
+    return Button("Cancel", encode(REFLECT_CANCEL, *([lesson_id] if lesson_id else [])))
+
+
+def reflection_cancelled_screen(outcome: ReflectionStop = ReflectionStop.CANCELLED) -> Screen:
+    """After Cancel on a reflection prompt: what actually happened (an old Cancel may be pressed
+    after the reflection was sent, or after the prompt was already cancelled)."""
+    if outcome == ReflectionStop.ALREADY_SAVED:
+        return Screen(
+            "Your reflection on this lesson is already saved privately, so there's nothing to"
+            " cancel. /journal shows it."
+        )
+    if outcome == ReflectionStop.NOTHING_OPEN:
+        return Screen(
+            "No reflection is waiting any more, so there's nothing to cancel. Anything you"
+            " saved is in /journal."
+        )
     return Screen("No problem: nothing was saved. Type a few words any time to look something up.")
 
 
-def reflection_refused_screen() -> Screen:
+def reflection_refused_screen(lesson_id: str | None = None) -> Screen:
     """The text contained NUL: nothing was saved, the reflection is still open."""
     return Screen(
         "I couldn't save that: it contains a character that can't be stored. Please send it"
         " again without it, or press Cancel.",
-        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+        ((_cancel(lesson_id),),),
     )
 
 
-def reflection_empty_screen() -> Screen:
+def reflection_empty_screen(lesson_id: str | None = None) -> Screen:
     """Nothing was left of the text once cleaned: the reflection is still open."""
     return Screen(
         "There was nothing in that message I could save. Write a few words, or press Cancel.",
-        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+        ((_cancel(lesson_id),),),
+    )
+
+
+def reflection_still_open_screen(lesson_id: str | None = None) -> Screen:
+    """A photo, sticker or voice note while a reflection prompt is open: only typed words can be
+    kept; the prompt stays open."""
+    return Screen(
+        "I can only keep typed words as a reflection, so that wasn't saved. Your reflection"
+        " prompt is still open: type a few lines when you're ready, or press Cancel.",
+        ((_cancel(lesson_id),),),
     )
 
 
@@ -289,7 +315,7 @@ def _schedule_line(progress: Progress) -> str:
     if progress.state == SubscriptionState.FINISHED:
         return "You have finished the course. Well done for seeing it through."
     if progress.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
-        return "Daily lessons are off. /start sets them up again whenever you like."
+        return "Daily lessons are stopped. /resume brings them back whenever you like."
     if progress.state is None:
         return "You have no daily lessons set up. /start sets them up."
     if progress.state == SubscriptionState.SETUP:

@@ -242,6 +242,11 @@ def stage_hint_screen(content: Content) -> Screen:
     )
 
 
+# The /start payload of the inline "nothing found" button: it opens the search prompt.
+SEARCH_PAYLOAD = "search"
+INLINE_NOTHING_FOUND = "Nothing found: search in the bot"
+
+
 def search_prompt_screen(content: Content) -> Screen:
     """/search with no words: an example, and the topics to browse instead."""
     return Screen(

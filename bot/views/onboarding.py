@@ -30,7 +30,11 @@ def _position(enrolment: Enrolment, content: Content) -> str:
         return f"The course has {total} lessons; your first is still to come."
     last = content.lesson(enrolment.last_lesson_id) if enrolment.last_lesson_id else None
     latest = f" The latest was <i>{escape(last.title)}</i>." if last is not None else ""
-    return f"You've had {had} of {total} lessons.{latest}"
+    # Say what is true: a lesson that came is not a lesson done.
+    done = min(enrolment.lessons_done, had)
+    marked = f"{done} marked done" if done else "none marked done yet"
+    came = "has come to you so far" if had == 1 else "have come to you so far"
+    return f"{had} of {total} lessons {came} ({marked}).{latest}"
 
 
 # --- welcome and consent -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from bot.services.roles import (
     LEAD_INVITE,
     Access,
     InviteThrottle,
+    invite_kind,
     invite_usable,
     token_of,
     usable_invite,
@@ -99,8 +100,11 @@ class JoiningService:
                         already_member=member,
                         subscribed=subscribed,
                     )
+            from_admin = token is not None and await invite_kind(session, token) == LEAD_INVITE
         self._throttle.failed(telegram_user_id)
-        return InviteRefused(throttled=self._throttle.blocked(telegram_user_id))
+        return InviteRefused(
+            throttled=self._throttle.blocked(telegram_user_id), from_admin=from_admin
+        )
 
     async def _live_cohort(self, session: AsyncSession, invite: Invite) -> Cohort | None:
         if invite.kind != COHORT_INVITE or invite.cohort_id is None:

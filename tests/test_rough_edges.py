@@ -1,0 +1,167 @@
+"""Dialogues for the rough edges people hit: messages that say what is true, agree with each
+other and with the clock, and stale buttons, photos and empty searches that still get a useful
+answer.
+
+The clock starts on Monday 30 November 2026 at 07:00 in London (UTC in winter).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core.clock import FakeClock
+from bot.views.callbacks import REFLECT_CANCEL, encode
+from tests.support.factories import ADMIN, LEAD, deliver, payload_in
+from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
+
+
+async def enrolled(bot: BotUnderTest, user: int = USER) -> None:
+    await bot.send("/start", user=user)
+    await bot.press("I agree, let's set up", user=user)
+    await bot.press("Start: first lesson now", user=user)
+
+
+async def sent(bot: BotUnderTest, enqueue_update_id: int, user: int = USER) -> list[str]:
+    before = bot.sim.snapshot(user)
+    await bot.sim.application.wait_finished(enqueue_update_id, 5)
+    return [text_of(m) for m in bot.sim.changes_since(before, user)]
+
+
+# --- saying what is true --------------------------------------------------------------------------
+
+
+async def test_welcome_back_counts_lessons_that_came_and_those_done(bot: BotUnderTest) -> None:
+    await enrolled(bot)  # lesson 1 arrives; nothing is marked done
+    await deliver(bot, "feeling-unsure")
+    await bot.send("/stop")
+    await bot.press("Stop, keep my data")
+    [back] = await bot.send("/resume")
+    text = text_of(back)
+    assert "You've had" not in text
+    assert "2 of 32 lessons have come to you so far" in text
+    assert "none marked done yet" in text
+    await bot.press("Next lesson now")
+    await bot.press("Done")
+    await bot.send("/stop")
+    await bot.press("Stop, keep my data")
+    [back] = await bot.send("/resume")
+    assert "1 marked done" in text_of(back)
+
+
+async def test_stopped_lessons_come_back_with_resume_in_every_message(bot: BotUnderTest) -> None:
+    await enrolled(bot)
+    await bot.send("/stop")
+    [stopped] = await bot.press("Stop, keep my data")
+    assert "/resume" in text_of(stopped)
+    [progress] = await bot.send("/progress")
+    assert "/resume" in text_of(progress)
+    assert "/start sets them up again" not in text_of(progress)
+
+
+async def test_cancel_on_a_prompt_already_answered_says_the_reflection_is_kept(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    lesson = await deliver(bot, "feeling-unsure")
+    [prompt] = await bot.press("Reflect", message=lesson)
+    [saved] = await bot.send("A hard shift, but I listened.")
+    assert "saved" in text_of(saved).lower()
+    [late] = await bot.press("Cancel", message=prompt)
+    text = text_of(late)
+    assert "nothing was saved" not in text
+    assert "already saved" in text and "/journal" in text
+    [journal] = await bot.send("/journal")
+    assert "A hard shift, but I listened." in text_of(journal)
+
+
+async def test_cancel_on_a_prompt_already_cancelled_does_not_repeat_itself(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    lesson = await deliver(bot, "feeling-unsure")
+    [prompt] = await bot.press("Reflect", message=lesson)
+    [cancelled] = await bot.press("Cancel", message=prompt)
+    assert "nothing was saved" in text_of(cancelled)
+    # The same Cancel pressed again (a second tap, or an older copy of the prompt).
+    [again] = await bot.sim.press_data(USER, prompt.message_id, encode(REFLECT_CANCEL))
+    assert "already saved" not in text_of(again)
+    assert "no reflection" in text_of(again).lower()
+
+
+async def test_a_photo_while_a_reflection_prompt_is_open_mentions_the_prompt(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    lesson = await deliver(bot, "feeling-unsure")
+    await bot.press("Reflect", message=lesson)
+    before = bot.sim.snapshot(USER)
+    update_id = bot.server.send_photo_message(USER)
+    await bot.sim.application.wait_finished(update_id, 5)
+    [answer] = bot.sim.changes_since(before, USER)
+    text = text_of(answer)
+    assert "look something up" not in text
+    assert "reflection" in text and "type" in text.lower()
+    assert "Cancel" in labels(answer)
+    # The prompt is still open: the next text is the reflection.
+    [saved] = await bot.send("Typed instead.")
+    assert "saved" in text_of(saved).lower()
+
+
+async def test_a_photo_with_no_prompt_open_still_gets_the_usual_answer(bot: BotUnderTest) -> None:
+    before = bot.sim.snapshot(USER)
+    update_id = bot.server.send_photo_message(USER)
+    await bot.sim.application.wait_finished(update_id, 5)
+    [answer] = bot.sim.changes_since(before, USER)
+    assert "I can only read text messages" in text_of(answer)
+
+
+# --- invites --------------------------------------------------------------------------------------
+
+
+async def test_a_used_lead_invite_points_to_the_admin_not_a_team_lead(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as bot:
+        payload = payload_in(await bot.send("/lead invite", user=ADMIN))
+        await bot.send(f"/start {payload}", user=LEAD)
+        await bot.press("Accept", user=LEAD)
+        [used] = await bot.send(f"/start {payload}", user=3003)
+        text = text_of(used)
+        assert "doesn't work" in text
+        assert "team lead" not in text
+        assert "admin" in text
+        assert bot.server.rejected == []
+
+
+async def test_an_expired_lead_invitation_pressed_later_points_to_the_admin(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as bot:
+        payload = payload_in(await bot.send("/lead invite", user=ADMIN))
+        await bot.send(f"/start {payload}", user=LEAD)
+        bot.clock.advance(timedelta(days=7, minutes=1))
+        [refused] = await bot.press("Accept", user=LEAD)
+        assert "admin" in text_of(refused) and "team lead for" not in text_of(refused)
+
+
+# --- inline mode ----------------------------------------------------------------------------------
+
+
+async def test_an_inline_query_that_finds_nothing_offers_a_way_into_the_bot(
+    bot: BotUnderTest,
+) -> None:
+    update_id = bot.server.inline_query(3005, "zzzqqq xylophone")
+    await bot.sim.application.wait_finished(update_id, 5)
+    answer = bot.server.inline_answers[-1]
+    assert answer.results == []
+    assert answer.button is not None
+    assert "search" in str(answer.button["text"]).lower()
+    payload = str(answer.button["start_parameter"])
+    # The button opens the private chat with /start <payload>: the cards, not the welcome.
+    [opened] = await bot.send(f"/start {payload}", user=3005)
+    assert "Welcome to" not in text_of(opened)
+    assert len(labels(opened)) >= 3
+    # A query that finds cards carries no such button.
+    update_id = bot.server.inline_query(3005, "stage 2")
+    await bot.sim.application.wait_finished(update_id, 5)
+    assert bot.server.inline_answers[-1].button is None
