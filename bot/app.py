@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 from telegram.request import HTTPXRequest
 
@@ -28,7 +28,7 @@ from bot.core.crypto import Keyring, keyring_for
 from bot.core.flood import FloodLimit
 from bot.db.engine import create_engine, create_sessions, is_sqlite
 from bot.handlers import cohorts as cohort_handlers
-from bot.handlers import common, guard, learning, lookup, onboarding, privacy, private
+from bot.handlers import common, guard, learning, lookup, menus, onboarding, privacy, private
 from bot.handlers import settings as settings_handlers
 from bot.handlers import weekly as weekly_handlers
 from bot.handlers.text import build_router
@@ -47,7 +47,6 @@ from bot.services.retention import RetentionService
 from bot.services.roles import Access, InviteThrottle, LeadService
 from bot.services.updates import UpdateLog
 from bot.views.checks import load_course
-from bot.views.commands import COMMANDS
 from scheduler import jobs
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer
@@ -140,7 +139,7 @@ def build_application(
 
     # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.
     async def post_init(application: BotApplication) -> None:
-        await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        await menus.set_all_menus(application.bot, services)
         jobs.start(
             application.job_queue,
             delivery=delivery,

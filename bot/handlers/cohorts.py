@@ -26,6 +26,7 @@ from bot.core.pattern import parse_team_rota
 from bot.core.schedule import local_date, parse_days, weekdays_of
 from bot.core.timeparse import match_timezone, parse_time
 from bot.handlers import parse
+from bot.handlers.menus import refresh_menu
 from bot.handlers.text import FlowStep
 from bot.render import reply, show
 from bot.results.cohorts import (
@@ -184,6 +185,7 @@ async def _lead_change(
     numbers = [i for i in ids if i is not None]
     if verb == "add":
         await reply(update, lead_added_screen(numbers[0], await leads.add(user, numbers[0])))
+        await refresh_menu(context, numbers[0])
     elif verb == "remove":
         await reply(update, lead_remove_confirm_screen(await leads.lead(user, numbers[0])))
     else:
@@ -561,6 +563,7 @@ async def _leave_confirmed(update: Update, context: BotContext, user: int, cb: C
 async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     if await context.services.leads.accept(user, _token(cb)):
         await show(update, lead_accepted_screen())
+        await refresh_menu(context, user)
     else:
         await show(update, bad_invite_screen(throttled=False, from_admin=True))
 
@@ -596,6 +599,7 @@ async def _lead_remove_confirmed(
 ) -> None:
     [lead_id] = _ints(cb, 1)
     await show(update, lead_removed_screen(await context.services.leads.remove(user, lead_id)))
+    await refresh_menu(context, lead_id)
 
 
 async def _pattern_taken(update: Update, context: BotContext, user: int, cb: Callback) -> None:

@@ -25,6 +25,7 @@ from bot.core.timeparse import PauseError, parse_pause
 from bot.handlers import parse
 from bot.handlers.cohorts import is_invite, open_invite
 from bot.handlers.lookup import open_search
+from bot.handlers.menus import LEAD_ROLE_TABLE, refresh_menu
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
 from bot.services.enrolment import EnrolmentService, WrongState
@@ -385,6 +386,8 @@ async def _course_stop(
         else forget_nothing_screen()
     )
     await show(update, deleted_screen(erased))
+    if report is not None and report.erased.get(LEAD_ROLE_TABLE):
+        await refresh_menu(context, user_id)
 
 
 async def _course_restart(

@@ -173,6 +173,11 @@ class Access:
     def __init__(self, admin_telegram_ids: frozenset[int]) -> None:
         self._admins = admin_telegram_ids
 
+    @property
+    def admins(self) -> frozenset[int]:
+        """The admins' numeric ids (from ADMIN_TELEGRAM_IDS)."""
+        return self._admins
+
     def is_admin(self, telegram_user_id: int) -> bool:
         """True for an id in ADMIN_TELEGRAM_IDS."""
         return telegram_user_id in self._admins
@@ -251,6 +256,14 @@ class LeadService:
             return ADMIN
         async with self._sessions.begin() as session:
             return LEAD if await self._access.is_lead(session, telegram_user_id) else NONE
+
+    async def role_holders(self) -> list[tuple[int, str]]:
+        """Every admin and lead with their role (for their command menus at start-up)."""
+        async with self._sessions.begin() as session:
+            leads = (await session.scalars(select(Lead.telegram_user_id))).all()
+        holders = [(admin, ADMIN) for admin in sorted(self._access.admins)]
+        holders += [(lead, LEAD) for lead in leads if not self._access.is_admin(lead)]
+        return holders
 
     async def invite(self, caller: int) -> LeadInvite:
         """A one-time lead invitation link, valid for seven days."""
