@@ -206,7 +206,7 @@ async def test_days_every_day_chosen_or_typed(learner: BotUnderTest) -> None:
     assert "Chosen: Sat" in none.plain_text
     [saved] = await learner.press("Save these days")
     assert "Lessons will come Sat" in saved.plain_text
-    assert "Next lesson: on Saturday 5 December at 08:00" in saved.plain_text
+    assert "Next lesson: Saturday 5 December at 08:00" in saved.plain_text
     await learner.press("Change days")
     [typed] = await learner.send("Mon, Wed, Fri")
     assert "Lessons will come Mon, Wed, Fri" in typed.plain_text
@@ -346,7 +346,7 @@ async def test_pause_three_days_then_lessons_come_back_by_themselves(
     await enrolled(learner)
     [paused] = await learner.send("/pause 3d")
     assert "No lessons until Thursday 3 December" in paused.plain_text
-    assert "next lesson on Thursday 3 December at 08:00" in paused.plain_text
+    assert "next lesson: Thursday 3 December at 08:00" in paused.plain_text
     assert await status(learner) == "paused"
     assert await learner.advance(days=1, hours=1) == []  # Tuesday 08:00
     assert await learner.advance(days=1) == []  # Wednesday
@@ -358,7 +358,7 @@ async def test_pause_until_a_date_and_bad_input(learner: BotUnderTest) -> None:
     await enrolled(learner)
     [bad] = await learner.send("/pause a while")
     assert "couldn't use" in bad.plain_text
-    assert "/pause 3d" in bad.plain_text and "/pause until 2027-01-04" in bad.plain_text
+    assert "/pause 3d" in bad.plain_text and "/pause until 4 January" in bad.plain_text
     [past] = await learner.send("/pause until 2026-01-01")
     assert "already come" in past.plain_text
     [paused] = await learner.send("/pause until 2027-01-04")
@@ -377,7 +377,7 @@ async def test_resume_is_a_welcome_back_never_a_backlog(learner: BotUnderTest) -
     assert "Welcome back" in back.plain_text
     assert "1 of 32 lessons has come to you so far" in back.plain_text
     assert "nothing to catch up on" in back.plain_text
-    assert "Next lesson: on Monday 7 December at 08:00" in back.plain_text
+    assert "Next lesson: Monday 7 December at 08:00" in back.plain_text
     [monday] = await learner.advance(days=2, hours=1)
     assert "Lesson 2 of 32" in monday.plain_text
     [already] = await learner.send("/resume")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.core.clock import FakeClock
 from bot.views.callbacks import REFLECT_CANCEL, encode
-from tests.support.factories import ADMIN, LEAD, deliver, payload_in
+from tests.support.factories import ADMIN, LEAD, deliver, make_lead, new_cohort, payload_in
 from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
 
 
@@ -165,3 +165,41 @@ async def test_an_inline_query_that_finds_nothing_offers_a_way_into_the_bot(
     update_id = bot.server.inline_query(3005, "stage 2")
     await bot.sim.application.wait_finished(update_id, 5)
     assert bot.server.inline_answers[-1].button is None
+
+
+# --- typed times and dates ------------------------------------------------------------------------
+
+
+async def test_typed_times_and_days_people_use_are_understood(bot: BotUnderTest) -> None:
+    await enrolled(bot)
+    await bot.send("/settings")
+    await bot.press("Change time")
+    [typed] = await bot.send("half seven")
+    assert "Lesson time set to 07:30" in text_of(typed)
+    await bot.press("Change time")
+    [typed] = await bot.send("quarter to nine in the evening")
+    assert "Lesson time set to 20:45" in text_of(typed)
+    # Monday 30 November: "until 4 January" is next year's, "Monday" is next week's.
+    [paused] = await bot.send("/pause until 4 January")
+    assert "Monday 4 January 2027" in text_of(paused)
+    await bot.send("/resume")
+    [paused] = await bot.send("/pause until Monday")
+    assert "Monday 7 December" in text_of(paused)
+
+
+# --- the join screen and the joined screen agree with each other and the clock -------------------
+
+
+async def test_joining_at_five_pm_names_the_same_first_lesson_on_both_screens(
+    database_url: str, clock: FakeClock
+) -> None:
+    async with bot_under_test(database_url, clock, admin_telegram_ids=frozenset({ADMIN})) as bot:
+        bot.clock.advance(timedelta(hours=10))  # Monday 17:00 in London: 08:00 has passed
+        await make_lead(bot, LEAD)
+        payload = await new_cohort(bot, "Night team")
+        [consent] = await bot.send(f"/start {payload}", user=3006)
+        assert "starting today" not in text_of(consent)
+        assert "first lesson: tomorrow at 08:00" in text_of(consent)
+        await bot.press("Join", user=3006)
+        [joined] = await bot.send("Sam", user=3006)
+        assert "Your next lesson: tomorrow at 08:00" in text_of(joined)

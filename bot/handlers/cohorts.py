@@ -437,7 +437,7 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
         return
     preview = await context.services.joining.preview(user, payload)
     if isinstance(preview, CohortInvitePreview):
-        await reply(update, join_screen(preview))
+        await reply(update, join_screen(preview, context.services.clock.now()))
     elif isinstance(preview, LeadInvitePreview):
         await reply(update, lead_invitation_screen(preview))
     else:
@@ -605,7 +605,10 @@ async def _lead_remove_confirmed(
 async def _pattern_taken(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
     taken = await context.services.joining.use_team_pattern(user, cohort_id)
-    await reply(update, team_pattern_taken_screen(taken) if taken else team_pattern_gone_screen())
+    now = context.services.clock.now()
+    await reply(
+        update, team_pattern_taken_screen(taken, now) if taken else team_pattern_gone_screen()
+    )
 
 
 async def _cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:

@@ -158,7 +158,7 @@ async def mark_done(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.mark_done(user_id, lesson.id)
-    await _respond(update, query, done_screen(touch))
+    await _respond(update, query, done_screen(touch, context.services.clock.now()))
 
 
 async def skip_lesson(update: Update, context: BotContext) -> None:
@@ -169,7 +169,7 @@ async def skip_lesson(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.skip(user_id, lesson.id)
-    await _respond(update, query, skip_screen(touch))
+    await _respond(update, query, skip_screen(touch, context.services.clock.now()))
 
 
 async def take_a_moment(update: Update, context: BotContext) -> None:
@@ -354,7 +354,7 @@ async def show_progress(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     progress = await context.services.learning.progress(user_id)
-    await reply(update, progress_screen(progress))
+    await reply(update, progress_screen(progress, context.services.clock.now()))
 
 
 async def show_journal(update: Update, context: BotContext) -> None:
@@ -363,7 +363,9 @@ async def show_journal(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     page = await context.services.learning.journal(user_id)
-    await reply(update, journal_screen(page, context.services.content))
+    await reply(
+        update, journal_screen(page, context.services.content, context.services.clock.now())
+    )
 
 
 async def turn_journal_page(update: Update, context: BotContext) -> None:
@@ -379,7 +381,7 @@ async def turn_journal_page(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     page = await context.services.learning.journal(user_id, int(raw))
-    await show(update, journal_screen(page, context.services.content))
+    await show(update, journal_screen(page, context.services.content, context.services.clock.now()))
 
 
 # --- Registration ---------------------------------------------------------------------------------

@@ -219,7 +219,7 @@ async def _refused(
 
 
 async def pause(update: Update, context: BotContext) -> None:
-    """Pause lessons for a while: /pause 3d, /pause 2w, /pause until 2027-01-04."""
+    """Pause lessons for a while: /pause 3d, /pause 2w, /pause until 4 January."""
     user_id = parse.user_id(update)
     if user_id is None:
         return

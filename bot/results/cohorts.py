@@ -156,6 +156,8 @@ class CohortInvitePreview:
     starts_on: date
     already_member: bool
     subscribed: bool
+    # A newcomer's first lesson (UTC), decided as joining decides it; None when subscribed.
+    first_lesson_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from qrcode.constants import ERROR_CORRECT_M
 
+from bot.core.dates import short_day
+
 _BAR = "#4c78a8"
 _INK = "#333333"
 _PNG_METADATA = {"Software": None}  # no version stamp: the same data gives the same bytes
@@ -28,7 +30,7 @@ def progress_chart(weekly: Sequence[tuple[date, int]]) -> bytes:
     figure = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     weeks = figure.subplots()
-    labels = [f"{day.day} {day:%b}" for day, _ in weekly]
+    labels = [short_day(day) for day, _ in weekly]
     counts = [count for _, count in weekly]
     weeks.bar(range(len(counts)), counts, color=_BAR)
     weeks.set_xticks(range(len(labels)), labels, fontsize=8)

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from bot.content.schema import Lesson
+from bot.core.dates import WEEKDAYS, clock, day, moment
 from bot.core.pattern import describe, describe_next
-from bot.core.schedule import DAY_NAMES, format_days, zone
+from bot.core.schedule import format_days, zone
 from bot.core.states import SubscriptionState
 from bot.core.textclean import utf16_len
 from bot.results.cohorts import (
@@ -57,7 +58,6 @@ MAX_LISTED_NAMES = 30
 MAX_LISTED_COHORTS = 40
 MAX_LISTED_LEADS = 60
 MAX_ROSTER_BUTTONS = 80
-_DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def deep_link(bot_username: str, token: str) -> str:
@@ -65,13 +65,12 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={invite_payload(token)}"
 
 
-def _day(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]} {day.day} {day:%b %Y}"
+def _day(when: date) -> str:
+    return day(when)
 
 
-def _when(instant: datetime, timezone: str) -> str:
-    local = instant.astimezone(zone(timezone))
-    return f"{_day(local.date())} at {local:%H:%M}"
+def _when(instant: datetime, timezone: str, now: datetime | None = None) -> str:
+    return moment(instant, timezone, now)
 
 
 def _names(names: Sequence[str], limit: int = 10) -> str:
@@ -94,7 +93,7 @@ def _within(lines: list[str], budget: int = 3800) -> str:
 
 
 def _schedule(at: time, timezone: str, days: int) -> str:
-    return f"{at:%H:%M} ({escape(timezone)}), {format_days(days)}"
+    return f"{clock(at)} ({escape(timezone)}), {format_days(days)}"
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -357,11 +356,9 @@ def archived_screen(cohort_name: str) -> Screen:
 def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
     """A cohort's settings and how to change each."""
     name = escape(cohort.name)
-    huddle_at = (cohort.huddle_time or HUDDLE_AT).strftime("%H:%M")
+    huddle_at = clock(cohort.huddle_time or HUDDLE_AT)
     huddle = (
-        f"{_DAY_FULL[cohort.huddle_day]}s at {huddle_at}"
-        if cohort.huddle_day is not None
-        else "off"
+        f"{WEEKDAYS[cohort.huddle_day]}s at {huddle_at}" if cohort.huddle_day is not None else "off"
     )
     rota = escape(describe(cohort.pattern)) if cohort.pattern is not None else "none"
     lines = [note, ""] if note else []
@@ -509,7 +506,7 @@ def handover_screen(handover: Handover) -> Screen:
 # --- members: joining and leaving -----------------------------------------------------------------
 
 
-def join_screen(preview: CohortInvitePreview) -> Screen:
+def join_screen(preview: CohortInvitePreview, now: datetime) -> Screen:
     """The consent screen: the cohort, its lead, and exactly what the lead will see."""
     cohort, lead = escape(preview.cohort_name), escape(preview.lead_name)
     if preview.already_member:
@@ -519,10 +516,15 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
             "You keep your progress and your own lesson times (change them any time in /settings)."
         )
     else:
+        first = (
+            _when(preview.first_lesson_at, preview.timezone, now)
+            if preview.first_lesson_at is not None
+            else _day(preview.starts_on)
+        )
         lessons = (
             "You'll get one short lesson at"
-            f" {_schedule(preview.delivery_time, preview.timezone, preview.days)}, starting"
-            f" {_day(preview.starts_on)} (change your own time any time in /settings)."
+            f" {_schedule(preview.delivery_time, preview.timezone, preview.days)}; your first"
+            f" lesson: {first} (change your own time any time in /settings)."
         )
     return Screen(
         f"<b>Join {cohort}?</b>\n\n{_capitalised(lead)} has invited you to take this"
@@ -643,7 +645,7 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
         if joined.next_due_at <= now:
             lines.append("Your next lesson is on its way.")
         else:
-            lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone)}.")
+            lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone, now)}.")
     elif joined.state == SubscriptionState.PAUSED:
         lines.append("Your lessons are paused; /resume whenever you're ready.")
     elif joined.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
@@ -670,14 +672,14 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
     return Screen("\n".join(lines), tuple(rows))
 
 
-def team_pattern_taken_screen(taken: TeamPatternTaken) -> Screen:
+def team_pattern_taken_screen(taken: TeamPatternTaken, now: datetime) -> Screen:
     """The member now follows the team's rota."""
     lines = [
         f"Done: your lessons follow the {escape(describe(taken.pattern))}"
         f" of <b>{escape(taken.cohort_name)}</b>."
     ]
     if taken.next_due_at is not None:
-        when = describe_next(taken.next_due_at, taken.pattern, taken.timezone)
+        when = describe_next(taken.next_due_at, taken.pattern, taken.timezone, now)
         lines.append(f"Your next lesson: {escape(when)}.")
     lines.append("You can change this any time in /settings.")
     return Screen("\n".join(lines))

@@ -49,7 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "pause",
-        "Take a break: /pause 3d, /pause 2w or /pause until 2027-01-04",
+        "Take a break: /pause 3d, /pause 2w or /pause until 4 January",
         LEARN,
         short="take a break (/resume to come back)",
     ),

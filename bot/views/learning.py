@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
+from bot.core.dates import capitalised, moment
 from bot.core.pattern import PatternKind, describe_next
 from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
@@ -37,16 +38,6 @@ def _moment(lesson: Lesson) -> Button:
     return Button("I need a moment", encode(LESSON_MOMENT, lesson.id))
 
 
-def _when(moment: datetime) -> str:
-    """A local date and time people read easily: 'Tue 1 Dec 2026, 08:00'."""
-    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
-
-
-def _long_when(moment: datetime) -> str:
-    """'Tuesday 1 December at 08:00'."""
-    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M}"
-
-
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
@@ -54,7 +45,7 @@ def _count(number: int, one: str, many: str) -> str:
 # --- Lesson buttons -------------------------------------------------------------------------------
 
 
-def done_screen(touch: Touch) -> Screen:
+def done_screen(touch: Touch, now: datetime) -> Screen:
     """After Done: a kind word, and the day's review questions offered (never pushed)."""
     if not touch.recorded:
         return Screen(
@@ -66,7 +57,7 @@ def done_screen(touch: Touch) -> Screen:
         if touch.already
         else "Done. Thank you for making time for this today."
     )
-    if (footer := _next_footer(touch)) is not None:
+    if (footer := _next_footer(touch, now)) is not None:
         text += f" Next lesson {footer}."
     if not touch.reviews_waiting:
         return Screen(text)
@@ -87,24 +78,25 @@ def done_screen(touch: Touch) -> Screen:
     )
 
 
-def skip_screen(touch: Touch) -> Screen:
+def skip_screen(touch: Touch, now: datetime) -> Screen:
     """After Skip: no reason asked, no penalty."""
     if touch.recorded and touch.already:
         return Screen("That lesson is already marked. Nothing else is needed.")
-    footer = _next_footer(touch)
+    footer = _next_footer(touch, now)
     return Screen(
         "Skipped. No reason needed, and it makes no difference to your progress."
         + f" Your next lesson comes {footer or 'as usual'}."
     )
 
 
-def _next_footer(touch: Touch) -> str | None:
-    """When the next lesson comes, in the pattern's words: 'on your next night shift, Thursday
-    at 19:00' on a rota, else 'on Thursday at 08:00'; None when none is coming."""
+def _next_footer(touch: Touch, now: datetime) -> str | None:
+    """When the next lesson comes, in the pattern's words: 'on your next night shift, tomorrow
+    at 19:00' on a rota, else 'tomorrow at 08:00' or 'on Thursday 10 December at 08:00'; None
+    when none is coming."""
     if touch.next_lesson_at is None or touch.pattern is None:
         return None
-    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone)
-    return when if when.startswith("on ") else f"on {when}"
+    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone, now)
+    return when if when.startswith(("on ", "today", "tomorrow")) else f"on {when}"
 
 
 def moment_screen(support: Support) -> Screen:
@@ -270,7 +262,7 @@ def reviews_later_screen() -> Screen:
 # --- /progress ------------------------------------------------------------------------------------
 
 
-def progress_screen(progress: Progress | None) -> Screen:
+def progress_screen(progress: Progress | None, now: datetime) -> Screen:
     """Lessons done, streak (rest days never count against it), checks, reflections, next lesson."""
     if progress is None:
         return Screen("You haven't started the course yet. /start sets up a short lesson each day.")
@@ -292,23 +284,23 @@ def progress_screen(progress: Progress | None) -> Screen:
             f"Review questions waiting: {progress.reviews_waiting}"
             " <i>(they come with your daily lesson)</i>"
         )
-    lines += ["", _schedule_line(progress)]
+    lines += ["", _schedule_line(progress, now)]
     return Screen("\n".join(lines))
 
 
-def _schedule_line(progress: Progress) -> str:
+def _schedule_line(progress: Progress, now: datetime) -> str:
     zone = escape(progress.timezone)
     if progress.state == SubscriptionState.ACTIVE and progress.next_delivery is not None:
         pattern = progress.pattern
         if pattern is not None and pattern.kind == PatternKind.ROTA:
             # 'on your next night shift, Thursday at 19:00' (next_delivery is already local).
-            when = describe_next(progress.next_delivery, pattern, progress.timezone)
+            when = describe_next(progress.next_delivery, pattern, progress.timezone, now)
             return f"Next lesson: {when} ({zone})."
-        return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
+        return f"Next lesson: {moment(progress.next_delivery, now=now)} ({zone})."
     if progress.state == SubscriptionState.PAUSED:
         if progress.paused_until is not None:
             return (
-                f"Lessons are paused until {_long_when(progress.paused_until)} ({zone})."
+                f"Lessons are paused until {moment(progress.paused_until, now=now)} ({zone})."
                 " /resume starts them again sooner."
             )
         return "Lessons are paused. /resume starts them again whenever you are ready."
@@ -331,7 +323,7 @@ def _shorten(text: str, limit: int) -> tuple[str, bool]:
     return shortened, shortened != text
 
 
-def journal_screen(page: JournalPage, content: Content) -> Screen:
+def journal_screen(page: JournalPage, content: Content, now: datetime) -> Screen:
     """One page of the learner's reflections, newest first, with Newer/Older buttons."""
     if not page.total:
         return Screen(
@@ -352,7 +344,7 @@ def journal_screen(page: JournalPage, content: Content) -> Screen:
             text, cut = _shorten(entry.text, JOURNAL_ENTRY_CHARS)
             shortened = shortened or cut
             body = escape(text)
-        parts.append(f"<b>{_when(entry.written)}</b>{title}\n{body}")
+        parts.append(f"<b>{capitalised(moment(entry.written, now=now))}</b>{title}\n{body}")
     if shortened:
         parts.append("<i>Long reflections are shortened here; /mydata has every word.</i>")
     row: list[Button] = []

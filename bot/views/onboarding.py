@@ -168,7 +168,8 @@ def _pause_rows() -> tuple[tuple[Button, ...], ...]:
 
 PAUSE_EXAMPLES = (
     "<code>/pause 3d</code> for three days, <code>/pause 2w</code> for two weeks, or"
-    " <code>/pause until 2027-01-04</code> to have lessons back on that date."
+    " <code>/pause until 4 January</code> (or <i>until Monday</i>, <i>until the 14th</i>) to have"
+    " lessons back on that day."
 )
 
 
@@ -200,7 +201,7 @@ def paused_screen(enrolment: Enrolment, now: datetime) -> Screen:
             " they start again by themselves then"
         )
         if enrolment.next_lesson_at is not None:
-            text += f" (next lesson {when_text(enrolment.next_lesson_at, tz, now)})"
+            text += f" (next lesson: {when_text(enrolment.next_lesson_at, tz, now)})"
         text += "."
     text += "\n\n/resume brings them back sooner. /support is always there."
     return Screen(text, ((Button("Resume now", encode(COURSE, "resume")),),))
