@@ -237,7 +237,7 @@ def add_handlers(application: BotApplication) -> None:
             *common.fallback_handlers(),
         ]
     )
-    for handler, group in guard.handlers():
+    for handler, group in [*guard.handlers(), *learning.after_reply_handlers()]:
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
 

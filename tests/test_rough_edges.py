@@ -7,9 +7,12 @@ The clock starts on Monday 30 November 2026 at 07:00 in London (UTC in winter).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+
+from sqlalchemy import select
 
 from bot.core.clock import FakeClock
+from bot.db.models import Delivery, Learner, Subscription
 from bot.views.callbacks import REFLECT_CANCEL, encode
 from tests.support.factories import ADMIN, LEAD, deliver, make_lead, new_cohort, payload_in
 from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
@@ -203,3 +206,57 @@ async def test_joining_at_five_pm_names_the_same_first_lesson_on_both_screens(
         await bot.press("Join", user=3006)
         [joined] = await bot.send("Sam", user=3006)
         assert "Your next lesson: tomorrow at 08:00" in text_of(joined)
+
+
+# --- a lesson that may not have arrived -----------------------------------------------------------
+
+
+async def record_uncertain_lesson(bot: BotUnderTest, lesson_id: str, user: int = USER) -> None:
+    """The outbox sent a lesson and could not tell whether it arrived (a read timeout)."""
+    now = bot.clock.now()
+    async with bot.runtime.sessions.begin() as session:
+        learner = await session.scalar(select(Learner).where(Learner.telegram_user_id == user))
+        assert learner is not None
+        sub = await session.scalar(
+            select(Subscription).where(Subscription.learner_id == learner.id)
+        )
+        assert sub is not None
+        session.add(
+            Delivery(
+                subscription_id=sub.id,
+                chat_id=user,
+                kind="lesson",
+                local_date=date(2026, 11, 29),
+                lesson_id=lesson_id,
+                due_at=now - timedelta(days=1),
+                status="uncertain",
+                attempts=1,
+                created_at=now - timedelta(days=1),
+            )
+        )
+
+
+async def test_a_lesson_that_may_not_have_arrived_is_offered_once_at_the_next_reply(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    await record_uncertain_lesson(bot, "feeling-unsure")
+    replies = await bot.send("/progress")
+    assert len(replies) == 2
+    offer = replies[-1]
+    assert "may not have reached you" in text_of(offer)
+    assert "Feeling unsure is normal" in text_of(offer)
+    assert labels(offer) == ["Show that lesson"]
+    [lesson] = await bot.press("Show that lesson", message=offer)
+    assert "Feeling unsure is normal" in text_of(lesson)
+    # Once only: the next reply carries no offer.
+    assert len(await bot.send("/progress")) == 1
+    assert bot.server.rejected == []
+
+
+async def test_no_offer_for_a_lesson_the_learner_has_already_opened(bot: BotUnderTest) -> None:
+    await enrolled(bot)
+    lesson = await deliver(bot, "feeling-unsure")
+    await bot.press("Done", message=lesson)
+    await record_uncertain_lesson(bot, "feeling-unsure")
+    assert len(await bot.send("/progress")) == 1

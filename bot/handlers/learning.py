@@ -16,7 +16,7 @@ import re
 from typing import NamedTuple
 
 from telegram import CallbackQuery, Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
 
 from bot.content.schema import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
@@ -59,6 +59,7 @@ from bot.views.learning import (
     review_question_screen,
     reviews_later_screen,
     skip_screen,
+    uncertain_lesson_screen,
 )
 from bot.views.lesson import lesson_body_screen, lesson_check_screen
 from bot.views.screen import Screen
@@ -393,6 +394,30 @@ TEXT_FLOWS: dict[str, FlowStep] = {REFLECT: save_reflection}
 def _button(prefix: str) -> str:
     """A callback pattern for one prefix, with or without arguments."""
     return f"^{re.escape(prefix)}(?:{re.escape(SEP)}|$)"
+
+
+# After every feature has answered (the guard's finishing step runs later still).
+OFFER_GROUP = 500
+
+
+async def offer_uncertain_lesson(update: Update, context: BotContext) -> None:
+    """After any reply in a private chat: offer, once, a lesson that may not have arrived."""
+    chat = update.effective_chat
+    if chat is None or chat.type != "private" or update.effective_user is None:
+        return
+    try:
+        lesson_id = await context.services.delivery.take_uncertain_offer(chat.id)
+    except Exception as exc:  # an offer is a courtesy: never an apology for it
+        log.warning("uncertain lessons unreadable: %s", type(exc).__name__)
+        return
+    lesson = context.services.content.lesson(lesson_id) if lesson_id else None
+    if lesson is not None:
+        await reply(update, uncertain_lesson_screen(lesson))
+
+
+def after_reply_handlers() -> list[tuple[BaseHandler[Update, BotContext, None], int]]:
+    """Handlers that run after the reply, with their group."""
+    return [(TypeHandler(Update, offer_uncertain_lesson), OFFER_GROUP)]
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -19,6 +19,7 @@ from bot.results.learning import AnswerResult, JournalPage, Progress, Reflection
 from bot.views.callbacks import (
     JOURNAL_PAGE,
     LESSON_MOMENT,
+    LESSON_SHOW,
     REFLECT_CANCEL,
     REVIEW_ANSWER,
     REVIEW_LATER,
@@ -353,3 +354,12 @@ def journal_screen(page: JournalPage, content: Content, now: datetime) -> Screen
     if page.page + 1 < page.pages:
         row.append(Button("Older", encode(JOURNAL_PAGE, page.page + 1)))
     return Screen("\n\n".join(parts), (tuple(row),) if row else ())
+
+
+def uncertain_lesson_screen(lesson: Lesson) -> Screen:
+    """One line and a button: a lesson whose sending was cut off may not have arrived."""
+    return Screen(
+        f"Your lesson <i>{escape(lesson.title)}</i> may not have reached you: the connection"
+        " dropped while it was being sent.",
+        ((Button("Show that lesson", encode(LESSON_SHOW, lesson.id)),),),
+    )
