@@ -7,6 +7,7 @@ The clock starts on Monday 30 November 2026 at 07:00 in London (UTC in winter).
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -260,3 +261,27 @@ async def test_no_offer_for_a_lesson_the_learner_has_already_opened(bot: BotUnde
     await bot.press("Done", message=lesson)
     await record_uncertain_lesson(bot, "feeling-unsure")
     assert len(await bot.send("/progress")) == 1
+
+
+# --- /mydata people can read ---------------------------------------------------------------------
+
+
+async def test_mydata_values_are_readable_and_the_file_explains_itself(bot: BotUnderTest) -> None:
+    await enrolled(bot)
+    lesson = await deliver(bot, "feeling-unsure")
+    await bot.press("Done", message=lesson)
+    [message] = await bot.send("/mydata")
+    assert message.document is not None and message.document.data is not None
+    document = json.loads(message.document.data.decode("utf-8"))
+    readme = document["read_me"]
+    assert isinstance(readme, list) and len(readme) >= 4
+    joined = " ".join(readme)
+    for words in ("settings", "/forget", "local", "UTC"):
+        assert words in joined
+    settings = document["settings"][0]
+    assert settings["days"] == "Mon, Tue, Wed, Thu, Fri"  # not the bit mask 31
+    assert settings["delivery_time"] == "08:00"
+    assert settings["next_due_at_local"] == "Tuesday 1 December 2026 at 08:00 (Europe/London)"
+    assert settings["next_due_at"].startswith("2026-12-01T08:00")  # the exact instant stays
+    done = next(row for row in document["lesson_progress"] if row["done_at"])
+    assert done["done_at_local"].startswith("Monday 30 November 2026 at 07:00")
