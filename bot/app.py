@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults, ExtBot, JobQueue
 
 from bot.config import Settings
@@ -32,6 +32,7 @@ from bot.handlers import (
     guard,
     learning,
     lookup,
+    menus,
     onboarding,
     privacy,
     private,
@@ -61,7 +62,6 @@ from bot.services.retention import RetentionService
 from bot.services.roles import Access, InviteThrottle, LeadService
 from bot.services.updates import UpdateLog
 from bot.views.checks import load_course
-from bot.views.commands import COMMANDS
 from scheduler import jobs
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer
@@ -161,7 +161,7 @@ def build_application(
 
     # 6. The Application's lifecycle: resources opened in post_init, closed in post_shutdown.
     async def post_init(application: BotApplication) -> None:
-        await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        await menus.set_all_menus(application.bot, services)
         # What it is and that it is not a crisis service, on its profile (lessons/course.yaml).
         await describe_bot(
             application.bot, content.course.description, content.course.short_description
@@ -276,7 +276,7 @@ def add_handlers(application: BotApplication) -> None:
             *common.fallback_handlers(),
         ]
     )
-    for handler, group in guard.handlers():
+    for handler, group in [*guard.handlers(), *learning.after_reply_handlers()]:
         application.add_handler(handler, group=group)
     application.add_error_handler(common.error_handler)
 

@@ -111,10 +111,10 @@ async def test_the_chart_starts_with_the_cohort_and_its_numbers_are_in_the_capti
 
     _, photo = await bot.send("/cohort Night team", user=LEAD)
     caption = photo.plain_text
-    assert "w/c Mon 16 Nov 2026: 2" in caption
-    assert "w/c Mon 23 Nov 2026: 1" in caption
-    assert "Nov 2026: " in caption and "9 Nov" not in caption  # no week before it began
-    assert "This week (from Mon 30 Nov 2026): counted on Mon 7 Dec 2026." in caption
+    assert "w/c Monday 16 November 2026: 2" in caption
+    assert "w/c Monday 23 November 2026: 1" in caption
+    assert "November 2026: " in caption and "9 November" not in caption  # none before it began
+    assert "This week (from Monday 30 November 2026): counted on Monday 7 December 2026." in caption
     assert photo.photo is not None and photo.photo.data is not None
     assert png_image(photo.photo.data).size[0] == CHART_WIDTH_PX
 
@@ -126,4 +126,4 @@ async def test_no_chart_before_the_first_whole_week(bot: BotUnderTest) -> None:
         await join(bot, payload, 3001 + index, name)
     replies = await bot.send("/cohort Night team", user=LEAD)
     assert [reply.photo for reply in replies] == [None]
-    assert "its first week is counted on Mon 7 Dec 2026" in replies[0].plain_text
+    assert "its first week is counted on Monday 7 December 2026" in replies[0].plain_text

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.core.clock import FakeClock
+from bot.core.dates import named
 from bot.db.models import Cohort
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.services.cohorts.dashboard import completion_buckets
@@ -171,7 +172,7 @@ async def _figures_match_the_roster(bot: BotUnderTest) -> None:
     expected = [
         "Night team",
         f"{len(table)} joined",
-        f"Lessons completed together up to {monday:%a} {monday.day} {monday:%b %Y}: {sum(done)}",
+        f"Lessons completed together up to {named(monday)}: {sum(done)}",
     ]
     if len(table) >= 5:
         away = [row[0] for row in table if row[3] != "not shared" and _days_ago(bot, row[3]) >= 7]
@@ -245,7 +246,7 @@ async def test_small_groups_see_the_joined_count_and_lessons_in_total_only(
     assert len(replies) == 1, "no chart under five"
     shown = replies[0].plain_text
     assert "4 joined\n" in shown
-    assert "Lessons completed together up to Mon 30 Nov 2026: 11" in shown
+    assert "Lessons completed together up to Monday 30 November 2026: 11" in shown
     for hidden in ("active", "Median", "checks right", "Ben", "Cy", "Di", "Flo"):
         assert hidden not in shown.split("<i>")[0].split("With fewer")[0], hidden
 

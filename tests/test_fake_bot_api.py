@@ -13,6 +13,8 @@ import pytest
 from telegram import (
     Bot,
     BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -149,6 +151,32 @@ async def test_edits_and_deletes_change_the_current_state(server: FakeBotAPI, bo
     assert await bot.delete_message(USER, sent.message_id)
     assert server.messages(USER) == []
     assert server.rejected == []
+
+
+async def test_command_menus_per_chat_scope_resolve_as_telegram_does(
+    server: FakeBotAPI, bot: Bot
+) -> None:
+    await bot.set_my_commands([BotCommand("start", "Begin")])
+    await bot.set_my_commands(
+        [BotCommand("start", "Begin"), BotCommand("cohorts", "Your cohorts")],
+        scope=BotCommandScopeChat(USER),
+    )
+    # A private chat sees its own chat's menu, else the private chats' one, else the default.
+    assert [c["command"] for c in server.menu_seen_in(USER)] == ["start", "cohorts"]
+    assert [c["command"] for c in server.menu_seen_in(OTHER)] == ["start"]
+    await bot.set_my_commands([BotCommand("help", "Help")], scope=BotCommandScopeAllPrivateChats())
+    assert [c["command"] for c in server.menu_seen_in(OTHER)] == ["help"]
+    got = await bot.get_my_commands(scope=BotCommandScopeChat(USER))
+    assert [c.command for c in got] == ["start", "cohorts"]
+    assert await bot.delete_my_commands(scope=BotCommandScopeChat(USER))
+    assert [c["command"] for c in server.menu_seen_in(USER)] == ["help"]
+    # A chat scope needs a chat id, and an unknown scope type is refused, as Telegram does.
+    with pytest.raises(tg_error.BadRequest, match=r"(?i)chat not found"):
+        await bot.set_my_commands([BotCommand("a", "b")], scope=BotCommandScopeChat(0))
+    with pytest.raises(tg_error.BadRequest, match="scope"):
+        await bot.set_my_commands([BotCommand("a", "b")], api_kwargs={"scope": {"type": "nope"}})
+    assert len(server.rejected) == 2
+    server.rejected.clear()
 
 
 async def test_commands_and_webhook_housekeeping(server: FakeBotAPI, bot: Bot) -> None:

@@ -34,6 +34,7 @@ from bot.views.callbacks import (
     COURSE,
     FORGET_CONFIRM,
     FORGET_KEEP,
+    HELP_PAGE,
     JOURNAL_PAGE,
     LEAD_ACCEPT,
     LEAD_REMOVE,
@@ -200,6 +201,7 @@ PUBLIC_BUTTONS = [
     SUPPORT,  # the support screen
     f"{SUPPORT}:{SUPPORT_DISCLOSURE}",  # responding to a disclosure
     LESSON_MOMENT,  # "Support and contacts" on /help: support is one tap away everywhere
+    f"{HELP_PAGE}:all",  # /help's "All commands" (a learner's list in a group, whoever presses)
 ]
 
 

@@ -151,7 +151,10 @@ def test_a_night_worker_rota_brings_lessons_on_shift_days_at_their_times() -> No
     assert in_quiet_hours(datetime(2026, 12, 10, 14, 0, tzinfo=UTC), pattern, "Europe/London")
     assert not in_quiet_hours(datetime(2026, 12, 10, 20, 0, tzinfo=UTC), pattern, "Europe/London")
     assert describe_next(lessons[2], pattern, "Europe/London") == (
-        "on your next night shift, Wednesday at 19:00"
+        "on your next night shift, Wednesday 9 December 2026 at 19:00"
+    )
+    assert describe_next(lessons[2], pattern, "Europe/London", lessons[1]) == (
+        "on your next night shift, tomorrow at 19:00"
     )
     assert describe(pattern) == (
         "rota of 2 days, 2 nights, 4 off: lessons at 07:30 on day shifts, 19:00 on night shifts"

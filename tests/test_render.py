@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -77,8 +78,9 @@ def test_the_scheduler_never_imports_the_handlers() -> None:
 
 def test_the_weekly_question_shows_the_coming_week_as_toggles() -> None:
     render = OutboxRenderer(CONTENT)
-    asked = render(item(DeliveryKind.WEEK_PROMPT, "5"))  # Monday and Wednesday
-    assert asked is not None and "Monday 1 December" in asked.text
+    # Asked on Sunday 6 December about the week from Monday 7: Monday and Wednesday on.
+    asked = render(replace(item(DeliveryKind.WEEK_PROMPT, "5"), local_date=date(2026, 12, 6)))
+    assert asked is not None and "Monday 7 December" in asked.text
     assert asked.reply_markup is not None
     labels = [b.text for row in asked.reply_markup.inline_keyboard for b in row]
     days = ["Mon on", "Tue off", "Wed on", "Thu off", "Fri off", "Sat off", "Sun off"]

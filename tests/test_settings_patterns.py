@@ -81,7 +81,7 @@ async def test_a_rota_by_buttons_with_its_start_and_a_time_per_shift(bot: BotUnd
     assert "Your pattern is now a rota of 2 days, 2 nights, 4 off." in text
     assert "Lessons: 07:30 on day shifts, 19:00 on night shifts, no lesson on days off" in text
     assert "Today: Monday, a day off (no lesson)" in text
-    assert "Next lesson: on your next day shift, Tuesday at 07:30." in text
+    assert "Next lesson: on your next day shift, tomorrow at 07:30." in text
     # On a rota the days and the one lesson time are the rota's: no buttons for them.
     assert "Change time" not in labels(done) and "Change days" not in labels(done)
     assert await pattern(bot) == rota(
@@ -89,7 +89,7 @@ async def test_a_rota_by_buttons_with_its_start_and_a_time_per_shift(bot: BotUnd
     )
     [progress] = await bot.send("/progress")
     assert (
-        "Next lesson: on your next day shift, Tuesday at 07:30 (Europe/London)."
+        "Next lesson: on your next day shift, tomorrow at 07:30 (Europe/London)."
         in progress.plain_text
     )
     # The lesson comes at the day-shift time, and the rota's own words follow it.
@@ -98,7 +98,7 @@ async def test_a_rota_by_buttons_with_its_start_and_a_time_per_shift(bot: BotUnd
     assert any("Lesson 2 of" in message.plain_text for message in arrived)
     # The lesson's footer, after Done, names the next shift.
     [thanks] = await bot.press("Done")
-    assert "Next lesson on your next day shift, Wednesday at 07:30." in thanks.plain_text
+    assert "Next lesson on your next day shift, tomorrow at 07:30." in thanks.plain_text
 
 
 async def test_a_rota_typed_with_lessons_on_days_off_only(bot: BotUnderTest) -> None:
@@ -121,13 +121,13 @@ async def test_a_rota_typed_with_lessons_on_days_off_only(bot: BotUnderTest) -> 
     assert "Your pattern is now a rota of 3 days, 2 off." in done.plain_text
     assert "no lesson on day shifts, 18:00 on days off" in done.plain_text
     # Monday 30 November is a day off but already had its lesson: the next is Tuesday's.
-    assert "Next lesson: on your next day off, Tuesday at 18:00." in done.plain_text
+    assert "Next lesson: on your next day off, tomorrow at 18:00." in done.plain_text
     assert await pattern(bot) == rota("DDDOO", date(2026, 12, 2), off_time=time(18, 0))
     # The answer was taken: the next text is a search again.
     [search] = await bot.send("7pm")
     assert "Your pattern" not in search.plain_text
     [skipped] = await bot.press("Skip")
-    assert "Your next lesson comes on your next day off, Tuesday at 18:00." in skipped.plain_text
+    assert "Your next lesson comes on your next day off, tomorrow at 18:00." in skipped.plain_text
 
 
 async def test_no_lesson_on_every_kind_of_day_is_asked_again(bot: BotUnderTest) -> None:

@@ -13,6 +13,7 @@ from bot.core.timeparse import (
     from_time_code,
     is_usable_timezone,
     match_timezone,
+    parse_day,
     parse_pause,
     parse_time,
     time_code,
@@ -39,6 +40,27 @@ from bot.core.timeparse import (
         (" noon ", time(12, 0)),
         ("Midnight", time(0, 0)),
         ("٧:٣٠", time(7, 30)),  # Arabic-Indic digits are digits too
+        # Spoken times: a bare hour is the morning's, as with "7".
+        ("half seven", time(7, 30)),
+        ("Half 7", time(7, 30)),
+        ("half past seven", time(7, 30)),
+        ("quarter past eight", time(8, 15)),
+        ("a quarter to nine", time(8, 45)),
+        ("ten past seven", time(7, 10)),
+        ("twenty to eight", time(7, 40)),
+        ("twenty-five past six", time(6, 25)),
+        ("seven o'clock", time(7, 0)),
+        ("7 o’clock", time(7, 0)),
+        ("seven thirty", time(7, 30)),
+        ("seven forty-five", time(7, 45)),
+        ("seven", time(7, 0)),
+        ("half seven pm", time(19, 30)),
+        ("half seven in the evening", time(19, 30)),
+        ("7 in the morning", time(7, 0)),
+        ("7:30 in the evening", time(19, 30)),
+        ("quarter past 7pm", time(19, 15)),
+        ("half eleven at night", time(23, 30)),
+        ("twelve at night", time(0, 0)),
     ],
 )
 def test_times_people_type(typed: str, expected: time) -> None:
@@ -46,7 +68,11 @@ def test_times_people_type(typed: str, expected: time) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["", "soon", "25:00", "7:60", "13pm", "0am", "7:5", "12345", "7:30:00", "-1"]
+    "typed",
+    [
+        *("", "soon", "25:00", "7:60", "13pm", "0am", "7:5", "12345", "7:30:00", "-1"),
+        *("half", "quarter to", "half past", "thirteen", "half thirteen pm", "60 past 7"),
+    ],
 )
 def test_unreadable_times(typed: str) -> None:
     assert parse_time(typed) is None
@@ -126,6 +152,18 @@ MONDAY = date(2026, 11, 30)
         ("until 2027-01-04", date(2027, 1, 4)),
         ("Until 2027-1-4", date(2027, 1, 4)),
         ("2027-01-04", date(2027, 1, 4)),
+        # Days in words: the next one after today, never today.
+        ("until 4 January", date(2027, 1, 4)),
+        ("4 Jan", date(2027, 1, 4)),
+        ("until Monday", date(2026, 12, 7)),  # today is a Monday: the next one
+        ("Friday", date(2026, 12, 4)),
+        ("until next Friday", date(2026, 12, 4)),
+        ("till the 14th", date(2026, 12, 14)),
+        ("until the 4th of January", date(2027, 1, 4)),
+        ("until tomorrow", date(2026, 12, 1)),
+        ("until 4/1", date(2027, 1, 4)),  # day first
+        ("a fortnight", date(2026, 12, 14)),
+        ("in 3 weeks", date(2026, 12, 21)),
     ],
 )
 def test_pause_lengths(typed: str, back_on: date) -> None:
@@ -135,13 +173,29 @@ def test_pause_lengths(typed: str, back_on: date) -> None:
 @pytest.mark.parametrize(
     "typed",
     [
-        *("", "0d", "a while", "3x", "until tomorrow", "until 2026-11-30", "until 2025-01-01"),
+        *("", "0d", "a while", "3x", "until today", "until 2026-11-30", "until 2025-01-01"),
+        *("until 7pm", "until 5 minutes", "until 30 February", "until 4 January 2028"),
         *("until 2027-02-30", "400d", "until 2028-06-01", "3m"),
     ],
 )
 def test_pauses_that_cannot_be_used(typed: str) -> None:
     with pytest.raises(PauseError):
         parse_pause(typed, MONDAY)
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("today", MONDAY),
+        ("Wednesday", date(2026, 12, 2)),
+        ("3 Dec", date(2026, 12, 3)),
+        ("next Friday", date(2026, 12, 4)),
+        ("in two days", date(2026, 12, 2)),
+        ("yesterday", date(2026, 11, 29)),
+    ],
+)
+def test_a_day_in_words(typed: str, day: date) -> None:
+    assert parse_day(typed, MONDAY) == day
 
 
 def test_only_real_zone_names_are_usable() -> None:

@@ -138,7 +138,7 @@ async def test_a_lead_sets_the_team_rota_and_a_joiner_follows_it_in_one_tap(
     assert "Your team works a rota of 2 days, 2 nights, 4 off" in joined.plain_text
     [taken] = await bot.press("Follow the team's rota", user=3001)
     assert "your lessons follow the rota" in taken.plain_text
-    assert "on your next day shift, Monday at 08:00" in taken.plain_text
+    assert "on your next day shift, today at 08:00" in taken.plain_text
     sub = await subscription_of(bot, 3001)
     # The cycle runs back from its start too: Monday 30 November is its second day shift.
     assert sub is not None and sub.next_due_at == at(30, 8)

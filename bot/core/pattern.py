@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core.dates import clock, moment
 from bot.core.schedule import (
     check_days,
     format_days,
@@ -67,7 +68,6 @@ class Shift(StrEnum):
     OFF = "O"
 
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 SHIFT_WORDS = {Shift.DAY: "day shift", Shift.NIGHT: "night shift", Shift.OFF: "day off"}
 
 
@@ -108,7 +108,7 @@ class Pattern:
                 raise ValueError("quiet hours cannot start and end at the same time")
             for at in self.lesson_times():
                 if _within(at, self.quiet_from, self.quiet_until):
-                    raise ValueError(f"your {at:%H:%M} lesson would fall in those quiet hours")
+                    raise ValueError(f"your {clock(at)} lesson would fall in those quiet hours")
         return self
 
     def lesson_times(self) -> tuple[time, ...]:
@@ -136,7 +136,7 @@ class Pattern:
         ):
             value = getattr(self, name)
             if value is not None:
-                data[name] = value.strftime("%H:%M")
+                data[name] = value.isoformat("minutes")
         for name in ("cycle_start", "week_of"):
             value = getattr(self, name)
             if value is not None:
@@ -357,7 +357,7 @@ def stored(data: str | None, days: int, at: time) -> Pattern:
         return fixed_days(days, at)
     fields = json.loads(data)
     if fields.get("kind") != PatternKind.ROTA:
-        fields |= {"days": days, "lesson_time": at.strftime("%H:%M")}
+        fields |= {"days": days, "lesson_time": at.isoformat("minutes")}
     return Pattern.from_data(fields)
 
 
@@ -453,7 +453,7 @@ def describe(pattern: Pattern) -> str:
     """The pattern in a few words, for settings and /progress."""
     if pattern.kind == PatternKind.ROTA:
         times = [
-            f"{at.strftime('%H:%M')} on {SHIFT_WORDS[shift]}s"
+            f"{clock(at)} on {SHIFT_WORDS[shift]}s"
             for shift, at in (
                 (Shift.DAY, pattern.day_time),
                 (Shift.NIGHT, pattern.night_time),
@@ -463,17 +463,20 @@ def describe(pattern: Pattern) -> str:
         ]
         return f"rota of {describe_cycle(pattern.cycle)}: lessons at {', '.join(times)}"
     assert pattern.lesson_time is not None
-    at = pattern.lesson_time.strftime("%H:%M")
+    at = clock(pattern.lesson_time)
     if pattern.kind == PatternKind.WEEKLY:
         return f"asked each Sunday; lessons at {at}"
     return f"{format_days(pattern.days)} at {at}"
 
 
-def describe_next(instant: datetime, pattern: Pattern, tz: str | ZoneInfo) -> str:
-    """'on your next day shift, Thursday at 07:30' (rota) or 'Thursday at 07:30'."""
+def describe_next(
+    instant: datetime, pattern: Pattern, tz: str | ZoneInfo, now: datetime | None = None
+) -> str:
+    """'on your next day shift, tomorrow at 07:30' (rota) or 'tomorrow at 07:30' (relative to
+    `now` when given, else 'Thursday 3 December 2026 at 07:30')."""
     tzinfo = zone(tz) if isinstance(tz, str) else tz
     local = instant.astimezone(tzinfo)
-    when = f"{_WEEKDAYS[local.weekday()]} at {local.strftime('%H:%M')}"
+    when = moment(local, tzinfo, now)
     shift = shift_on(pattern, local.date())
     if shift is None:
         return when

@@ -111,6 +111,8 @@ class Delivery(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An uncertain lesson is offered to the learner again once, at the next reply: when.
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LessonProgress(Base):

@@ -27,6 +27,7 @@ from bot.core.schedule import local_date, parse_days, weekdays_of
 from bot.core.states import ConfidencePhase
 from bot.core.timeparse import match_timezone, parse_time
 from bot.handlers import confidence, parse
+from bot.handlers.menus import refresh_menu
 from bot.handlers.text import FlowStep
 from bot.render import reply, show
 from bot.results.cohorts import (
@@ -190,6 +191,7 @@ async def _lead_change(
     numbers = [i for i in ids if i is not None]
     if verb == "add":
         await reply(update, lead_added_screen(numbers[0], await leads.add(user, numbers[0])))
+        await refresh_menu(context, numbers[0])
     elif verb == "remove":
         await reply(update, lead_remove_confirm_screen(await leads.lead(user, numbers[0])))
     else:
@@ -460,11 +462,13 @@ async def open_invite(update: Update, context: BotContext, payload: str) -> None
         return
     preview = await context.services.joining.preview(user, payload)
     if isinstance(preview, CohortInvitePreview):
-        await reply(update, join_screen(preview))
+        await reply(update, join_screen(preview, context.services.clock.now()))
     elif isinstance(preview, LeadInvitePreview):
         await reply(update, lead_invitation_screen(preview))
     else:
-        await reply(update, bad_invite_screen(throttled=preview.throttled))
+        await reply(
+            update, bad_invite_screen(throttled=preview.throttled, from_admin=preview.from_admin)
+        )
 
 
 async def receive_name(update: Update, context: BotContext, argument: str) -> None:
@@ -586,8 +590,9 @@ async def _leave_confirmed(update: Update, context: BotContext, user: int, cb: C
 async def _lead_accepted(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     if await context.services.leads.accept(user, _token(cb)):
         await show(update, lead_accepted_screen())
+        await refresh_menu(context, user)
     else:
-        await show(update, bad_invite_screen(throttled=False))
+        await show(update, bad_invite_screen(throttled=False, from_admin=True))
 
 
 async def _opened(update: Update, context: BotContext, user: int, cb: Callback) -> None:
@@ -621,12 +626,16 @@ async def _lead_remove_confirmed(
 ) -> None:
     [lead_id] = _ints(cb, 1)
     await show(update, lead_removed_screen(await context.services.leads.remove(user, lead_id)))
+    await refresh_menu(context, lead_id)
 
 
 async def _pattern_taken(update: Update, context: BotContext, user: int, cb: Callback) -> None:
     [cohort_id] = _ints(cb, 1)
     taken = await context.services.joining.use_team_pattern(user, cohort_id)
-    await reply(update, team_pattern_taken_screen(taken) if taken else team_pattern_gone_screen())
+    now = context.services.clock.now()
+    await reply(
+        update, team_pattern_taken_screen(taken, now) if taken else team_pattern_gone_screen()
+    )
 
 
 async def _cancelled(update: Update, context: BotContext, user: int, cb: Callback) -> None:

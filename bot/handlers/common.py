@@ -16,17 +16,21 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from bot.handlers import parse
-from bot.render import reply
+from bot.render import reply, show
+from bot.results.roles import NONE
 from bot.services.updates import AlreadyHandled
-from bot.views.callbacks import SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
-from bot.views.commands import COMMANDS, sections
+from bot.views.callbacks import HELP_PAGE, SEP, SUPPORT, SUPPORT_DISCLOSURE, decode
+from bot.views.commands import COMMANDS, Command, menu
 from bot.views.common import (
+    HELP_ALL,
+    all_commands_screen,
     apology_screen,
     help_screen,
     private_command_screen,
     unknown_command_screen,
     unsupported_message_screen,
 )
+from bot.views.learning import reflection_still_open_screen
 from bot.views.lookup import disclosure_screen, support_screen
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,35 @@ COMMAND_NAMES = frozenset(command.name for command in COMMANDS)
 
 
 async def help_command(update: Update, context: BotContext) -> None:
-    """Explain every command on one screen."""
-    await reply(update, help_screen(sections()))
+    """The commands people need, on one phone screen, with buttons for the rest."""
+    await reply(update, help_screen(await _menu(update, context)))
+
+
+async def help_page(update: Update, context: BotContext) -> None:
+    """/help's buttons: every command, or back to the short help."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    callback = decode(query.data)
+    commands = await _menu(update, context)
+    if callback is not None and callback.args == (HELP_ALL,):
+        await show(update, all_commands_screen(commands))
+    else:
+        await show(update, help_screen(commands))
+
+
+async def _menu(update: Update, context: BotContext) -> tuple[Command, ...]:
+    """The person's commands: a learner's outside their private chat (a group learns nothing
+    about anyone's role) and when the role cannot be read (help always works)."""
+    user_id, chat = parse.user_id(update), update.effective_chat
+    if user_id is None or chat is None or chat.type != "private":
+        return menu(NONE)
+    try:
+        return menu(await context.services.leads.role(user_id))
+    except Exception as exc:
+        log.warning("role unreadable for help: %s", type(exc).__name__)
+        return menu(NONE)
 
 
 async def support(update: Update, context: BotContext) -> None:
@@ -75,7 +106,18 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 
 
 async def unsupported_message(update: Update, context: BotContext) -> None:
-    """Explain kindly that only text can be read."""
+    """Explain kindly that only text can be read; with a reflection prompt open, say that it is
+    still open (the photo was not kept) rather than offering a search."""
+    user_id = parse.user_id(update)
+    lesson_id: str | None = None
+    if user_id is not None:
+        try:
+            lesson_id = await context.services.learning.open_reflection(user_id)
+        except Exception as exc:  # this answer needs no database; the plain one will do
+            log.warning("could not read an open reflection: %s", type(exc).__name__)
+    if lesson_id is not None:
+        await reply(update, reflection_still_open_screen(lesson_id or None))
+        return
     await reply(update, unsupported_message_screen())
 
 
@@ -124,6 +166,7 @@ def first_handlers() -> list[BaseHandler[Update, BotContext, None]]:
         CommandHandler("support", support),
         CallbackQueryHandler(support_button, pattern=f"^{SUPPORT}(?:{SEP}|$)"),
         CommandHandler("help", help_command),
+        CallbackQueryHandler(help_page, pattern=f"^{HELP_PAGE}(?:{SEP}|$)"),
     ]
 
 

@@ -16,7 +16,7 @@ import re
 from typing import NamedTuple
 
 from telegram import CallbackQuery, Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, TypeHandler
 
 from bot.content.schema import ID_PATTERN, Lesson, answer_order
 from bot.context import BotContext
@@ -62,6 +62,7 @@ from bot.views.learning import (
     review_question_screen,
     reviews_later_screen,
     skip_screen,
+    uncertain_lesson_screen,
 )
 from bot.views.lesson import lesson_body_screen, lesson_check_screen
 from bot.views.screen import Screen
@@ -161,7 +162,7 @@ async def mark_done(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.mark_done(user_id, lesson.id)
-    await _respond(update, query, done_screen(touch))
+    await _respond(update, query, done_screen(touch, context.services.clock.now()))
     await _after(update, context, lesson, touch)
 
 
@@ -173,7 +174,7 @@ async def skip_lesson(update: Update, context: BotContext) -> None:
     query, lesson, _, user_id = press
     await query.answer()
     touch = await context.services.learning.skip(user_id, lesson.id)
-    await _respond(update, query, skip_screen(touch))
+    await _respond(update, query, skip_screen(touch, context.services.clock.now()))
     await _after(update, context, lesson, touch)
 
 
@@ -246,8 +247,10 @@ async def cancel_reflection(update: Update, context: BotContext) -> None:
     if query is None or user_id is None:
         return
     await query.answer()
-    await context.services.learning.stop_reflection(user_id)
-    await show(update, reflection_cancelled_screen())
+    callback = decode(query.data)
+    lesson_id = callback.args[0] if callback is not None and callback.args else None
+    outcome = await context.services.learning.stop_reflection(user_id, lesson_id)
+    await show(update, reflection_cancelled_screen(outcome))
 
 
 async def save_reflection(update: Update, context: BotContext, argument: str) -> None:
@@ -271,10 +274,10 @@ async def save_reflection(update: Update, context: BotContext, argument: str) ->
             user_id, lesson_id or None, message.text
         )
     except RejectedText:
-        await reply(update, reflection_refused_screen())
+        await reply(update, reflection_refused_screen(lesson_id or None))
         return
     except ValueError:
-        await reply(update, reflection_empty_screen())
+        await reply(update, reflection_empty_screen(lesson_id or None))
         return
     if saved is None:  # the learner erased their data meanwhile: treat it as any other text
         if found is not None:
@@ -368,7 +371,7 @@ async def show_progress(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     progress = await context.services.learning.progress(user_id)
-    await reply(update, progress_screen(progress))
+    await reply(update, progress_screen(progress, context.services.clock.now()))
 
 
 async def show_journal(update: Update, context: BotContext) -> None:
@@ -377,7 +380,9 @@ async def show_journal(update: Update, context: BotContext) -> None:
     if user_id is None:
         return
     page = await context.services.learning.journal(user_id)
-    await reply(update, journal_screen(page, context.services.content))
+    await reply(
+        update, journal_screen(page, context.services.content, context.services.clock.now())
+    )
 
 
 async def turn_journal_page(update: Update, context: BotContext) -> None:
@@ -393,7 +398,7 @@ async def turn_journal_page(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     page = await context.services.learning.journal(user_id, int(raw))
-    await show(update, journal_screen(page, context.services.content))
+    await show(update, journal_screen(page, context.services.content, context.services.clock.now()))
 
 
 # --- Registration ---------------------------------------------------------------------------------
@@ -405,6 +410,30 @@ TEXT_FLOWS: dict[str, FlowStep] = {REFLECT: save_reflection}
 def _button(prefix: str) -> str:
     """A callback pattern for one prefix, with or without arguments."""
     return f"^{re.escape(prefix)}(?:{re.escape(SEP)}|$)"
+
+
+# After every feature has answered (the guard's finishing step runs later still).
+OFFER_GROUP = 500
+
+
+async def offer_uncertain_lesson(update: Update, context: BotContext) -> None:
+    """After any reply in a private chat: offer, once, a lesson that may not have arrived."""
+    chat = update.effective_chat
+    if chat is None or chat.type != "private" or update.effective_user is None:
+        return
+    try:
+        lesson_id = await context.services.delivery.take_uncertain_offer(chat.id)
+    except Exception as exc:  # an offer is a courtesy: never an apology for it
+        log.warning("uncertain lessons unreadable: %s", type(exc).__name__)
+        return
+    lesson = context.services.content.lesson(lesson_id) if lesson_id else None
+    if lesson is not None:
+        await reply(update, uncertain_lesson_screen(lesson))
+
+
+def after_reply_handlers() -> list[tuple[BaseHandler[Update, BotContext, None], int]]:
+    """Handlers that run after the reply, with their group."""
+    return [(TypeHandler(Update, offer_uncertain_lesson), OFFER_GROUP)]
 
 
 def handlers() -> list[BaseHandler[Update, BotContext, None]]:

@@ -12,6 +12,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     LinkPreviewOptions,
     Update,
@@ -33,7 +34,9 @@ from bot.views.callbacks import CARD_MORE, CARD_OPEN, CARD_SHOW, LESSON_SHOW, ME
 from bot.views.lesson import lesson_screen
 from bot.views.lookup import (
     ALL_MENUS,
+    INLINE_NOTHING_FOUND,
     MAX_OTHER_MATCHES,
+    SEARCH_PAYLOAD,
     card_more_screen,
     card_screen,
     cards_screen,
@@ -277,11 +280,23 @@ async def answer_inline(update: Update, context: BotContext) -> None:
         )
         for item in items
     ]
+    # Nothing found: a button into the private chat, where the search prompt offers the topics.
+    into_bot = (
+        InlineQueryResultsButton(text=INLINE_NOTHING_FOUND, start_parameter=SEARCH_PAYLOAD)
+        if not results
+        else None
+    )
     await query.answer(
         results,
         cache_time=INLINE_CACHE_SECONDS if words else MOST_USED_CACHE_SECONDS,
         is_personal=False,
+        button=into_bot,
     )
+
+
+async def open_search(update: Update, context: BotContext) -> None:
+    """The search prompt and the topics (/start search, from the inline "nothing found")."""
+    await reply(update, search_prompt_screen(context.services.content))
 
 
 async def count_inline_choice(update: Update, context: BotContext) -> None:

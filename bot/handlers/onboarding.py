@@ -24,12 +24,15 @@ from bot.core.states import ConfidencePhase, SubscriptionState
 from bot.core.timeparse import PauseError, parse_pause
 from bot.handlers import confidence, parse
 from bot.handlers.cohorts import is_invite, open_invite
+from bot.handlers.lookup import open_search
+from bot.handlers.menus import LEAD_ROLE_TABLE, refresh_menu
 from bot.render import reply, show
 from bot.results.enrolment import Enrolment
 from bot.services.enrolment import EnrolmentService, WrongState
 from bot.views.callbacks import COURSE, ONBOARD
 from bot.views.learning import review_question_screen
 from bot.views.lesson import lesson_screen
+from bot.views.lookup import SEARCH_PAYLOAD
 from bot.views.onboarding import (
     declined_screen,
     delete_confirm_screen,
@@ -100,6 +103,9 @@ async def start(update: Update, context: BotContext) -> None:
     # A deep-link payload: a team invite, or unknown and ignored (never logged either way).
     if context.args and is_invite(context.args[0]):
         await open_invite(update, context, context.args[0])  # a team invite
+        return
+    if context.args and context.args[0] == SEARCH_PAYLOAD:
+        await open_search(update, context)  # from inline mode's "nothing found" button
         return
     service = _service(context)
     enrolment = await service.status(user_id)
@@ -217,7 +223,7 @@ async def _refused(
 
 
 async def pause(update: Update, context: BotContext) -> None:
-    """Pause lessons for a while: /pause 3d, /pause 2w, /pause until 2027-01-04."""
+    """Pause lessons for a while: /pause 3d, /pause 2w, /pause until 4 January."""
     user_id = parse.user_id(update)
     if user_id is None:
         return
@@ -384,6 +390,8 @@ async def _course_stop(
         else forget_nothing_screen()
     )
     await show(update, deleted_screen(erased))
+    if report is not None and report.erased.get(LEAD_ROLE_TABLE):
+        await refresh_menu(context, user_id)
 
 
 async def _course_restart(

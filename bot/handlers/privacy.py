@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
 from bot.handlers import parse
+from bot.handlers.menus import LEAD_ROLE_TABLE, refresh_menu
 from bot.render import reply, show
 from bot.views.callbacks import FORGET_CONFIRM, FORGET_KEEP, SEP
 from bot.views.privacy import (
@@ -90,6 +91,8 @@ async def forget(update: Update, context: BotContext) -> None:
         await show(update, forget_nothing_screen())
         return
     await show(update, forget_done_screen(report.erased, report.kept))
+    if report.erased.get(LEAD_ROLE_TABLE):  # a lead's role went with their data: so does the menu
+        await refresh_menu(context, user_id)
 
 
 async def keep_data(update: Update, context: BotContext) -> None:

@@ -37,6 +37,7 @@ from bot.views.callbacks import (
     CARD_MORE,
     CARD_OPEN,
     CARD_SHOW,
+    HELP_PAGE,
     LESSON_MOMENT,
     MENU_SHOW,
     SEP,
@@ -53,7 +54,7 @@ LEAD_COMMANDS = ("lead", "cohorts", "cohort", "report")
 # Buttons that show content only (cards, a card behind its content note, menus, and the support
 # and disclosure screens). Every other button is personal, so a new
 # feature's buttons are private unless added here.
-PUBLIC_BUTTONS = frozenset({CARD_SHOW, CARD_MORE, CARD_OPEN, MENU_SHOW, SUPPORT})
+PUBLIC_BUTTONS = frozenset({CARD_SHOW, CARD_MORE, CARD_OPEN, MENU_SHOW, SUPPORT, HELP_PAGE})
 # "Support and contacts" (no lesson named): support is one tap away in every chat.
 SUPPORT_BUTTON = LESSON_MOMENT
 # `/start <payload>` in the private chat continues with these screens, which only show things

@@ -159,6 +159,8 @@ class CohortInvitePreview:
     starts_on: date
     already_member: bool
     subscribed: bool
+    # A newcomer's first lesson (UTC), decided as joining decides it; None when subscribed.
+    first_lesson_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +176,8 @@ class InviteRefused:
     """The token did not work (expired, replaced, used up or made up), or too many tries."""
 
     throttled: bool = False
+    # The link was a lead invitation, which only an admin makes: the reply points to them.
+    from_admin: bool = False
 
 
 InvitePreview = CohortInvitePreview | LeadInvitePreview | InviteRefused

@@ -36,6 +36,7 @@ class Enrolment:
     last_lesson_id: str | None
     course_run: int
     lessons_had: int  # lessons delivered in this run
+    lessons_done: int = 0  # of those, the ones the learner marked done
 
 
 @dataclass(frozen=True, slots=True)

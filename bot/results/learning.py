@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bot.core.pattern import Pattern
 
@@ -21,6 +22,15 @@ class Touch:
     next_lesson_at: datetime | None = None
     timezone: str = "UTC"
     pattern: Pattern | None = None
+
+
+class ReflectionStop(StrEnum):
+    """What a Cancel on a reflection prompt found: the prompt open (now cancelled), the
+    reflection on that lesson already saved, or no prompt open at all."""
+
+    CANCELLED = "cancelled"
+    ALREADY_SAVED = "already_saved"
+    NOTHING_OPEN = "nothing_open"
 
 
 @dataclass(frozen=True, slots=True)

@@ -557,14 +557,15 @@ class EnrolmentService:
     async def _enrolment(
         self, session: AsyncSession, learner: Learner, sub: Subscription
     ) -> Enrolment:
-        had = await session.scalar(
-            select(func.count())
-            .select_from(LessonProgress)
-            .where(
-                LessonProgress.learner_id == learner.id,
-                LessonProgress.course_run == sub.course_run,
+        counts = (
+            await session.execute(
+                select(func.count(), func.count(LessonProgress.done_at)).where(
+                    LessonProgress.learner_id == learner.id,
+                    LessonProgress.course_run == sub.course_run,
+                )
             )
-        )
+        ).one()
+        had, done = counts[0], counts[1]
         return Enrolment(
             learner_id=learner.id,
             state=sub.state,
@@ -581,6 +582,7 @@ class EnrolmentService:
             last_lesson_id=sub.last_lesson_id,
             course_run=sub.course_run,
             lessons_had=int(had or 0),
+            lessons_done=int(done or 0),
         )
 
     async def _next_lesson_at(

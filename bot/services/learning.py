@@ -39,6 +39,7 @@ from bot.results.learning import (
     JournalEntry,
     JournalPage,
     Progress,
+    ReflectionStop,
     ReviewQuestion,
     SavedReflection,
     Touch,
@@ -218,15 +219,39 @@ class LearningService:
             who.learner.pending_action = pending_action
             return True
 
-    async def stop_reflection(self, telegram_user_id: int) -> bool:
-        """Cancel a started reflection; False when none was waiting."""
+    async def stop_reflection(
+        self, telegram_user_id: int, lesson_id: str | None = None
+    ) -> ReflectionStop:
+        """Cancel a started reflection. When none was waiting, say whether a reflection on
+        `lesson_id` is already kept (a Cancel pressed after the reflection was sent)."""
+        async with self._sessions.begin() as session:
+            learner = await learner_by_telegram_id(session, telegram_user_id)
+            if learner is None:
+                return ReflectionStop.NOTHING_OPEN
+            if _is_reflecting(learner.pending_action):
+                learner.pending_action = None
+                learner.last_active_at = self._clock.now()
+                return ReflectionStop.CANCELLED
+            # Another flow's step (e.g. typing a time) is left alone.
+            if lesson_id is not None:
+                kept = await session.scalar(
+                    select(Reflection.id)
+                    .where(Reflection.learner_id == learner.id, Reflection.lesson_id == lesson_id)
+                    .limit(1)
+                )
+                if kept is not None:
+                    return ReflectionStop.ALREADY_SAVED
+            return ReflectionStop.NOTHING_OPEN
+
+    async def open_reflection(self, telegram_user_id: int) -> str | None:
+        """While a reflection prompt is open: its lesson id ("" when unknown); else None."""
         async with self._sessions.begin() as session:
             learner = await learner_by_telegram_id(session, telegram_user_id, lock=True)
             if learner is None or not _is_reflecting(learner.pending_action):
-                return False  # another flow's step (e.g. typing a time) is left alone
-            learner.pending_action = None
-            learner.last_active_at = self._clock.now()
-            return True
+                return None
+            argument = (learner.pending_action or "").partition(":")[2]
+            lesson_id = argument.partition(":")[0]
+            return lesson_id if self._content.lesson(lesson_id) is not None else ""
 
     async def save_reflection(
         self, telegram_user_id: int, lesson_id: str | None, text: str

@@ -34,8 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.crypto import DecryptionError, Keyring
+from bot.core.dates import WEEKDAYS, clock, moment, named
+from bot.core.schedule import DAY_NAMES, EVERY_DAY, is_timezone, weekdays_of
 from bot.db.engine import Base, scrub_wal
-from bot.db.models import Learner, Reflection
+from bot.db.models import Learner, Reflection, Subscription
 from bot.services.learners import learner_by_telegram_id
 from bot.services.learning import read_reflection
 from bot.services.roles import NEUTRAL_LEAD_NAME
@@ -73,8 +75,30 @@ _SECRET_COLUMNS = {("learners", "wrapped_data_key"), ("reflections", "ciphertext
 ABOUT = (
     "Everything this bot stores about you. Reflections are decrypted for you here; in the"
     " database they are encrypted with a key of your own. Team leads never see reflections."
-    " Times are in UTC. /forget erases all of it."
+    " Times are in UTC, each with a readable copy in your own time zone. /forget erases all of it."
 )
+# A short README at the top of the file: how to read it.
+READ_ME = (
+    "This file is everything this bot stores about you, exported when you sent /mydata.",
+    "Each section is one kind of record: 'profile' is you (your Telegram user number, never"
+    " your name), 'settings' is your lesson schedule, 'lesson_progress' says when each lesson"
+    " reached you and when you opened, finished or skipped it, 'check_answers' and 'reviews'"
+    " are your quick checks, 'reflections' are your own words (decrypted here for you), and"
+    " 'messages_sent_to_you' lists what the bot sent you and whether it arrived.",
+    "Times: a field such as 'next_due_at' is the exact moment in UTC (an international"
+    " standard); the field beside it ending in '_local' says the same moment in your own time"
+    " zone, for example 'Tuesday 1 December 2026 at 08:00 (Europe/London)'.",
+    "Days are written as day names ('Mon, Tue, Wed, Thu, Fri'), times of day as 24-hour"
+    " clock times ('08:00'), and dates as 'Tuesday 1 December 2026'.",
+    "Lesson ids come with the lesson's title. Empty values (null) mean 'not set' or 'not yet'.",
+    "Team leads never see your reflections or check answers. /forget erases all of this for"
+    " good; /stop keeps it while lessons are off.",
+)
+# How /mydata writes values for people, by column type and name, so a table added later is made
+# readable by the same rules: instants (exact UTC, plus '<column>_local' in the learner's time
+# zone), dates, times of day, day masks (DAY_MASK_COLUMNS) and weekday numbers (columns named
+# '*_day' holding 0-6, Monday first).
+DAY_MASK_COLUMNS = frozenset({"days"})
 
 Chain = tuple[ForeignKey, ...]
 
@@ -170,6 +194,29 @@ def owned_rows(item: LearnerTable, learner_id: int) -> ColumnElement[bool]:
     return or_(*(_owned_by(item.table, chain, learner_id) for chain in item.chains))
 
 
+def readable(column: str, value: object, timezone: str) -> dict[str, object]:
+    """One stored value as /mydata writes it: its key and value, and for an instant a readable
+    copy in the learner's time zone under '<column>_local'."""
+    if value is None or isinstance(value, bool):
+        return {column: value}
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return {column: value.isoformat()}
+        return {
+            column: value.isoformat(),
+            f"{column}_local": f"{moment(value, timezone)} ({timezone})",
+        }
+    if isinstance(value, date):
+        return {column: named(value)}
+    if isinstance(value, time):
+        return {column: clock(value)}
+    if isinstance(value, int) and column in DAY_MASK_COLUMNS and 0 <= value <= EVERY_DAY:
+        return {column: ", ".join(DAY_NAMES[day] for day in weekdays_of(value)) or "no days"}
+    if isinstance(value, int) and column.endswith("_day") and 0 <= value <= 6:
+        return {column: WEEKDAYS[value]}
+    return {column: _json_value(value)}
+
+
 def _json_value(value: object) -> object:
     if isinstance(value, datetime | date | time):
         return value.isoformat()
@@ -222,9 +269,11 @@ class PrivacyService:
         now = self._clock.now()
         async with self._sessions.begin() as session:
             learner = await learner_by_telegram_id(session, telegram_user_id)
+            timezone = await self._timezone(session, learner)
             document: dict[str, Any] = {
                 "about": ABOUT,
-                "exported_at": now.isoformat(),
+                "read_me": list(READ_ME),
+                **readable("exported_at", now, timezone),
                 "course": self._content.course.title,
             }
             rows_per_table: dict[str, int] = {}
@@ -239,7 +288,8 @@ class PrivacyService:
                         )
                     ).mappings()
                     records = [
-                        self._record(item.table, dict(row), learner, data_key) for row in rows
+                        self._record(item.table, dict(row), learner, data_key, timezone)
+                        for row in rows
                     ]
                     rows_per_table[item.name] = len(records)
                     section = SECTION_NAMES.get(item.name, item.name)
@@ -252,7 +302,9 @@ class PrivacyService:
                         .order_by(*person.table.primary_key.columns)
                     )
                 ).mappings()
-                records = [self._record(person.table, dict(row), None, None) for row in rows]
+                records = [
+                    self._record(person.table, dict(row), None, None, timezone) for row in rows
+                ]
                 rows_per_table[person.name] = rows_per_table.get(person.name, 0) + len(records)
                 if records:
                     document[SECTION_NAMES_BY_ID.get(person.name, person.name)] = records
@@ -350,18 +402,28 @@ class PrivacyService:
         except DecryptionError:
             return None
 
+    async def _timezone(self, session: AsyncSession, learner: Learner | None) -> str:
+        """The learner's time zone for readable times (UTC without a usable one)."""
+        if learner is None:
+            return "UTC"
+        found = await session.scalar(
+            select(Subscription.timezone).where(Subscription.learner_id == learner.id)
+        )
+        return found if found and is_timezone(found) else "UTC"
+
     def _record(
         self,
         table: Table,
         row: dict[str, Any],
         learner: Learner | None,
         data_key: bytes | None,
+        timezone: str,
     ) -> dict[str, object]:
         record: dict[str, object] = {}
         for column, value in row.items():
             if (table.name, column) in _SECRET_COLUMNS:
                 continue
-            record[column] = _json_value(value)
+            record.update(readable(column, value, timezone))
             if column == "lesson_id" and isinstance(value, str):
                 lesson = self._content.lesson(value)
                 record["lesson_title"] = lesson.title if lesson is not None else None

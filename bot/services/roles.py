@@ -94,6 +94,17 @@ async def usable_invite(
     return invite
 
 
+async def invite_kind(session: AsyncSession, token: str) -> str | None:
+    """Repository query: the kind of invite this token was made as, usable or not (None: no
+    such invite), so a refusal can point to whoever makes that kind of link."""
+    if not _TOKEN_RE.fullmatch(token):
+        return None
+    kind: str | None = await session.scalar(
+        select(Invite.kind).where(Invite.token_hash == hash_token(token))
+    )
+    return kind
+
+
 async def use_invite(session: AsyncSession, invite_id: int, now: datetime) -> bool:
     """Count one use, atomically and only while the invite is still usable."""
     result = await session.execute(
@@ -162,6 +173,11 @@ class Access:
 
     def __init__(self, admin_telegram_ids: frozenset[int]) -> None:
         self._admins = admin_telegram_ids
+
+    @property
+    def admins(self) -> frozenset[int]:
+        """The admins' numeric ids (from ADMIN_TELEGRAM_IDS)."""
+        return self._admins
 
     def is_admin(self, telegram_user_id: int) -> bool:
         """True for an id in ADMIN_TELEGRAM_IDS."""
@@ -241,6 +257,14 @@ class LeadService:
             return ADMIN
         async with self._sessions.begin() as session:
             return LEAD if await self._access.is_lead(session, telegram_user_id) else NONE
+
+    async def role_holders(self) -> list[tuple[int, str]]:
+        """Every admin and lead with their role (for their command menus at start-up)."""
+        async with self._sessions.begin() as session:
+            leads = (await session.scalars(select(Lead.telegram_user_id))).all()
+        holders = [(admin, ADMIN) for admin in sorted(self._access.admins)]
+        holders += [(lead, LEAD) for lead in leads if not self._access.is_admin(lead)]
+        return holders
 
     async def invite(self, caller: int) -> LeadInvite:
         """A one-time lead invitation link, valid for seven days."""

@@ -28,6 +28,8 @@ SUPPORT_DISCLOSURE = "d"
 # Lookup cards (payload: card id) and menus (payload: menu name).
 CARD_SHOW = "cs"
 MENU_SHOW = "mn"
+# /help's two pages (payload: "short" or "all", see bot.views.common).
+HELP_PAGE = "hp"
 # The fuller version of a lookup card (payload: card id).
 CARD_MORE = "cm"
 # Show a card (or a menu's overview card) behind its content note (payload: card id).

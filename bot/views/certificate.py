@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.dates import named, short_date
 from bot.core.textclean import utf16_len
 from bot.results.certificate import CertificateOptions, LearningRecord, NotFinished
 from bot.views.callbacks import CERT_MAKE, CERT_NAME, CERT_OPTIONS, encode
@@ -28,11 +29,11 @@ _SOURCE_WORDS = {
 
 
 def _long(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    return named(day)
 
 
 def _short(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
+    return short_date(day)
 
 
 def _count(n: int, thing: str) -> str:

@@ -21,6 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from qrcode.constants import ERROR_CORRECT_M
 
+from bot.core.dates import short_day
+
 # --- The style every chart shares (the confidence chart too) -------------------------------------
 # Telegram shows a photo about 330 px wide in a chat on a phone. Charts are drawn at twice that
 # (sharp on a phone's screen) with type large enough to read there: the smallest text is
@@ -86,10 +88,6 @@ def to_png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
-def _short_day(day: date) -> str:
-    return f"{day.day} {day:%b}"
-
-
 def progress_chart(weekly: Sequence[tuple[date, int]], this_week: date) -> bytes:
     """A PNG: lessons the cohort completed in each whole week (a bar each, its number at its
     end), then this week's row marked as not counted until next Monday."""
@@ -99,7 +97,7 @@ def progress_chart(weekly: Sequence[tuple[date, int]], this_week: date) -> bytes
 def progress_figure(weekly: Sequence[tuple[date, int]], this_week: date) -> Figure:
     """The weekly chart as a figure (`progress_chart` draws it)."""
     figure, axes = new_chart(len(weekly) + 1)
-    labels = [f"w/c {_short_day(day)}" for day, _ in weekly] + ["this week"]
+    labels = [f"w/c {short_day(day)}" for day, _ in weekly] + ["this week"]
     counts = [count for _, count in weekly]
     rows = list(range(len(labels)))
     bars = axes.barh(rows[:-1], counts, color=BAR, height=0.7)
@@ -116,7 +114,7 @@ def progress_figure(weekly: Sequence[tuple[date, int]], this_week: date) -> Figu
     axes.text(
         0,
         rows[-1],
-        f"  counted on Mon {_short_day(this_week + timedelta(weeks=1))}",
+        f"  counted on Mon {short_day(this_week + timedelta(weeks=1))}",
         va="center",
         fontsize=FONT_LABEL,
         color=MUTED,

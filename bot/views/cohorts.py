@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 from bot.content.schema import Lesson
+from bot.core.dates import WEEKDAYS, clock, day, moment, named
 from bot.core.pattern import describe, describe_next
-from bot.core.schedule import DAY_NAMES, format_days, zone
+from bot.core.schedule import format_days, zone
 from bot.core.states import SubscriptionState
 from bot.core.textclean import utf16_len
 from bot.results.cohorts import (
@@ -61,7 +62,6 @@ MAX_LISTED_COHORTS = 40
 MAX_LISTED_LEADS = 60
 MAX_ROSTER_BUTTONS = 80
 POSTER_QR_MM = 140  # the QR code's width on the A4 poster: scans from a couple of metres
-_DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def deep_link(bot_username: str, token: str) -> str:
@@ -69,13 +69,12 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start={invite_payload(token)}"
 
 
-def _day(day: date) -> str:
-    return f"{DAY_NAMES[day.weekday()]} {day.day} {day:%b %Y}"
+def _day(when: date) -> str:
+    return day(when)
 
 
-def _when(instant: datetime, timezone: str) -> str:
-    local = instant.astimezone(zone(timezone))
-    return f"{_day(local.date())} at {local:%H:%M}"
+def _when(instant: datetime, timezone: str, now: datetime | None = None) -> str:
+    return moment(instant, timezone, now)
 
 
 def _names(names: Sequence[str], limit: int = 10) -> str:
@@ -98,7 +97,7 @@ def _within(lines: list[str], budget: int = 3800) -> str:
 
 
 def _schedule(at: time, timezone: str, days: int) -> str:
-    return f"{at:%H:%M} ({escape(timezone)}), {format_days(days)}"
+    return f"{clock(at)} ({escape(timezone)}), {format_days(days)}"
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -198,9 +197,7 @@ def invite_poster(cohort: CohortInfo, link: InviteLink, url: str) -> bytes:
         page.gap(3)
         page.image(qr, POSTER_QR_MM)
         page.text(f"Invited by {cohort.lead_name}", 22, centre=True)
-        page.text(
-            f"Works until {_DAY_FULL[until.weekday()]} {until.day} {until:%B %Y}", 20, centre=True
-        )
+        page.text(f"Works until {named(until)}", 20, centre=True)
         page.gap(5)
         page.text("No camera? Open this link on your phone:", 14, colour=MUTED, centre=True)
         page.text(url, 15, bold=True, centre=True, wrap_anywhere=True)
@@ -422,11 +419,9 @@ def archived_screen(cohort_name: str) -> Screen:
 def settings_screen(cohort: CohortInfo, note: str | None = None) -> Screen:
     """A cohort's settings and how to change each."""
     name = escape(cohort.name)
-    huddle_at = (cohort.huddle_time or HUDDLE_AT).strftime("%H:%M")
+    huddle_at = clock(cohort.huddle_time or HUDDLE_AT)
     huddle = (
-        f"{_DAY_FULL[cohort.huddle_day]}s at {huddle_at}"
-        if cohort.huddle_day is not None
-        else "off"
+        f"{WEEKDAYS[cohort.huddle_day]}s at {huddle_at}" if cohort.huddle_day is not None else "off"
     )
     rota = escape(describe(cohort.pattern)) if cohort.pattern is not None else "none"
     lines = [note, ""] if note else []
@@ -574,7 +569,7 @@ def handover_screen(handover: Handover) -> Screen:
 # --- members: joining and leaving -----------------------------------------------------------------
 
 
-def join_screen(preview: CohortInvitePreview) -> Screen:
+def join_screen(preview: CohortInvitePreview, now: datetime) -> Screen:
     """The consent screen: the cohort, its lead, and exactly what the lead will see."""
     cohort, lead = escape(preview.cohort_name), escape(preview.lead_name)
     if preview.already_member:
@@ -584,10 +579,15 @@ def join_screen(preview: CohortInvitePreview) -> Screen:
             "You keep your progress and your own lesson times (change them any time in /settings)."
         )
     else:
+        first = (
+            _when(preview.first_lesson_at, preview.timezone, now)
+            if preview.first_lesson_at is not None
+            else _day(preview.starts_on)
+        )
         lessons = (
             "You'll get one short lesson at"
-            f" {_schedule(preview.delivery_time, preview.timezone, preview.days)}, starting"
-            f" {_day(preview.starts_on)} (change your own time any time in /settings)."
+            f" {_schedule(preview.delivery_time, preview.timezone, preview.days)}; your first"
+            f" lesson: {first} (change your own time any time in /settings)."
         )
     return Screen(
         f"<b>Join {cohort}?</b>\n\n{_capitalised(lead)} has invited you to take this"
@@ -645,16 +645,18 @@ def lead_accepted_screen() -> Screen:
     return Screen("You're now a team lead. " + lead_help_screen(admin=False).text)
 
 
-def bad_invite_screen(*, throttled: bool) -> Screen:
-    """A link that doesn't work: clear, and revealing nothing about any cohort."""
+def bad_invite_screen(*, throttled: bool, from_admin: bool = False) -> Screen:
+    """A link that doesn't work: clear, revealing nothing about any cohort, and pointing to
+    whoever makes that kind of link (a lead invitation comes from an admin)."""
     if throttled:
         return Screen(
             "Several links in a row haven't worked, so I've stopped checking them for a little"
-            " while. Please ask your team lead for a fresh link and try again later."
+            " while. Please ask whoever sent you the link for a fresh one and try again later."
         )
+    who = "the admin who invited you to lead" if from_admin else "your team lead"
     return Screen(
         "Sorry, this invite link doesn't work. It may have expired, been replaced or already"
-        " been used. Please ask your team lead for a fresh one. /start shows what this bot does."
+        f" been used. Please ask {who} for a fresh one. /start shows what this bot does."
     )
 
 
@@ -709,7 +711,7 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
         if joined.next_due_at <= now:
             lines.append("Your next lesson is on its way.")
         else:
-            lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone)}.")
+            lines.append(f"Your next lesson: {_when(joined.next_due_at, joined.timezone, now)}.")
     elif joined.state == SubscriptionState.PAUSED:
         lines.append("Your lessons are paused; /resume whenever you're ready.")
     elif joined.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
@@ -736,14 +738,14 @@ def joined_screen(joined: Joined, now: datetime) -> Screen:
     return Screen("\n".join(lines), tuple(rows))
 
 
-def team_pattern_taken_screen(taken: TeamPatternTaken) -> Screen:
+def team_pattern_taken_screen(taken: TeamPatternTaken, now: datetime) -> Screen:
     """The member now follows the team's rota."""
     lines = [
         f"Done: your lessons follow the {escape(describe(taken.pattern))}"
         f" of <b>{escape(taken.cohort_name)}</b>."
     ]
     if taken.next_due_at is not None:
-        when = describe_next(taken.next_due_at, taken.pattern, taken.timezone)
+        when = describe_next(taken.next_due_at, taken.pattern, taken.timezone, now)
         lines.append(f"Your next lesson: {escape(when)}.")
     lines.append("You can change this any time in /settings.")
     return Screen("\n".join(lines))

@@ -1,12 +1,16 @@
-"""The command menu: every public command with its one-line description.
+"""The command menus: every command with its one-line description, per role.
 
-One list drives Telegram's command menu (setMyCommands at start-up) and the /help screen, so the
-two cannot drift apart. Features add their commands here, in the order people should see them.
+One list drives Telegram's command menus (setMyCommands: the learners' menu as the default, and
+a lead's or an admin's in their own chat) and the /help screens, so they cannot drift apart.
+Features add their commands here, in the order people should see them; `essential` ones make the
+short /help that fits one phone screen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from bot.results.roles import ADMIN, LEAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,24 +20,41 @@ class Command:
     name: str
     description: str
     section: str
+    short: str = ""  # its words on the short /help (one phone screen); empty: not on it
 
 
 LEARN = "Your course"
 LOOKUP = "Look things up"
 PRIVACY = "Your data"
 HELP = "Help"
+TEAM = "Your team"
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Start the course or see where you are", LEARN),
-    Command("today", "Your latest lesson again", LEARN),
-    Command("next", "The next lesson now, at your own pace", LEARN),
-    Command("progress", "Lessons done, your streak, checks mastered, next lesson", LEARN),
+    Command("today", "Your latest lesson again", LEARN, short="your latest lesson"),
+    Command("next", "The next lesson now, at your own pace", LEARN, short="the next lesson now"),
+    Command(
+        "progress",
+        "Lessons done, your streak, checks mastered, next lesson",
+        LEARN,
+        short="how far you've come",
+    ),
     Command("journal", "Your private reflections, newest first", LEARN),
     Command("confidence", "Your own confidence self-assessment answers", LEARN),
     Command("certificate", "Your record of learning (PDF) once you finish the course", LEARN),
     Command("leave", "Leave a team cohort you joined", LEARN),
-    Command("settings", "Lesson time, timezone, days, reflection time, reminders", LEARN),
-    Command("pause", "Take a break: /pause 3d, /pause 2w or /pause until 2027-01-04", LEARN),
+    Command(
+        "settings",
+        "Lesson time, timezone, days, reflection time, reminders",
+        LEARN,
+        short="when your lessons come",
+    ),
+    Command(
+        "pause",
+        "Take a break: /pause 3d, /pause 2w or /pause until 4 January",
+        LEARN,
+        short="take a break (/resume to come back)",
+    ),
     Command("resume", "Lessons back on after a pause or a stop", LEARN),
     Command("restart", "Go through the course again from lesson 1", LEARN),
     Command("stop", "Stop daily lessons, keeping or deleting your data", LEARN),
@@ -47,20 +68,47 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("questions", "Key questions to assess sources of resilience", LOOKUP),
     Command("wellbeing", "Protecting staff wellbeing", LOOKUP),
-    Command("cards", "Every card, by topic", LOOKUP),
-    Command("search", "Search the cards and lessons: /search your words", LOOKUP),
-    Command("mydata", "Everything stored about you, as a file", PRIVACY),
-    Command("forget", "Erase everything stored about you", PRIVACY),
+    Command("cards", "Every card, by topic", LOOKUP, short="every card, by topic"),
+    Command(
+        "search",
+        "Search the cards and lessons: /search your words",
+        LOOKUP,
+        short="or just type a few words, such as <i>stage 2</i>",
+    ),
+    Command("mydata", "Everything stored about you, as a file", PRIVACY, short="what is stored"),
+    Command("forget", "Erase everything stored about you", PRIVACY, short="erase it all"),
     Command("help", "What this bot can do", HELP),
     # Public (HELP, not PRIVACY): the policy is nobody's personal data, so it answers in groups.
     Command("privacy", "What is stored about you, who sees it, for how long", HELP),
-    Command("support", "Support and urgent contacts, any time", HELP),
+    Command(
+        "support",
+        "Support and urgent contacts, any time",
+        HELP,
+        short="support and urgent contacts, any time",
+    ),
 )
 
 
-def sections() -> dict[str, list[Command]]:
-    """Commands grouped by help section, in first-seen order."""
-    grouped: dict[str, list[Command]] = {}
-    for command in COMMANDS:
-        grouped.setdefault(command.section, []).append(command)
-    return grouped
+# A lead's commands, in their own chat's menu (admins may lead cohorts too).
+LEAD_COMMANDS: tuple[Command, ...] = (
+    Command("cohorts", "Your team cohorts", TEAM, short="your cohorts"),
+    Command("cohort", "One cohort: /cohort name; a new one: /cohort new name", TEAM),
+    Command("lead", "How leading a cohort works", TEAM, short="how leading works"),
+)
+# An admin's /lead does more than a lead's.
+ADMIN_LEAD = Command(
+    "lead", "Team leads: invite, add, list, remove, hand over", TEAM, short="manage team leads"
+)
+ADMIN_REPORT = Command(
+    "report", "The programme report, CSV and XLSX (groups of 5 or more)", TEAM, short="report"
+)
+
+
+def menu(role: str) -> tuple[Command, ...]:
+    """The commands in the menu of someone with this role (ADMIN, LEAD or NONE)."""
+    if role == ADMIN:
+        lead = tuple(c for c in LEAD_COMMANDS if c.name != "lead")
+        return COMMANDS + lead + (ADMIN_LEAD, ADMIN_REPORT)
+    if role == LEAD:
+        return COMMANDS + LEAD_COMMANDS
+    return COMMANDS

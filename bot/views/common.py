@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
-from bot.views.callbacks import COURSE, LESSON_MOMENT, MENU_SHOW, encode
+from bot.views.callbacks import (
+    COURSE,
+    HELP_PAGE,
+    LESSON_MOMENT,
+    MENU_SHOW,
+    encode,
+)
 from bot.views.commands import Command
 from bot.views.lookup import ALL_MENUS
 from bot.views.screen import Button, Screen, escape
@@ -24,20 +30,52 @@ def framing_text() -> str:
     )
 
 
-def help_screen(commands: Mapping[str, Sequence[Command]]) -> Screen:
-    """One screen explaining every command, grouped by section."""
-    lines = ["<b>How this bot works</b>", ""]
-    for section, items in commands.items():
+# /help's pages, as the HELP_PAGE button's payload.
+HELP_SHORT = "short"
+HELP_ALL = "all"
+
+
+def help_screen(commands: Sequence[Command]) -> Screen:
+    """/help on one phone screen: the few commands people need, grouped; buttons for the rest.
+
+    A section with one or two of them goes on one line; `commands` is the person's menu, so a
+    lead's help names the team commands too.
+    """
+    lines = ["<b>How this bot works</b>"]
+    for section, items in _grouped(c for c in commands if c.short).items():
+        shown = [f"/{c.name} {c.short}" for c in items]  # shorts are our own HTML
+        lines.append("")
+        if len(shown) <= 2:
+            lines.append(f"<b>{escape(section)}</b>: " + " · ".join(shown))
+        else:
+            lines.append(f"<b>{escape(section)}</b>")
+            lines.extend(shown)
+    buttons = (
+        (Button("Today's lesson", encode(COURSE, "today")),),
+        (
+            Button("Look something up", encode(MENU_SHOW, ALL_MENUS)),
+            Button("All commands", encode(HELP_PAGE, HELP_ALL)),
+        ),
+        (Button("Support and contacts", encode(LESSON_MOMENT)),),
+    )
+    return Screen("\n".join(lines), buttons)
+
+
+def all_commands_screen(commands: Sequence[Command]) -> Screen:
+    """Every command in the person's menu with its description, grouped; Back to /help."""
+    lines = ["<b>All commands</b>", ""]
+    for section, items in _grouped(commands).items():
         lines.append(f"<b>{escape(section)}</b>")
         lines.extend(f"/{c.name} - {escape(c.description)}" for c in items)
         lines.append("")
-    lines.append("You can also type a few words, such as <i>stage 2</i>, to look something up.")
-    buttons = (
-        (Button("Today's lesson", encode(COURSE, "today")),),
-        (Button("Look something up", encode(MENU_SHOW, ALL_MENUS)),),
-        (Button("Support and contacts", encode(LESSON_MOMENT)),),
-    )
-    return Screen("\n".join(lines).strip(), buttons)
+    return Screen("\n".join(lines).strip(), ((Button("Back", encode(HELP_PAGE, HELP_SHORT)),),))
+
+
+def _grouped(commands: Iterable[Command]) -> dict[str, list[Command]]:
+    grouped: dict[str, list[Command]] = {}
+    for command in commands:
+        grouped.setdefault(command.section, []).append(command)
+    return grouped
 
 
 def apology_screen() -> Screen:

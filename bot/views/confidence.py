@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import SelfAssessment, Statement
+from bot.core.dates import short_date, short_day
 from bot.core.states import ConfidencePhase
 from bot.results.confidence import (
     PHASE_NAMES,
@@ -155,7 +156,7 @@ def _cell(answers: dict[str, int | None], statement_id: str) -> str:
 
 
 def _date(moment: datetime) -> str:
-    return f"{moment.day} {moment:%b %Y}"
+    return short_date(moment)
 
 
 # --- the lead's dashboard -------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def change_lines(changes: Sequence[ConfidenceChange]) -> list[str]:
         )
     newest = max(change.released_on for change in changes)
     lines.append(
-        f"<i>Updated {newest.day} {newest:%b} and only when {RELEASE_STEP} more people have"
+        f"<i>Updated {short_day(newest)} and only when {RELEASE_STEP} more people have"
         " answered, so no one's answers can be picked out.</i>"
     )
     return lines

@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.content.schema import Content, Lesson, Support
+from bot.core.dates import capitalised, moment
 from bot.core.pattern import PatternKind, describe_next
 from bot.core.states import SubscriptionState
 from bot.core.textclean import MAX_STORED_CHARS, shorten
-from bot.results.learning import AnswerResult, JournalPage, Progress, Touch
+from bot.results.learning import AnswerResult, JournalPage, Progress, ReflectionStop, Touch
 from bot.views.callbacks import (
     JOURNAL_PAGE,
     LESSON_MOMENT,
+    LESSON_SHOW,
     REFLECT_CANCEL,
     REVIEW_ANSWER,
     REVIEW_LATER,
@@ -37,16 +39,6 @@ def _moment(lesson: Lesson) -> Button:
     return Button("I need a moment", encode(LESSON_MOMENT, lesson.id))
 
 
-def _when(moment: datetime) -> str:
-    """A local date and time people read easily: 'Tue 1 Dec 2026, 08:00'."""
-    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
-
-
-def _long_when(moment: datetime) -> str:
-    """'Tuesday 1 December at 08:00'."""
-    return f"{moment:%A} {moment.day} {moment:%B} at {moment:%H:%M}"
-
-
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
@@ -54,7 +46,7 @@ def _count(number: int, one: str, many: str) -> str:
 # --- Lesson buttons -------------------------------------------------------------------------------
 
 
-def done_screen(touch: Touch) -> Screen:
+def done_screen(touch: Touch, now: datetime) -> Screen:
     """After Done: a kind word, and the day's review questions offered (never pushed)."""
     if not touch.recorded:
         return Screen(
@@ -66,7 +58,7 @@ def done_screen(touch: Touch) -> Screen:
         if touch.already
         else "Done. Thank you for making time for this today."
     )
-    if (footer := _next_footer(touch)) is not None:
+    if (footer := _next_footer(touch, now)) is not None:
         text += f" Next lesson {footer}."
     if not touch.reviews_waiting:
         return Screen(text)
@@ -87,24 +79,25 @@ def done_screen(touch: Touch) -> Screen:
     )
 
 
-def skip_screen(touch: Touch) -> Screen:
+def skip_screen(touch: Touch, now: datetime) -> Screen:
     """After Skip: no reason asked, no penalty."""
     if touch.recorded and touch.already:
         return Screen("That lesson is already marked. Nothing else is needed.")
-    footer = _next_footer(touch)
+    footer = _next_footer(touch, now)
     return Screen(
         "Skipped. No reason needed, and it makes no difference to your progress."
         + f" Your next lesson comes {footer or 'as usual'}."
     )
 
 
-def _next_footer(touch: Touch) -> str | None:
-    """When the next lesson comes, in the pattern's words: 'on your next night shift, Thursday
-    at 19:00' on a rota, else 'on Thursday at 08:00'; None when none is coming."""
+def _next_footer(touch: Touch, now: datetime) -> str | None:
+    """When the next lesson comes, in the pattern's words: 'on your next night shift, tomorrow
+    at 19:00' on a rota, else 'tomorrow at 08:00' or 'on Thursday 10 December at 08:00'; None
+    when none is coming."""
     if touch.next_lesson_at is None or touch.pattern is None:
         return None
-    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone)
-    return when if when.startswith("on ") else f"on {when}"
+    when = describe_next(touch.next_lesson_at, touch.pattern, touch.timezone, now)
+    return when if when.startswith(("on ", "today", "tomorrow")) else f"on {when}"
 
 
 def moment_screen(support: Support) -> Screen:
@@ -136,7 +129,7 @@ def reflect_screen(lesson: Lesson, *, can_keep: bool) -> Screen:
         head + "<i>Reply with a few lines when you are ready. Only you can see what you write: it"
         " is stored encrypted, never shown to your team lead, and /journal shows it back to"
         f" you. {NO_NAMES}</i>",
-        ((Button("Cancel", encode(REFLECT_CANCEL)), _moment(lesson)),),
+        ((_cancel(lesson.id), _moment(lesson)),),
     )
 
 
@@ -161,25 +154,51 @@ def reflection_saved_screen(*, truncated: bool, support: bool = False) -> Screen
     )
 
 
-def reflection_cancelled_screen() -> Screen:
-    """After Cancel on a reflection prompt."""
+def _cancel(lesson_id: str | None) -> Button:
+    """Cancel on a reflection prompt; it names the lesson so a late press can answer truly."""
+    return Button("Cancel", encode(REFLECT_CANCEL, *([lesson_id] if lesson_id else [])))
+
+
+def reflection_cancelled_screen(outcome: ReflectionStop = ReflectionStop.CANCELLED) -> Screen:
+    """After Cancel on a reflection prompt: what actually happened (an old Cancel may be pressed
+    after the reflection was sent, or after the prompt was already cancelled)."""
+    if outcome == ReflectionStop.ALREADY_SAVED:
+        return Screen(
+            "Your reflection on this lesson is already saved privately, so there's nothing to"
+            " cancel. /journal shows it."
+        )
+    if outcome == ReflectionStop.NOTHING_OPEN:
+        return Screen(
+            "No reflection is waiting any more, so there's nothing to cancel. Anything you"
+            " saved is in /journal."
+        )
     return Screen("No problem: nothing was saved. Type a few words any time to look something up.")
 
 
-def reflection_refused_screen() -> Screen:
+def reflection_refused_screen(lesson_id: str | None = None) -> Screen:
     """The text contained NUL: nothing was saved, the reflection is still open."""
     return Screen(
         "I couldn't save that: it contains a character that can't be stored. Please send it"
         " again without it, or press Cancel.",
-        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+        ((_cancel(lesson_id),),),
     )
 
 
-def reflection_empty_screen() -> Screen:
+def reflection_empty_screen(lesson_id: str | None = None) -> Screen:
     """Nothing was left of the text once cleaned: the reflection is still open."""
     return Screen(
         "There was nothing in that message I could save. Write a few words, or press Cancel.",
-        ((Button("Cancel", encode(REFLECT_CANCEL)),),),
+        ((_cancel(lesson_id),),),
+    )
+
+
+def reflection_still_open_screen(lesson_id: str | None = None) -> Screen:
+    """A photo, sticker or voice note while a reflection prompt is open: only typed words can be
+    kept; the prompt stays open."""
+    return Screen(
+        "I can only keep typed words as a reflection, so that wasn't saved. Your reflection"
+        " prompt is still open: type a few lines when you're ready, or press Cancel.",
+        ((_cancel(lesson_id),),),
     )
 
 
@@ -244,7 +263,7 @@ def reviews_later_screen() -> Screen:
 # --- /progress ------------------------------------------------------------------------------------
 
 
-def progress_screen(progress: Progress | None) -> Screen:
+def progress_screen(progress: Progress | None, now: datetime) -> Screen:
     """Lessons done, streak (rest days never count against it), checks, reflections, next lesson."""
     if progress is None:
         return Screen("You haven't started the course yet. /start sets up a short lesson each day.")
@@ -266,30 +285,30 @@ def progress_screen(progress: Progress | None) -> Screen:
             f"Review questions waiting: {progress.reviews_waiting}"
             " <i>(they come with your daily lesson)</i>"
         )
-    lines += ["", _schedule_line(progress)]
+    lines += ["", _schedule_line(progress, now)]
     return Screen("\n".join(lines))
 
 
-def _schedule_line(progress: Progress) -> str:
+def _schedule_line(progress: Progress, now: datetime) -> str:
     zone = escape(progress.timezone)
     if progress.state == SubscriptionState.ACTIVE and progress.next_delivery is not None:
         pattern = progress.pattern
         if pattern is not None and pattern.kind == PatternKind.ROTA:
             # 'on your next night shift, Thursday at 19:00' (next_delivery is already local).
-            when = describe_next(progress.next_delivery, pattern, progress.timezone)
+            when = describe_next(progress.next_delivery, pattern, progress.timezone, now)
             return f"Next lesson: {when} ({zone})."
-        return f"Next lesson: {_long_when(progress.next_delivery)} ({zone})."
+        return f"Next lesson: {moment(progress.next_delivery, now=now)} ({zone})."
     if progress.state == SubscriptionState.PAUSED:
         if progress.paused_until is not None:
             return (
-                f"Lessons are paused until {_long_when(progress.paused_until)} ({zone})."
+                f"Lessons are paused until {moment(progress.paused_until, now=now)} ({zone})."
                 " /resume starts them again sooner."
             )
         return "Lessons are paused. /resume starts them again whenever you are ready."
     if progress.state == SubscriptionState.FINISHED:
         return "You have finished the course. Well done for seeing it through."
     if progress.state in (SubscriptionState.STOPPED, SubscriptionState.INACTIVE):
-        return "Daily lessons are off. /start sets them up again whenever you like."
+        return "Daily lessons are stopped. /resume brings them back whenever you like."
     if progress.state is None:
         return "You have no daily lessons set up. /start sets them up."
     if progress.state == SubscriptionState.SETUP:
@@ -305,7 +324,7 @@ def _shorten(text: str, limit: int) -> tuple[str, bool]:
     return shortened, shortened != text
 
 
-def journal_screen(page: JournalPage, content: Content) -> Screen:
+def journal_screen(page: JournalPage, content: Content, now: datetime) -> Screen:
     """One page of the learner's reflections, newest first, with Newer/Older buttons."""
     if not page.total:
         return Screen(
@@ -326,7 +345,7 @@ def journal_screen(page: JournalPage, content: Content) -> Screen:
             text, cut = _shorten(entry.text, JOURNAL_ENTRY_CHARS)
             shortened = shortened or cut
             body = escape(text)
-        parts.append(f"<b>{_when(entry.written)}</b>{title}\n{body}")
+        parts.append(f"<b>{capitalised(moment(entry.written, now=now))}</b>{title}\n{body}")
     if shortened:
         parts.append("<i>Long reflections are shortened here; /mydata has every word.</i>")
     row: list[Button] = []
@@ -335,3 +354,12 @@ def journal_screen(page: JournalPage, content: Content) -> Screen:
     if page.page + 1 < page.pages:
         row.append(Button("Older", encode(JOURNAL_PAGE, page.page + 1)))
     return Screen("\n\n".join(parts), (tuple(row),) if row else ())
+
+
+def uncertain_lesson_screen(lesson: Lesson) -> Screen:
+    """One line and a button: a lesson whose sending was cut off may not have arrived."""
+    return Screen(
+        f"Your lesson <i>{escape(lesson.title)}</i> may not have reached you: the connection"
+        " dropped while it was being sent.",
+        ((Button("Show that lesson", encode(LESSON_SHOW, lesson.id)),),),
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
 from bot.content.html import html_to_text
 from bot.content.schema import MENUS, Card, Content, Lesson, Support, SupportContact
+from bot.core.dates import day
 from bot.core.textclean import shorten
 from bot.views.callbacks import (
     CARD_MORE,
@@ -86,10 +86,6 @@ def _contacts(contacts: Sequence[SupportContact]) -> str:
     )
 
 
-def _day(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 def support_screen(support: Support) -> Screen:
     """The one support screen: grounding, what this bot is not, who to contact (ours, then local).
 
@@ -99,11 +95,11 @@ def support_screen(support: Support) -> Screen:
         f"<b>Take a moment</b>\n\n{support.grounding}\n\n{support.not_a_crisis_service}\n\n"
         f"{_contacts(support.contacts)}"
     )
-    reviewed = f"Contacts last checked {_day(support.last_reviewed)}"
+    reviewed = f"Contacts last checked {day(support.last_reviewed)}"
     if support.local_contacts:
         text += f"\n\n<b>In your organisation</b>\n{_contacts(support.local_contacts)}"
         if support.local_last_reviewed is not None:
-            reviewed += f" (your organisation's, {_day(support.local_last_reviewed)})"
+            reviewed += f" (your organisation's, {day(support.local_last_reviewed)})"
     return Screen(
         f"{text}\n\n<i>{reviewed}.</i>",
         ((Button("Responding to a disclosure", encode(SUPPORT, SUPPORT_DISCLOSURE)),),),
@@ -240,6 +236,11 @@ def stage_hint_screen(content: Content) -> Screen:
             (Button(MENUS["stages"], encode(MENU_SHOW, "stages")),),
         ),
     )
+
+
+# The /start payload of the inline "nothing found" button: it opens the search prompt.
+SEARCH_PAYLOAD = "search"
+INLINE_NOTHING_FOUND = "Nothing found: search in the bot"
 
 
 def search_prompt_screen(content: Content) -> Screen:

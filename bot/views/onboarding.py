@@ -30,7 +30,11 @@ def _position(enrolment: Enrolment, content: Content) -> str:
         return f"The course has {total} lessons; your first is still to come."
     last = content.lesson(enrolment.last_lesson_id) if enrolment.last_lesson_id else None
     latest = f" The latest was <i>{escape(last.title)}</i>." if last is not None else ""
-    return f"You've had {had} of {total} lessons.{latest}"
+    # Say what is true: a lesson that came is not a lesson done.
+    done = min(enrolment.lessons_done, had)
+    marked = f"{done} marked done" if done else "none marked done yet"
+    came = "has come to you so far" if had == 1 else "have come to you so far"
+    return f"{had} of {total} lessons {came} ({marked}).{latest}"
 
 
 # --- welcome and consent -------------------------------------------------------------------------
@@ -164,7 +168,8 @@ def _pause_rows() -> tuple[tuple[Button, ...], ...]:
 
 PAUSE_EXAMPLES = (
     "<code>/pause 3d</code> for three days, <code>/pause 2w</code> for two weeks, or"
-    " <code>/pause until 2027-01-04</code> to have lessons back on that date."
+    " <code>/pause until 4 January</code> (or <i>until Monday</i>, <i>until the 14th</i>) to have"
+    " lessons back on that day."
 )
 
 
@@ -196,7 +201,7 @@ def paused_screen(enrolment: Enrolment, now: datetime) -> Screen:
             " they start again by themselves then"
         )
         if enrolment.next_lesson_at is not None:
-            text += f" (next lesson {when_text(enrolment.next_lesson_at, tz, now)})"
+            text += f" (next lesson: {when_text(enrolment.next_lesson_at, tz, now)})"
         text += "."
     text += "\n\n/resume brings them back sooner. /support is always there."
     return Screen(text, ((Button("Resume now", encode(COURSE, "resume")),),))

@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from bot.core.dates import moment
 from bot.views.callbacks import FORGET_CONFIRM, FORGET_KEEP, encode
 from bot.views.screen import Button, Screen, escape
-
-
-def _when(moment: datetime) -> str:
-    """A date and time people read easily: 'Tue 1 Dec 2026, 08:00'."""
-    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -78,7 +74,8 @@ def privacy_screen(reflection_days: int, inactive_days: int) -> Screen:
 def mydata_caption(taken: datetime) -> str:
     """The caption of the /mydata document."""
     return (
-        f"Everything I store about you, as of {_when(taken)} UTC. Your reflections are in it,"
+        f"Everything I store about you, as of {moment(taken, 'UTC', taken)} (UTC). Your"
+        " reflections are in it,"
         " readable: keep the file somewhere safe. /forget erases it all."
     )
 

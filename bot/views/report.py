@@ -13,6 +13,7 @@ from datetime import datetime
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from bot.core.dates import moment
 from bot.results.confidence import SUPPRESSED, K
 from bot.results.report import Cell, ProgrammeReport
 from bot.views.screen import Screen, escape
@@ -26,7 +27,7 @@ def readme_lines(report: ProgrammeReport) -> list[str]:
     """What the report holds and the rule every figure obeys (the readme sheet, line by line)."""
     return [
         f"Programme report: {report.course_title}",
-        f"Made {report.made_at:%Y-%m-%d %H:%M} UTC, across all team cohorts and self-enrolled"
+        f"Made {moment(report.made_at, 'UTC')} UTC, across all team cohorts and self-enrolled"
         " learners.",
         "",
         "Each row is one figure about a group of people: 'people' is how many people it stands"
@@ -103,7 +104,7 @@ def report_xlsx(report: ProgrammeReport) -> bytes:
 
 def report_filename(made_at: datetime, extension: str) -> str:
     """programme-report-2026-12-03.csv / .xlsx"""
-    return f"programme-report-{made_at:%Y-%m-%d}.{extension}"
+    return f"programme-report-{made_at.date().isoformat()}.{extension}"
 
 
 def report_caption(report: ProgrammeReport) -> Screen:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from bot.core.dates import moment, named, on_day, weekday
 from bot.core.pattern import (
     MAX_CYCLE_DAYS,
     Pattern,
@@ -61,21 +62,6 @@ ZONE_CHOICES = (
 
 
 _MAX_ECHO = 40
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -97,27 +83,19 @@ def local_clock(now: datetime, tz: str) -> str:
 
 def day_text(instant: datetime, tz: str, now: datetime) -> str:
     """A day relative to now in the learner's timezone: today, tomorrow, on Thursday 3 December."""
-    day = local_date(instant, tz)
-    today = local_date(now, tz)
-    if day == today:
-        return "today"
-    if day == today + timedelta(days=1):
-        return "tomorrow"
-    text = f"on {_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
-    return text if day.year == today.year else f"{text} {day.year}"
+    return on_day(local_date(instant, tz), local_date(now, tz))
 
 
 def when_text(instant: datetime, tz: str, now: datetime) -> str:
     """A delivery instant as the learner reads it: 'tomorrow at 08:00'."""
-    local = instant.astimezone(zone(tz))
-    return f"{day_text(instant, tz, now)} at {format_time(local.time())}"
+    return moment(instant, tz, now)
 
 
 def next_when(instant: datetime, pattern: Pattern, tz: str, now: datetime) -> str:
     """When the next lesson comes, in words that fit the pattern: 'on your next night shift,
     Thursday at 19:00' on a rota, else 'tomorrow at 08:00'."""
     if pattern.kind == PatternKind.ROTA:
-        return describe_next(instant, pattern, tz)
+        return describe_next(instant, pattern, tz, now)
     return when_text(instant, tz, now)
 
 
@@ -172,8 +150,8 @@ def today_text(pattern: Pattern, now: datetime, tz: str) -> str:
     lesson = f"lesson at {format_time(at)}" if at is not None else "no lesson"
     shift = shift_on(pattern, today)
     if shift is None:
-        return f"{_WEEKDAYS[today.weekday()]}, {lesson}"
-    return f"{_WEEKDAYS[today.weekday()]}, {_SHIFT_ONE[shift]} ({lesson})"
+        return f"{weekday(today)}, {lesson}"
+    return f"{weekday(today)}, {_SHIFT_ONE[shift]} ({lesson})"
 
 
 def pattern_today_line(enrolment: Enrolment, now: datetime) -> str:
@@ -207,8 +185,7 @@ def schedule_lines(enrolment: Enrolment, now: datetime) -> list[str]:
         assert pattern.cycle_start is not None
         when = (
             f"<b>Your pattern:</b> {pattern_text(pattern)}, started on"
-            f" {_WEEKDAYS[pattern.cycle_start.weekday()]} {pattern.cycle_start.day}"
-            f" {_MONTHS[pattern.cycle_start.month - 1]}",
+            f" {named(pattern.cycle_start, local_date(now, schedule.timezone))}",
             f"<b>Lessons:</b> {_rota_times(pattern)}",
             f"<b>Today:</b> {today_text(pattern, now, schedule.timezone)}",
             zone_line,
@@ -634,7 +611,7 @@ def pattern_menu_screen(enrolment: Enrolment, *, retry: str | None = None) -> Sc
 
 
 def _long_date(day: date) -> str:
-    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    return named(day, day)
 
 
 def rota_start_screen(draft: RotaDraft, today: date, *, retry: str | None = None) -> Screen:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.core.dates import named
 from bot.core.schedule import DAY_NAMES, format_days
 from bot.views.callbacks import WEEK_DONE, WEEK_TOGGLE, encode
 from bot.views.screen import Button, Screen
@@ -35,7 +36,7 @@ def week_prompt_screen(monday: date, days: int) -> Screen:
         for index, name in enumerate(DAY_NAMES)
     ]
     return Screen(
-        f"<b>Your week from Monday {monday.day} {monday:%B}</b>\n"
+        f"<b>Your week from {named(monday, monday)}</b>\n"
         "Which days suit you for a lesson? Tap a day to switch it on or off.\n\n"
         f"Now: {_chosen(days)}.\n"
         "If you don't answer, these days stand, the same as last week. "
@@ -47,7 +48,7 @@ def week_prompt_screen(monday: date, days: int) -> Screen:
 def week_chosen_screen(monday: date, days: int) -> Screen:
     """After Done: what the week now holds (changeable until the next Sunday's question)."""
     return Screen(
-        f"<b>Your week from Monday {monday.day} {monday:%B}</b>\n"
+        f"<b>Your week from {named(monday, monday)}</b>\n"
         f"Lessons: {_chosen(days)}.\n\n"
         "I'll ask again next Sunday. You can change your pattern any time in /settings."
     )

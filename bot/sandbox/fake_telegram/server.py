@@ -274,6 +274,15 @@ class FakeBotAPI(People, FaultInjection):
         """The command list set for one scope and language."""
         return list(self._commands.get((_scope_key(scope), language_code), []))
 
+    def menu_seen_in(self, chat_id: int) -> list[JSON]:
+        """The menu a person sees in their private chat, resolved as Telegram does: the chat's
+        own scope, else all private chats, else the default (all languages)."""
+        for scope in ({"type": "chat", "chat_id": chat_id}, {"type": "all_private_chats"}, None):
+            key = (_scope_key(scope), "")
+            if key in self._commands:
+                return list(self._commands[key])
+        return []
+
     @property
     def pending_updates(self) -> list[JSON]:
         """Updates not yet confirmed by the bot."""
@@ -505,15 +514,16 @@ class FakeBotAPI(People, FaultInjection):
 
     async def _set_my_commands(self, params: JSON) -> bool:
         commands = check_commands(params.get("commands"))
-        key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
+        key = (self._checked_scope(params.get("scope")), str(params.get("language_code") or ""))
         self._commands[key] = commands
         return True
 
     async def _get_my_commands(self, params: JSON) -> list[JSON]:
-        return self.commands_for(params.get("scope"), str(params.get("language_code") or ""))
+        key = (self._checked_scope(params.get("scope")), str(params.get("language_code") or ""))
+        return list(self._commands.get(key, []))
 
     async def _delete_my_commands(self, params: JSON) -> bool:
-        key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
+        key = (self._checked_scope(params.get("scope")), str(params.get("language_code") or ""))
         self._commands.pop(key, None)
         return True
 
@@ -545,6 +555,23 @@ class FakeBotAPI(People, FaultInjection):
         which = "short_description" if short else "description"
         own = self._descriptions.get((which, language_code))
         return own if own is not None else self._descriptions.get((which, ""), "")
+
+    def _checked_scope(self, scope: object) -> str:
+        """The stored key of a BotCommandScope; raises the 400s Telegram sends for a bad one."""
+        if isinstance(scope, str):  # form and multipart bodies carry it as JSON text
+            try:
+                scope = json.loads(scope)
+            except ValueError:
+                raise bad("can't parse BotCommandScope JSON object") from None
+        if scope is None or scope == "":
+            return _scope_key(None)
+        if not isinstance(scope, dict) or scope.get("type") not in _SCOPE_TYPES:
+            raise bad("unsupported scope type")
+        if scope["type"] in ("chat", "chat_administrators", "chat_member"):
+            self._target_chat(scope)
+        if scope["type"] == "chat_member" and not _optional_int(scope.get("user_id")):
+            raise bad("user not found")
+        return _scope_key(scope)
 
     async def _set_webhook(self, params: JSON) -> bool:
         url = params.get("url")
@@ -727,6 +754,19 @@ def _optional_int(value: object) -> int | None:
         with contextlib.suppress(ValueError):
             return int(value)
     return None
+
+
+_SCOPE_TYPES = frozenset(
+    {
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
+    }
+)
 
 
 def _scope_key(scope: object) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
-from bot.core.pattern import PatternKind, to_column
+from bot.core.pattern import PatternKind, fixed_days, next_lesson, to_column
 from bot.core.schedule import local_instant
 from bot.core.states import SubscriptionState
 from bot.db.models import Cohort, CohortMember, Invite, Learner, Subscription
@@ -43,6 +43,7 @@ from bot.services.roles import (
     LEAD_INVITE,
     Access,
     InviteThrottle,
+    invite_kind,
     invite_usable,
     token_of,
     usable_invite,
@@ -99,9 +100,13 @@ class JoiningService:
                         starts_on=cohort.starts_on,
                         already_member=member,
                         subscribed=subscribed,
+                        first_lesson_at=None if subscribed else first_lesson(cohort, now),
                     )
+            from_admin = token is not None and await invite_kind(session, token) == LEAD_INVITE
         self._throttle.failed(telegram_user_id)
-        return InviteRefused(throttled=self._throttle.blocked(telegram_user_id))
+        return InviteRefused(
+            throttled=self._throttle.blocked(telegram_user_id), from_admin=from_admin
+        )
 
     async def _live_cohort(self, session: AsyncSession, invite: Invite) -> Cohort | None:
         if invite.kind != COHORT_INVITE or invite.cohort_id is None:
@@ -281,9 +286,9 @@ class JoiningService:
         subscription.paused_until = None
         subscription.updated_at = now
         await session.flush()
-        opening = local_instant(cohort.starts_on, time(0), cohort.timezone)
-        start = max(now, opening - timedelta(microseconds=1))
-        subscription.next_due_at = await next_due_for(session, subscription, start)
+        subscription.next_due_at = await next_due_for(
+            session, subscription, joining_from(cohort, now)
+        )
         return subscription, False
 
     async def use_team_pattern(
@@ -386,3 +391,17 @@ class JoiningService:
             member, name = row
             await session.delete(member)
             return str(name)
+
+
+def joining_from(cohort: Cohort, now: datetime) -> datetime:
+    """The instant a newcomer's lessons are counted from: now, or the cohort's start date."""
+    opening = local_instant(cohort.starts_on, time(0), cohort.timezone)
+    return max(now, opening - timedelta(microseconds=1))
+
+
+def first_lesson(cohort: Cohort, now: datetime) -> datetime:
+    """A newcomer's first lesson: the cohort's first slot after `joining_from` (the same rule
+    `_enrol` gives next_due_for, so the join screen and the joined screen agree)."""
+    return next_lesson(
+        joining_from(cohort, now), fixed_days(cohort.days, cohort.delivery_time), cohort.timezone
+    )

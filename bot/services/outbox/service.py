@@ -258,6 +258,50 @@ class DeliveryService:
             ).all()
         return [UncertainDelivery(*row) for row in rows]
 
+    async def take_uncertain_offer(self, chat_id: int, *, days: int = 7) -> str | None:
+        """The lesson to offer again in this private chat: the newest recent lesson sent here
+        whose arrival is uncertain, not yet offered and not opened, done or skipped since (it
+        arrived, then). Every such row is marked offered, so each is offered once; None when
+        there is nothing to offer. Cheap when there is nothing: few rows are ever uncertain."""
+        d, s, p = DELIVERIES, SUBSCRIPTIONS, PROGRESS
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            rows = (
+                await session.execute(
+                    select(d.c.id, d.c.lesson_id, s.c.learner_id, s.c.course_run)
+                    .join(s, s.c.id == d.c.subscription_id)
+                    .where(
+                        d.c.status == UNCERTAIN,
+                        d.c.chat_id == chat_id,
+                        d.c.kind == LESSON,
+                        d.c.offered_at.is_(None),
+                        d.c.due_at >= now - timedelta(days=days),
+                    )
+                    .order_by(d.c.due_at.desc())
+                )
+            ).all()
+            if not rows:
+                return None
+            await session.execute(
+                update(d).where(d.c.id.in_([row.id for row in rows])).values(offered_at=now)
+            )
+            newest = rows[0]
+            if newest.lesson_id is None:
+                return None
+            touched = await session.scalar(
+                select(p.c.id).where(
+                    p.c.learner_id == newest.learner_id,
+                    p.c.lesson_id == newest.lesson_id,
+                    p.c.course_run == newest.course_run,
+                    or_(
+                        p.c.opened_at.is_not(None),
+                        p.c.done_at.is_not(None),
+                        p.c.skipped_at.is_not(None),
+                    ),
+                )
+            )
+            return None if touched is not None else str(newest.lesson_id)
+
     async def counts(self) -> DeliveryCounts:
         """How many outbox rows are in each status."""
         d = DELIVERIES
