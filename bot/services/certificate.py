@@ -26,19 +26,18 @@ from bot.results.certificate import (
     NotFinished,
     ThemeRecord,
 )
+from bot.services.base import CourseService
 from bot.services.learners import learner_by_telegram_id
 from bot.services.learning import mastered_checks, zone_or_default
 
 
-class CertificateService:
+class CertificateService(CourseService):
     """/certificate: finished or not, the options, and the learning record."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Clock, content: Content
     ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._content = content
+        super().__init__(sessions, clock, content)
         self._course = frozenset(lesson.id for lesson in content.lessons)
 
     async def options(self, telegram_user_id: int) -> CertificateOptions | NotFinished | None:

@@ -26,10 +26,8 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.schema import Content
-from bot.core.clock import Clock
 from bot.core.schedule import local_date
 from bot.core.states import ConfidencePhase, DeliveryKind, DeliveryStatus
 from bot.db.models import CohortConfidence, ConfidenceAnswer, Delivery, Learner, Subscription
@@ -42,6 +40,7 @@ from bot.results.confidence import (
     MyConfidence,
     Step,
 )
+from bot.services.base import CourseService
 from bot.services.learners import learner_by_telegram_id
 from bot.services.outbox.sql import enqueue, insert_ignore
 from bot.services.outbox.types import NewDelivery
@@ -49,15 +48,8 @@ from bot.services.outbox.types import NewDelivery
 Answers = dict[str, int | None]
 
 
-class ConfidenceService:
+class ConfidenceService(CourseService):
     """The learner's self-assessment: offer, record, show their own, queue the follow-up."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, content: Content
-    ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._content = content
 
     @property
     def statement_ids(self) -> tuple[str, ...]:

@@ -17,16 +17,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, case, distinct, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.content.schema import Content
-from bot.core.clock import Clock
 from bot.core.states import ConfidencePhase
 from bot.db.models import CheckAnswer, CohortMember, ConfidenceAnswer, LessonProgress, Subscription
 from bot.results.confidence import PHASE_NAMES, SUPPRESSED, K
 from bot.results.report import Cell, ProgrammeReport, ReportRow
-from bot.services.roles import Access
+from bot.services.base import TeamService
 
 ENROLMENT, COMPLETION, LESSONS, CONFIDENCE = "enrolment", "completion", "lessons", "confidence"
 SECTIONS = (ENROLMENT, COMPLETION, LESSONS, CONFIDENCE)
@@ -41,20 +39,8 @@ def _figure(
     return ReportRow(section, item, measure, people, people if value is None else value)
 
 
-class ReportService:
+class ReportService(TeamService):
     """The admin's programme report."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        content: Content,
-        access: Access,
-    ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._content = content
-        self._access = access
 
     async def programme(self, caller: int) -> ProgrammeReport:
         """Every figure of the programme report; NotAvailable unless the caller is an admin."""

@@ -40,6 +40,7 @@ from bot.core.clock import Clock
 from bot.core.schedule import local_date, local_instant, zone
 from bot.db.models import CheckAnswer, CohortMember, Learner, LessonProgress, Subscription
 from bot.results.cohorts import CHART_WEEKS, INACTIVE_AFTER, SMALL_GROUP, Dashboard, RosterRow
+from bot.services.base import TeamService
 from bot.services.cohorts.manage import describe_cohort
 from bot.services.confidence import cohort_confidence
 from bot.services.roles import Access
@@ -203,7 +204,7 @@ async def member_facts(
     return members
 
 
-class DashboardService:
+class DashboardService(TeamService):
     """The lead's dashboard and roster: aggregates of the member facts, never more."""
 
     def __init__(
@@ -213,10 +214,7 @@ class DashboardService:
         content: Content,
         access: Access,
     ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._content = content
-        self._access = access
+        super().__init__(sessions, clock, content, access)
         self._course = frozenset(lesson.id for lesson in content.lessons)
         assessment = content.confidence
         self._statements = (

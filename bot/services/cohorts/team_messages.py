@@ -28,6 +28,7 @@ from bot.results.cohorts import (
     HuddleCard,
     NudgeResult,
 )
+from bot.services.base import TeamService
 from bot.services.cohorts.dashboard import member_facts, week_start
 from bot.services.outbox.sql import enqueue, pattern_of
 from bot.services.outbox.types import NewDelivery
@@ -69,7 +70,7 @@ async def _claim_week(session: AsyncSession, cohort_id: int, today: date) -> boo
     return bool(getattr(claimed, "rowcount", 0))
 
 
-class TeamMessageService:
+class TeamMessageService(TeamService):
     """The lead's weekly nudge and the scheduler's weekly huddle cards."""
 
     def __init__(
@@ -79,10 +80,7 @@ class TeamMessageService:
         content: Content,
         access: Access,
     ) -> None:
-        self._sessions = sessions
-        self._clock = clock
-        self._content = content
-        self._access = access
+        super().__init__(sessions, clock, content, access)
         self._course = frozenset(lesson.id for lesson in content.lessons)
 
     async def nudge(self, caller: int, cohort_id: int) -> NudgeResult:
