@@ -293,7 +293,9 @@ async def test_an_update_that_changes_nothing_costs_the_database_almost_nothing(
         engine = bot.runtime.engine.sync_engine
 
         def note(*args: Any) -> None:
-            statements.append(str(args[2]).split()[0])
+            statement = str(args[2])
+            if "processed_updates" in statement or "card_views" in statement:
+                statements.append(statement.split()[0])
 
         event.listen(engine, "before_cursor_execute", note)
         started = time.monotonic()
