@@ -19,6 +19,7 @@ class CourseService:
         self._sessions = sessions
         self._clock = clock
         self._content = content
+        self._course = frozenset(lesson.id for lesson in content.lessons)  # the lesson ids
 
 
 class TeamService(CourseService):

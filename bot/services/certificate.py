@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.schema import Content
-from bot.core.clock import Clock
 from bot.core.states import SubscriptionState
 from bot.db.models import CohortMember, Learner, LessonProgress, Reflection, Subscription
 from bot.results.certificate import (
@@ -33,12 +31,6 @@ from bot.services.learning import mastered_checks, zone_or_default
 
 class CertificateService(CourseService):
     """/certificate: finished or not, the options, and the learning record."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, content: Content
-    ) -> None:
-        super().__init__(sessions, clock, content)
-        self._course = frozenset(lesson.id for lesson in content.lessons)
 
     async def options(self, telegram_user_id: int) -> CertificateOptions | NotFinished | None:
         """What can go on the certificate, or how many lessons are left; None: not a learner."""

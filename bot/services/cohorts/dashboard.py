@@ -215,7 +215,6 @@ class DashboardService(TeamService):
         access: Access,
     ) -> None:
         super().__init__(sessions, clock, content, access)
-        self._course = frozenset(lesson.id for lesson in content.lessons)
         assessment = content.confidence
         self._statements = (
             tuple((s.id, s.short) for s in assessment.statements) if assessment else ()

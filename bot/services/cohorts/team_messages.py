@@ -12,10 +12,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.content.schema import Content
-from bot.core.clock import Clock
 from bot.core.pattern import Pattern, waking
 from bot.core.schedule import local_date, zone
 from bot.core.states import DeliveryKind, SubscriptionState
@@ -32,7 +30,6 @@ from bot.services.base import TeamService
 from bot.services.cohorts.dashboard import member_facts, week_start
 from bot.services.outbox.sql import enqueue, pattern_of
 from bot.services.outbox.types import NewDelivery
-from bot.services.roles import Access
 
 
 def nudge_due(now: datetime, pattern: Pattern, tz: ZoneInfo) -> datetime:
@@ -72,16 +69,6 @@ async def _claim_week(session: AsyncSession, cohort_id: int, today: date) -> boo
 
 class TeamMessageService(TeamService):
     """The lead's weekly nudge and the scheduler's weekly huddle cards."""
-
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        content: Content,
-        access: Access,
-    ) -> None:
-        super().__init__(sessions, clock, content, access)
-        self._course = frozenset(lesson.id for lesson in content.lessons)
 
     async def nudge(self, caller: int, cohort_id: int) -> NudgeResult:
         """A gentle pre-written nudge to members away 7+ days; at most once a week per cohort.
