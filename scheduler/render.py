@@ -20,6 +20,7 @@ from bot.render import keyboard
 from bot.services.outbox.types import OutboxItem
 from bot.views.cohorts import nudge_screen
 from bot.views.confidence import invitation_screen
+from bot.views.learning import with_uncertain_offer
 from bot.views.lesson import (
     auto_paused_screen,
     lesson_reflect_screen,
@@ -47,7 +48,8 @@ Renderer = Callable[[OutboxItem], Rendered | None]
 
 
 class OutboxRenderer:
-    """Renders every outbox kind; each lesson's screens once (they are static)."""
+    """Renders every outbox kind; each lesson's screens once (they are static), and once more
+    for each lesson it carries an offer of (`OutboxItem.offer`)."""
 
     def __init__(self, content: Content) -> None:
         self._content = content
@@ -57,7 +59,7 @@ class OutboxRenderer:
             DeliveryKind.NUDGE: Rendered.of(nudge_screen()),
             DeliveryKind.CONFIDENCE: Rendered.of(invitation_screen(ConfidencePhase.FOLLOW_UP)),
         }
-        self._cache: dict[tuple[str, str], Rendered | None] = {}
+        self._cache: dict[tuple[str, str, str | None], Rendered | None] = {}
 
     def __call__(self, item: OutboxItem) -> Rendered | None:
         """The message for an item; None for an unknown kind or a lesson no longer in the course."""
@@ -66,15 +68,16 @@ class OutboxRenderer:
         fixed = self._fixed.get(item.kind)
         if fixed is not None or item.lesson_id is None:
             return fixed
-        key = (item.kind, item.lesson_id)
+        key = (item.kind, item.lesson_id, item.offer)
         if key not in self._cache:
-            self._cache[key] = self._render(item.kind, item.lesson_id)
+            self._cache[key] = self._render(item.kind, item.lesson_id, item.offer)
         return self._cache[key]
 
-    def _render(self, kind: str, lesson_id: str) -> Rendered | None:
+    def _render(self, kind: str, lesson_id: str, offer: str | None) -> Rendered | None:
         lesson = self._content.lesson(lesson_id)
         if lesson is None:
             return None
+        offered = self._content.lesson(offer) if offer is not None else None
         if kind == DeliveryKind.LESSON:
             screen = lesson_screen(
                 lesson,
@@ -87,6 +90,8 @@ class OutboxRenderer:
             screen = reminder_screen(lesson)
         else:
             return None
+        if offered is not None and kind == DeliveryKind.LESSON:
+            screen = with_uncertain_offer(screen, offered)
         return Rendered.of(screen)
 
 

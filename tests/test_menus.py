@@ -5,11 +5,13 @@ fits one phone screen, with buttons for the rest.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.core.clock import FakeClock
+from bot.sandbox.fake_telegram.faults import BadRequest
 from bot.views.commands import COMMANDS
 from tests.support.factories import ADMIN, LEAD, make_lead, payload_in
 from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
@@ -41,6 +43,24 @@ async def test_the_admin_has_their_own_menu_from_the_start(team_bot: BotUnderTes
     seen = menu(team_bot, ADMIN)
     assert {"lead", "cohorts", "cohort"} <= set(seen)
     assert set(LEARNER_COMMANDS) <= set(seen)
+
+
+async def test_an_admin_new_to_the_bot_gets_their_menu_with_their_first_start(
+    team_bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At start-up Telegram answers "chat not found" for an admin who has never opened a chat
+    with the bot: no warning at every start, and the menu comes with their /start."""
+    bot = team_bot
+    scoped = [{"type": "chat", "chat_id": ADMIN}]
+    bot.server.inject("setMyCommands", fault=BadRequest("Bad Request: chat not found"))
+    with caplog.at_level(logging.INFO):
+        await bot.send("/start", user=ADMIN)  # as Telegram answered at start-up
+    assert [r.levelname for r in caplog.records if "command menu" in r.getMessage()] == ["INFO"]
+    calls = [c for c in bot.server.calls("setMyCommands") if c.params.get("scope") in scoped]
+    await bot.send("/start", user=ADMIN)
+    again = [c for c in bot.server.calls("setMyCommands") if c.params.get("scope") in scoped]
+    assert len(again) == len(calls) + 1
+    assert {"lead", "cohorts", "cohort"} <= set(menu(bot, ADMIN))
 
 
 async def test_a_lead_gets_the_lead_menu_when_added_and_loses_it_when_removed(

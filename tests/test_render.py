@@ -49,6 +49,18 @@ def test_lesson_kinds_say_which_lesson() -> None:
     assert render(item("lesson")) is lesson  # rendered once per lesson
 
 
+def test_a_lesson_carries_the_offer_of_one_that_may_not_have_arrived() -> None:
+    render = OutboxRenderer(CONTENT)
+    plain = render(item("lesson"))
+    offered = render(replace(item("lesson"), offer="l01"))
+    assert plain is not None and offered is not None and offered.reply_markup is not None
+    assert offered.text.startswith(plain.text)
+    assert "may not have reached you" in offered.text and "may not" not in plain.text
+    assert offered.reply_markup.inline_keyboard[-1][0].text == "Show that lesson"
+    assert render(replace(item("lesson"), offer="l99")) is not None  # a lesson gone: no offer
+    assert render(replace(item("reminder"), offer="l01")) == render(item("reminder"))
+
+
 def test_nothing_to_send_for_a_lesson_gone_from_the_course_or_an_unknown_kind() -> None:
     render = OutboxRenderer(CONTENT)
     assert render(item("lesson", "l99")) is None

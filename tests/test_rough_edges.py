@@ -14,8 +14,18 @@ from sqlalchemy import select
 
 from bot.core.clock import FakeClock
 from bot.db.models import Delivery, Learner, Subscription
+from bot.sandbox.fake_telegram.faults import Disconnect
+from bot.services.outbox.service import OFFER_REFRESH
 from bot.views.callbacks import REFLECT_CANCEL, encode
-from tests.support.factories import ADMIN, LEAD, deliver, make_lead, new_cohort, payload_in
+from tests.support.factories import (
+    ADMIN,
+    LEAD,
+    deliver,
+    deliveries,
+    make_lead,
+    new_cohort,
+    payload_in,
+)
 from tests.support.harness import USER, BotUnderTest, bot_under_test, labels, text_of
 
 
@@ -213,7 +223,8 @@ async def test_joining_at_five_pm_names_the_same_first_lesson_on_both_screens(
 
 
 async def record_uncertain_lesson(bot: BotUnderTest, lesson_id: str, user: int = USER) -> None:
-    """The outbox sent a lesson and could not tell whether it arrived (a read timeout)."""
+    """Another process's outbox sent a lesson and could not tell whether it arrived (a read
+    timeout); this process reads such sends again after `OFFER_REFRESH`, which then passes."""
     now = bot.clock.now()
     async with bot.runtime.sessions.begin() as session:
         learner = await session.scalar(select(Learner).where(Learner.telegram_user_id == user))
@@ -235,6 +246,7 @@ async def record_uncertain_lesson(bot: BotUnderTest, lesson_id: str, user: int =
                 created_at=now - timedelta(days=1),
             )
         )
+    bot.clock.advance(OFFER_REFRESH)
 
 
 async def test_a_lesson_that_may_not_have_arrived_is_offered_once_at_the_next_reply(
@@ -253,6 +265,41 @@ async def test_a_lesson_that_may_not_have_arrived_is_offered_once_at_the_next_re
     # Once only: the next reply carries no offer.
     assert len(await bot.send("/progress")) == 1
     assert bot.server.rejected == []
+
+
+async def test_a_lesson_cut_off_in_this_process_is_offered_at_once_and_with_the_next_lesson(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    bot.server.inject("sendMessage", chat_id=USER, fault=Disconnect())
+    assert await bot.advance(days=1, hours=1) == []  # Tuesday 08:00: the connection dropped
+    [(cut_off, status)] = [
+        (row["lesson_id"], row["status"])
+        for row in await deliveries(bot.runtime.engine)
+        if row["kind"] == "lesson"
+    ]
+    assert status == "uncertain"
+    title = bot.runtime.services.content.lesson(cut_off).title  # type: ignore[union-attr]
+    [lesson] = await bot.advance(days=1)  # Wednesday's lesson carries the offer
+    assert "may not have reached you" in text_of(lesson) and title in text_of(lesson)
+    assert labels(lesson)[-1] == "Show that lesson"
+    assert labels(lesson)[:-1] == ["Reflect", "Quick check", "Done", "Skip", "I need a moment"]
+    [shown] = await bot.press("Show that lesson", message=lesson)
+    assert title in text_of(shown)
+    # Offered once: the next reply carries no offer.
+    assert len(await bot.send("/progress")) == 1
+    assert bot.server.rejected == []
+
+
+async def test_an_uncertain_lesson_is_offered_at_the_next_reply_when_no_lesson_came_first(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    bot.server.inject("sendMessage", chat_id=USER, fault=Disconnect())
+    await bot.advance(days=1, hours=1)
+    replies = await bot.send("/progress")
+    assert "may not have reached you" in text_of(replies[-1])
+    assert len(await bot.send("/progress")) == 1
 
 
 async def test_no_offer_for_a_lesson_the_learner_has_already_opened(bot: BotUnderTest) -> None:

@@ -3,7 +3,9 @@ admin's is set in their own private chat (BotCommandScopeChat), when the bot sta
 a role is given or taken away.
 
 A menu that cannot be set (Telegram down, a chat the bot never talked to) is logged and left: it
-is a convenience, and the commands themselves check the role on every use.
+is a convenience, and the commands themselves check the role on every use. An admin named in
+ADMIN_TELEGRAM_IDS who has not opened a chat with the bot yet ("chat not found" at start-up) gets
+their menu with their first /start.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Bot, BotCommand, BotCommandScopeChat
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext, Services
 from bot.results.roles import NONE
@@ -35,6 +37,11 @@ async def apply_menu(bot: Bot, chat_id: int, role: str) -> None:
             await bot.delete_my_commands(scope=scope)
         else:
             await bot.set_my_commands(bot_commands(menu(role)), scope=scope)
+    except BadRequest as exc:
+        if "chat not found" not in exc.message.lower():
+            log.warning("command menu for a %s not updated: %s", role, exc.message)
+        else:  # an admin by configuration who has not opened the chat yet: set at their /start
+            log.info("command menu for a %s waits for their first /start", role)
     except TelegramError as exc:
         log.warning("command menu for a %s not updated: %s", role, type(exc).__name__)
 

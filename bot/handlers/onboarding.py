@@ -107,6 +107,9 @@ async def start(update: Update, context: BotContext) -> None:
     if context.args and context.args[0] == SEARCH_PAYLOAD:
         await open_search(update, context)  # from inline mode's "nothing found" button
         return
+    if context.services.leads.is_admin(user_id):
+        # Their menu could not be set at start-up if this is their first chat with the bot.
+        await refresh_menu(context, user_id)
     service = _service(context)
     enrolment = await service.status(user_id)
     if enrolment is None:

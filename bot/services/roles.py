@@ -251,6 +251,10 @@ class LeadService:
         self._access = access
         self._throttle = throttle
 
+    def is_admin(self, telegram_user_id: int) -> bool:
+        """True for an admin (from ADMIN_TELEGRAM_IDS; no database read)."""
+        return self._access.is_admin(telegram_user_id)
+
     async def role(self, telegram_user_id: int) -> str:
         """ADMIN, LEAD or NONE, read now (for choosing which help to show)."""
         if self._access.is_admin(telegram_user_id):

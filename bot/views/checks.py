@@ -13,9 +13,10 @@ from pathlib import Path
 
 from bot.content.html import MAX_MESSAGE_CHARS, html_errors, html_to_text, visible_length
 from bot.content.loader import Sources, check_content, load_content
-from bot.content.schema import MAX_SENT_CHARS, Content, Problem
+from bot.content.schema import MAX_SENT_CHARS, Content, Lesson, Problem
 from bot.core.textclean import utf16_len
 from bot.views.callbacks import MAX_CALLBACK_BYTES
+from bot.views.learning import with_uncertain_offer
 from bot.views.lesson import (
     lesson_answer_screen,
     lesson_body_screen,
@@ -33,15 +34,17 @@ def check_screens(content: Content, sources: Sources) -> list[Problem]:
     lesson_files, card_files = sources.lessons, sources.cards
     total = len(content.lessons)
     renders: list[tuple[str, str, Callable[[], Screen]]] = []
+    # The longest offer of a lesson that may not have arrived, which a lesson can carry.
+    offered = max(content.lessons, key=lambda lesson: len(lesson.title), default=None)
     for position, lesson in enumerate(content.lessons, start=1):
         shown = lesson_files[lesson.id]
         body = partial(lesson_body_screen, lesson, course_position=position, course_length=total)
+        first = partial(lesson_screen, lesson, course_position=position, course_length=total)
+        if offered is not None:
+            offer = partial(_with_offer, first, offered)
+            renders.append((shown, "(screen with an offer)", offer))
         renders += [
-            (
-                shown,
-                "(screen)",
-                partial(lesson_screen, lesson, course_position=position, course_length=total),
-            ),
+            (shown, "(screen)", first),
             (shown, "(lesson screen)", body),
             (shown, "(reflect screen)", partial(lesson_reflect_screen, lesson)),
             (shown, "(check screen)", partial(lesson_check_screen, lesson)),
@@ -125,3 +128,7 @@ def load_course(lessons_dir: Path, support_file: Path | None = None) -> Content:
 def check_course(lessons_dir: Path, support_file: Path | None = None) -> list[Problem]:
     """Every problem in the content and its screens, as `lessons check` reports them."""
     return check_content(lessons_dir, support_file, screens=check_screens)
+
+
+def _with_offer(render: Callable[[], Screen], offered: Lesson) -> Screen:
+    return with_uncertain_offer(render(), offered)

@@ -363,3 +363,10 @@ def uncertain_lesson_screen(lesson: Lesson) -> Screen:
         " dropped while it was being sent.",
         ((Button("Show that lesson", encode(LESSON_SHOW, lesson.id)),),),
     )
+
+
+def with_uncertain_offer(screen: Screen, lesson: Lesson) -> Screen:
+    """A screen (the next lesson) with the offer of `lesson`, which may not have arrived,
+    below it: its line after the text, its button after the buttons."""
+    offer = uncertain_lesson_screen(lesson)
+    return Screen(f"{screen.text}\n\n{offer.text}", screen.buttons + offer.buttons)

@@ -104,6 +104,24 @@ class Record:
         ]
         if progress:
             await session.execute(insert_ignore(session, PROGRESS), progress)
+        offered = [
+            {"b_sub": o.item.subscription_id, "b_lesson": o.item.offer}
+            for o in sent
+            if o.item.offer is not None
+        ]
+        if offered:
+            d = DELIVERIES
+            await session.execute(
+                update(d)
+                .where(
+                    d.c.subscription_id == bindparam("b_sub"),
+                    d.c.lesson_id == bindparam("b_lesson"),
+                    d.c.status == UNCERTAIN,
+                    d.c.offered_at.is_(None),
+                )
+                .values(offered_at=now),
+                offered,
+            )
         await self._queue_reminders(
             session, now, [o.item for o in sent if o.item.kind == LESSON and o.item.lesson_id]
         )

@@ -56,9 +56,10 @@ of them imports telegram.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Row, Select, and_, bindparam, func, or_, select, update
@@ -74,6 +75,7 @@ from bot.services.outbox.sql import (
     DELIVERIES,
     PROGRESS,
     SUBSCRIPTIONS,
+    chunks,
     give_back,
     uncount_unopened,
 )
@@ -98,10 +100,16 @@ from bot.services.outbox.types import (
     DeliveryCounts,
     OutboxItem,
     Outcome,
+    Result,
     UncertainDelivery,
 )
 
 log = logging.getLogger(__name__)
+
+# A lesson whose arrival is uncertain is offered again for this long after it was due.
+OFFER_DAYS = timedelta(days=7)
+# How stale a process's list of chats with such a lesson may be (another process's sends).
+OFFER_REFRESH = timedelta(seconds=30)
 
 
 class DeliveryService:
@@ -120,6 +128,7 @@ class DeliveryService:
         self._course = CourseOrder.of(lesson.id for lesson in content.lessons)
         self._claim = Claim(content, self._course, self._grace)
         self._record = Record(self._course, timedelta(hours=settings.reminder_after_hours))
+        self._may_offer = _MayOffer()
 
     # --- the tick --------------------------------------------------------------------------------
 
@@ -153,7 +162,7 @@ class DeliveryService:
         async with self._sessions.begin() as session:
             now = self._clock.now()
             if outcomes:
-                await self._record.run(session, now, outcomes)
+                await self._recorded(session, now, outcomes)
             if limit <= 0:
                 return []
             return await self._lease(session, now, limit, lease_seconds)
@@ -163,7 +172,14 @@ class DeliveryService:
         if not outcomes:
             return
         async with self._sessions.begin() as session:
-            await self._record.run(session, self._clock.now(), outcomes)
+            await self._recorded(session, self._clock.now(), outcomes)
+
+    async def _recorded(
+        self, session: AsyncSession, now: datetime, outcomes: Sequence[Outcome]
+    ) -> None:
+        await self._record.run(session, now, outcomes)
+        if any(outcome.result == Result.UNCERTAIN for outcome in outcomes):
+            self._may_offer.stale()  # offer it at this learner's next reply, not in 30 s
 
     async def _lease(
         self, session: AsyncSession, now: datetime, limit: int, lease_seconds: float
@@ -209,7 +225,35 @@ class DeliveryService:
                     attempts=d.c.attempts + 1,
                 )
             )
-        return lease.items
+        return await self._with_offers(session, now, lease.items)
+
+    async def _with_offers(
+        self, session: AsyncSession, now: datetime, items: list[OutboxItem]
+    ) -> list[OutboxItem]:
+        """The leased items, each lesson carrying the newest lesson of its learner to offer
+        again (see `take_uncertain_offer`); it is marked offered once the lesson is sent."""
+        chats = await self._may_offer.chats(now, partial(_offerable_chats, session))
+        subscriptions = sorted(
+            {
+                item.subscription_id
+                for item in items
+                if item.kind == LESSON and item.chat_id in chats
+            }
+        )
+        offers: dict[int, str] = {}
+        for chunk in chunks(subscriptions):
+            rows = await session.execute(
+                _offerable(now, DELIVERIES.c.subscription_id, DELIVERIES.c.lesson_id)
+                .where(DELIVERIES.c.subscription_id.in_(chunk))
+                .order_by(DELIVERIES.c.due_at)
+            )
+            offers.update((row.subscription_id, row.lesson_id) for row in rows)  # newest last
+        return [
+            replace(item, offer=offers[item.subscription_id])
+            if offers.get(item.subscription_id) not in (None, item.lesson_id)
+            else item
+            for item in items
+        ]
 
     async def reap_expired_leases(self) -> int:
         """Rows left `sending` past their lease (their worker died) become `uncertain`."""
@@ -227,6 +271,7 @@ class DeliveryService:
             )
             reaped = int(getattr(result, "rowcount", 0) or 0)
         if reaped:
+            self._may_offer.stale()
             log.warning("%d deliveries were in flight when their worker stopped", reaped)
         return reaped
 
@@ -258,49 +303,39 @@ class DeliveryService:
             ).all()
         return [UncertainDelivery(*row) for row in rows]
 
-    async def take_uncertain_offer(self, chat_id: int, *, days: int = 7) -> str | None:
+    async def take_uncertain_offer(self, chat_id: int) -> str | None:
         """The lesson to offer again in this private chat: the newest recent lesson sent here
         whose arrival is uncertain, not yet offered and not opened, done or skipped since (it
-        arrived, then). Every such row is marked offered, so each is offered once; None when
-        there is nothing to offer. Cheap when there is nothing: few rows are ever uncertain."""
-        d, s, p = DELIVERIES, SUBSCRIPTIONS, PROGRESS
+        arrived, then). Each such row is marked offered, so each is offered once; None when
+        there is nothing to offer.
+
+        Called after every private update, so a chat with nothing to offer costs no query: the
+        service keeps the chats that may have one (`_MayOffer`), read from the database at most
+        every `OFFER_REFRESH` (another process may have recorded the send) and at once after
+        this process recorded one."""
         now = self._clock.now()
+        if chat_id not in await self._may_offer.chats(now, self._offerable_chats):
+            return None
         async with self._sessions.begin() as session:
             rows = (
                 await session.execute(
-                    select(d.c.id, d.c.lesson_id, s.c.learner_id, s.c.course_run)
-                    .join(s, s.c.id == d.c.subscription_id)
-                    .where(
-                        d.c.status == UNCERTAIN,
-                        d.c.chat_id == chat_id,
-                        d.c.kind == LESSON,
-                        d.c.offered_at.is_(None),
-                        d.c.due_at >= now - timedelta(days=days),
-                    )
-                    .order_by(d.c.due_at.desc())
+                    _offerable(now, DELIVERIES.c.id, DELIVERIES.c.lesson_id)
+                    .where(DELIVERIES.c.chat_id == chat_id)
+                    .order_by(DELIVERIES.c.due_at)
                 )
             ).all()
-            if not rows:
-                return None
-            await session.execute(
-                update(d).where(d.c.id.in_([row.id for row in rows])).values(offered_at=now)
-            )
-            newest = rows[0]
-            if newest.lesson_id is None:
-                return None
-            touched = await session.scalar(
-                select(p.c.id).where(
-                    p.c.learner_id == newest.learner_id,
-                    p.c.lesson_id == newest.lesson_id,
-                    p.c.course_run == newest.course_run,
-                    or_(
-                        p.c.opened_at.is_not(None),
-                        p.c.done_at.is_not(None),
-                        p.c.skipped_at.is_not(None),
-                    ),
+            if rows:
+                await session.execute(
+                    update(DELIVERIES)
+                    .where(DELIVERIES.c.id.in_([row.id for row in rows]))
+                    .values(offered_at=now)
                 )
-            )
-            return None if touched is not None else str(newest.lesson_id)
+        self._may_offer.discard(chat_id)
+        return str(rows[-1].lesson_id) if rows else None
+
+    async def _offerable_chats(self, now: datetime) -> set[int]:
+        async with self._sessions.begin() as session:
+            return await _offerable_chats(session, now)
 
     async def counts(self) -> DeliveryCounts:
         """How many outbox rows are in each status."""
@@ -325,6 +360,69 @@ class DeliveryService:
             ).one()
         waited = (now - oldest).total_seconds() if oldest is not None else 0.0
         return Backlog(pending=int(count), oldest_seconds=max(0.0, waited))
+
+
+class _MayOffer:
+    """The chats that may have a lesson to offer again, as last read from the database.
+
+    Such lessons are rare, so most updates are answered from this set alone. It is read again
+    once `OFFER_REFRESH` has passed (another process may have recorded an uncertain send) and
+    at once after this process recorded one; a chat is dropped once its offers are taken.
+    """
+
+    def __init__(self) -> None:
+        self._chats: set[int] = set()
+        self._read_at: datetime | None = None
+
+    async def chats(
+        self, now: datetime, read: Callable[[datetime], Awaitable[set[int]]]
+    ) -> set[int]:
+        """The chats, read again first when stale (by `read`, in the caller's transaction)."""
+        if self._read_at is None or not timedelta(0) <= now - self._read_at < OFFER_REFRESH:
+            self._chats, self._read_at = await read(now), now
+        return self._chats
+
+    def stale(self) -> None:
+        """Read them again at the next question."""
+        self._read_at = None
+
+    def discard(self, chat_id: int) -> None:
+        """This chat's offers were taken (or there were none)."""
+        self._chats.discard(chat_id)
+
+
+async def _offerable_chats(session: AsyncSession, now: datetime) -> set[int]:
+    """The chats with a lesson to offer again."""
+    return set(await session.scalars(_offerable(now, DELIVERIES.c.chat_id).distinct()))
+
+
+def _offerable(now: datetime, *columns: Any) -> Select[Any]:
+    """`columns` of the lesson rows to offer again: sent within `OFFER_DAYS`, their arrival
+    uncertain, not offered yet, and not opened, done or skipped since (then it arrived)."""
+    d, s, p = DELIVERIES, SUBSCRIPTIONS, PROGRESS
+    return (
+        select(*columns)
+        .select_from(d)
+        .join(s, s.c.id == d.c.subscription_id)
+        .outerjoin(
+            p,
+            and_(
+                p.c.learner_id == s.c.learner_id,
+                p.c.lesson_id == d.c.lesson_id,
+                p.c.course_run == s.c.course_run,
+            ),
+        )
+        .where(
+            d.c.status == UNCERTAIN,
+            d.c.due_at >= now - OFFER_DAYS,
+            d.c.kind == LESSON,
+            d.c.lesson_id.is_not(None),
+            d.c.offered_at.is_(None),
+            p.c.opened_at.is_(None),
+            p.c.done_at.is_(None),
+            p.c.skipped_at.is_(None),
+        )
+    )
 
 
 def _ready(now: datetime, oldest: datetime, limit: int) -> Select[Any]:

@@ -77,6 +77,9 @@ class OutboxItem:
     course_run: int
     attempts: int  # including the attempt this lease is for
     due_at: datetime
+    # A lesson carrying another that may not have arrived, offered below it (marked offered
+    # when this one is sent): see `DeliveryService.take_uncertain_offer`.
+    offer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
