@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,25 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     database = make_url(url).database
     if database and database != ":memory:":
         _create_owner_only(Path(database))
+    pool: dict[str, Any] = {}
+    if database and database != ":memory:":
+        # One connection: SQLite writes one transaction at a time anyway, and every transaction
+        # here takes the write lock first. Several connections would wait for it in SQLite's
+        # busy handler, which sleeps up to 100 ms between tries whatever the lock's holder is
+        # doing; with one, transactions queue in the pool and each starts the moment the last
+        # ends. (Nothing holds a session while opening another, so one cannot deadlock.)
+        pool = {
+            "poolclass": AsyncAdaptedQueuePool,
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+        }
     engine = create_async_engine(
         url,
         echo=echo,
         hide_parameters=True,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **pool,
     )
 
     @event.listens_for(engine.sync_engine, "connect")
