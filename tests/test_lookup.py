@@ -6,9 +6,10 @@ Plus the Lookup service against a real database: anonymous view counts and "most
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.content.loader import load_content
@@ -400,6 +401,31 @@ async def test_views_are_counted_per_card_and_nothing_else(
     most = [card.id for card in await lookup.most_used(4)]
     assert most[:3] == ["stage-2", "listen", "stages"]
     assert len(most) == 4
+
+
+async def test_a_flush_adds_to_every_card_in_one_statement(
+    engine: AsyncEngine, content: Content
+) -> None:
+    """Load profiling: a flush wrote one upsert per card shown that second, holding SQLite's
+    one connection for a round trip each while every other update waited for it."""
+    lookup = Lookup(content, create_sessions(engine))
+    for card_id in ("stage-2", "listen"):
+        await lookup.record_view(card_id)
+    await lookup.flush()
+    for card_id in ("stage-2", "stage-1", "listen", "listen", "stages"):
+        await lookup.record_view(card_id)
+    statements: list[str] = []
+
+    def note(*args: Any) -> None:
+        statements.append(str(args[2]).split()[0])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    await lookup.flush()
+    event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert statements.count("INSERT") == 1
+    async with create_sessions(engine)() as session:
+        rows = {row.card_id: row.views for row in await session.scalars(select(CardView))}
+    assert rows == {"stage-2": 2, "listen": 3, "stage-1": 1, "stages": 1}
 
 
 async def test_lookups_survive_a_database_that_is_down(content: Content) -> None:

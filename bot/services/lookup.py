@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -87,15 +88,14 @@ class Lookup:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write the views counted since the last write, one upsert per card."""
+        """Write the views counted since the last write: one upsert statement for them all."""
         views, self._views = self._views, Counter()
         self._flushing.restart()
         if not views:
             return
         try:
             async with self._sessions.begin() as session:
-                for card_id, count in sorted(views.items()):  # one order: no deadlocks
-                    await _increment(session, card_id, count)
+                await _increment(session, views)
         except DATABASE_UNAVAILABLE as exc:
             log.warning("could not count %d card views: %s", views.total(), type(exc).__name__)
 
@@ -121,15 +121,18 @@ class Lookup:
 # --- Repository: card_views (takes a session, never commits) --------------------------------------
 
 
-async def _increment(session: AsyncSession, card_id: str, count: int) -> None:
-    """Add to a card's count, creating its row on first use (one atomic upsert)."""
+async def _increment(session: AsyncSession, views: Counter[str]) -> None:
+    """Add to each card's count, creating its row on first use: one atomic upsert, executed
+    for every card in one round trip (in one order, so two processes cannot deadlock)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(CardView).values(card_id=card_id, views=count)
+    table = cast(Table, CardView.__table__)
+    statement = insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=[CardView.card_id], set_={"views": CardView.views + count}
+        index_elements=[table.c.card_id], set_={"views": table.c.views + statement.excluded.views}
     )
-    await session.execute(statement)
+    rows = [{"card_id": card_id, "views": count} for card_id, count in sorted(views.items())]
+    await session.execute(statement, rows)
 
 
 async def _most_viewed(session: AsyncSession, limit: int) -> list[str]:
