@@ -14,6 +14,8 @@ creates and drops its own database there.
   time (for SQLite that includes the database; PostgreSQL's server CPU is shown apart).
 * naive: one PTB JobQueue run_daily job per subscriber, all at the same time of day.
 * cap: 2,000 lessons at the default 25/s must take 80 s (within 5%).
+* --processes K...: the paid broadcast (up to 1,000/s): the first N sent by K engine processes
+  side by side from one PostgreSQL outbox, sharing one fake server; lessons per second together.
 """
 
 from __future__ import annotations
@@ -168,8 +170,21 @@ async def scenario_seed(url: str, n: int) -> dict[str, Any]:
     return {"seed_s": time.perf_counter() - started}
 
 
+async def scenario_claim(url: str) -> dict[str, Any]:
+    """Claim every due subscriber into the outbox (the tick's first half), sending nothing."""
+    engine = create_engine(url)
+    service = DeliveryService(
+        create_sessions(engine), FakeClock(DUE + timedelta(seconds=59)), CONTENT, _settings(1.0)
+    )
+    claimed = 0
+    while batch := await service.claim_due():
+        claimed += batch
+    await engine.dispose()
+    return {"claimed": claimed}
+
+
 async def scenario_engine(
-    url: str, base_url: str, n: int, rate: float, concurrency: int
+    url: str, base_url: str, n: int, rate: float, concurrency: int, *, claim: bool = True
 ) -> dict[str, Any]:
     clock = FakeClock(DUE + timedelta(seconds=59))  # everyone fell due in this minute
     settings = _settings(rate)
@@ -182,10 +197,10 @@ async def scenario_engine(
         )
         pg_before = postgres_cpu_seconds()
         cpu0, wall0 = _cpu(), time.perf_counter()
-        claimed = await delivery.tick()
-        cpu1, wall1 = _cpu(), time.perf_counter()
+        claimed = await delivery.tick() if claim else 0
+        cpu1, wall1, drain_started = _cpu(), time.perf_counter(), time.time()
         handled = await delivery.drain()
-        cpu2, wall2 = _cpu(), time.perf_counter()
+        cpu2, wall2, drain_ended = _cpu(), time.perf_counter(), time.time()
         pg_after = postgres_cpu_seconds()
     counts = await service.counts()
     await engine.dispose()
@@ -198,6 +213,8 @@ async def scenario_engine(
         "claim_s": wall1 - wall0,
         "claim_cpu_s": cpu1 - cpu0,
         "drain_s": wall2 - wall1,
+        "drain_started": drain_started,  # wall clock, to add up processes sending side by side
+        "drain_ended": drain_ended,
         "msgs_per_s": sent / (wall2 - wall1) if wall2 > wall1 else 0.0,
         "cpu_ms_per_lesson": (cpu2 - cpu0) * 1000 / max(1, sent),
         "send_cpu_ms_per_lesson": (cpu2 - cpu1) * 1000 / max(1, sent),
@@ -358,9 +375,18 @@ def run_scenario(args: argparse.Namespace) -> None:
     args.n = args.n[0]
     if args.scenario == "seed":
         result = asyncio.run(scenario_seed(args.url, args.n))
-    elif args.scenario == "engine":
+    elif args.scenario == "claim":
+        result = asyncio.run(scenario_claim(args.url))
+    elif args.scenario in ("engine", "send"):
         result = asyncio.run(
-            scenario_engine(args.url, args.base_url, args.n, args.rate, args.concurrency)
+            scenario_engine(
+                args.url,
+                args.base_url,
+                args.n,
+                args.rate,
+                args.concurrency,
+                claim=args.scenario == "engine",
+            )
         )
     elif args.scenario == "floor":
         result = asyncio.run(scenario_floor(args.base_url, args.n, args.concurrency))
@@ -384,29 +410,49 @@ def child(*argv: str, timeout: float | None = None) -> dict[str, Any]:
     A scenario that talks to Telegram gets a fresh fake server too, so none pays for the
     messages an earlier one left in the server's memory.
     """
+    return children([argv], timeout=timeout)[0]
+
+
+def children(argvs: list[tuple[str, ...]], timeout: float | None = None) -> list[dict[str, Any]]:
+    """Run scenarios side by side, each in its own process, sharing one fresh fake server (as
+    several bot processes share Telegram); return their JSON results in order."""
     server = None
-    if SERVER in argv:
+    if any(SERVER in argv for argv in argvs):
         server, base_url = start_server(LATENCY_IN_USE[0])
-        argv = tuple(base_url if arg == SERVER else arg for arg in argv)
+        argvs = [tuple(base_url if arg == SERVER else arg for arg in argv) for argv in argvs]
     try:
-        completed = subprocess.run(
-            [sys.executable, __file__, *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return {"timed_out": True}
+        processes = [
+            subprocess.Popen(
+                [sys.executable, __file__, *argv],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for argv in argvs
+        ]
+        outputs: list[tuple[str, str] | None] = []
+        for process in processes:
+            try:
+                outputs.append(process.communicate(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                outputs.append(None)
     finally:
         if server is not None:
             server.terminate()
             server.join(10)
-    if completed.returncode != 0:
-        raise RuntimeError(f"scenario {argv[:2]} failed:\n{completed.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    results: list[dict[str, Any]] = []
+    for argv, process, output in zip(argvs, processes, outputs, strict=True):
+        if output is None:
+            results.append({"timed_out": True})
+            continue
+        stdout, stderr = output
+        if process.returncode != 0:
+            raise RuntimeError(f"scenario {argv[:2]} failed:\n{stderr[-3000:]}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 # --- the driver ----------------------------------------------------------------------------------
@@ -426,6 +472,34 @@ def run_engine(kind: str, workdir: Path, base_url: str, n: int, rate: float, con
     return result
 
 
+def run_broadcast(workdir: Path, n: int, processes: int, conc: int) -> dict[str, Any]:
+    """N lessons due at once, sent by `processes` engine processes side by side from one
+    PostgreSQL outbox (each leases with SKIP LOCKED), cap lifted: lessons per second together."""
+    url, drop = new_database("postgresql", workdir)
+    try:
+        child("--scenario", "seed", "--url", url, "--n", str(n))
+        child("--scenario", "claim", "--url", url)  # then every process only sends
+        argv = (
+            "--scenario", "send", "--url", url, "--base-url", SERVER, "--n", str(n),
+            "--rate", str(LIFTED_RATE), "--concurrency", str(conc),
+        )  # fmt: skip
+        results = children([argv] * processes)
+    finally:
+        drop()
+    started = min(r["drain_started"] for r in results)
+    ended = max(r["drain_ended"] for r in results)
+    sent = max(r["sent"] for r in results)  # each reads the outbox's count when it finishes
+    return {
+        "sent": sent,
+        "handled": [r["handled"] for r in results],
+        "seconds": ended - started,
+        "msgs_per_s": sent / (ended - started) if ended > started else 0.0,
+        "cpu_ms_per_lesson": sum(r["cpu_ms_per_lesson"] * r["handled"] for r in results)
+        / max(1, sent),
+        "pg_server_cpu_ms_per_lesson": max(r["pg_server_cpu_ms_per_lesson"] for r in results),
+    }
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -441,6 +515,14 @@ def main() -> int:
         "--repeat", type=int, default=3, help="floor/engine rounds for N <= 20,000 (median)"
     )
     parser.add_argument("--skip", nargs="*", default=[], choices=["floor", "naive", "cap"])
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="K",
+        help="paid broadcast: also send the first N from one PostgreSQL with K processes",
+    )
     parser.add_argument("--quick", action="store_true", help="N=2,000 and a 500-lesson cap check")
     parser.add_argument("--scenario", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -535,6 +617,17 @@ def main() -> int:
                         f" {naive['missed']:,} skipped by APScheduler as missed,"
                         f" {naive['unfinished']:,} unfinished after {limit:.0f} s"
                     )
+        if args.processes and "postgresql" in kinds:
+            n = args.n[0]
+            print(f"\n== paid broadcast: {n:,} lessons, cap lifted, from one PostgreSQL")
+            for processes in args.processes:
+                together = run_broadcast(workdir, n, processes, conc)
+                print(
+                    f"  {processes} process(es): {together['msgs_per_s']:6.0f} lessons/s together"
+                    f" ({together['sent']:,} sent in {together['seconds']:.1f} s; per process"
+                    f" {together['handled']}), {together['cpu_ms_per_lesson']:.2f} ms CPU/lesson,"
+                    f" PG server {together['pg_server_cpu_ms_per_lesson']:.2f} ms/lesson"
+                )
         if "cap" not in args.skip:
             lessons = args.cap_lessons
             expected = lessons / 25.0
