@@ -494,7 +494,8 @@ def run_broadcast(workdir: Path, n: int, processes: int, conc: int) -> dict[str,
         "handled": [r["handled"] for r in results],
         "seconds": ended - started,
         "msgs_per_s": sent / (ended - started) if ended > started else 0.0,
-        "cpu_ms_per_lesson": sum(r["cpu_ms_per_lesson"] * r["handled"] for r in results)
+        # Each process divided its CPU by the outbox's count when it finished: undo, add up.
+        "cpu_ms_per_lesson": sum(r["cpu_ms_per_lesson"] * max(1, r["sent"]) for r in results)
         / max(1, sent),
         "pg_server_cpu_ms_per_lesson": max(r["pg_server_cpu_ms_per_lesson"] for r in results),
     }
