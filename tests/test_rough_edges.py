@@ -7,6 +7,7 @@ The clock starts on Monday 30 November 2026 at 07:00 in London (UTC in winter).
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from bot.core.clock import FakeClock
 from bot.db.models import Delivery, Learner, Subscription
 from bot.sandbox.fake_telegram.faults import Disconnect
+from bot.sandbox.terminal import Terminal
 from bot.services.outbox.service import OFFER_REFRESH
 from bot.views.callbacks import REFLECT_CANCEL, encode
 from tests.support.factories import (
@@ -289,6 +291,20 @@ async def test_a_lesson_cut_off_in_this_process_is_offered_at_once_and_with_the_
     # Offered once: the next reply carries no offer.
     assert len(await bot.send("/progress")) == 1
     assert bot.server.rejected == []
+
+
+async def test_the_sandbox_cuts_a_message_off_to_show_how_the_lesson_is_offered(
+    bot: BotUnderTest,
+) -> None:
+    await enrolled(bot)
+    out = io.StringIO()
+    terminal = Terminal(bot.sim, bot.clock, USER, out, bot.runtime.services.enrolment)
+    await terminal.handle(":drop")
+    await terminal.handle(":advance 25h")  # Tuesday 08:00: that lesson is cut off
+    assert "may not have reached you" not in out.getvalue()
+    await terminal.handle(":advance 1d")  # Wednesday's lesson carries the offer
+    shown = out.getvalue()
+    assert "may not have reached you" in shown and "Show that lesson" in shown
 
 
 async def test_an_uncertain_lesson_is_offered_at_the_next_reply_when_no_lesson_came_first(

@@ -18,6 +18,7 @@ from bot.app import build_application
 from bot.config import DEFAULT_DATABASE_URL, Settings
 from bot.core.clock import FakeClock, SystemClock
 from bot.db.migrations import upgrade
+from bot.sandbox.fake_telegram.faults import Disconnect
 from bot.sandbox.fake_telegram.records import FakeMessage
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Pressable, Simulator, TrackingApplication, buttons, running
@@ -32,6 +33,8 @@ HELP = (
     "  :at 2026-12-01 08:00     jump to a UTC time\n"
     "  :now                     show the simulated time\n"
     "  :user 1002               talk as another user\n"
+    "  :drop                    cut the connection during the bot's next message to you (it may\n"
+    "                           or may not have arrived: see how a lesson like that is offered)\n"
     "  :quit                    leave (Ctrl-D works too)"
 )
 _DURATION = re.compile(r"^(\d+)\s*([dhm])$")
@@ -99,6 +102,9 @@ class Terminal:
             await self.move(self._advance(line.removeprefix(":advance").strip()))
         elif line.startswith(":at"):
             await self.move(self._at(line.removeprefix(":at").strip()))
+        elif line == ":drop":
+            self.sim.server.inject("sendMessage", chat_id=self.user_id, fault=Disconnect())
+            self.out.write("(the bot's next message to you will be cut off as it is sent)\n")
         elif line.startswith(":user"):
             user = line.removeprefix(":user").strip()
             self.user_id = int(user) if user.isdigit() else self.user_id
