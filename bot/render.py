@@ -38,6 +38,14 @@ NOT_SENT_CAUSES: tuple[type[BaseException], ...] = (
     httpx.PoolTimeout,
 )
 T = TypeVar("T")
+# 400 descriptions that mean the chat is gone for good, or was never opened (treated like 403).
+UNREACHABLE = ("chat not found", "peer_id_invalid", "user not found", "bot was blocked")
+
+
+def unreachable(error: BadRequest) -> bool:
+    """True when Telegram says the chat cannot be reached: blocked, gone, or never opened."""
+    text = error.message.lower()
+    return any(marker in text for marker in UNREACHABLE)
 
 
 def certainly_not_sent(error: TelegramError) -> bool:

@@ -46,15 +46,13 @@ from telegram.error import (
 from bot.content.html import MAX_MESSAGE_CHARS, html_to_text
 from bot.core.clock import Clock
 from bot.core.textclean import utf16_cut
-from bot.render import NOT_SENT_CAUSES
+from bot.render import NOT_SENT_CAUSES, unreachable
 from bot.services.outbox.types import OutboxItem, Outcome, Result
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-# 400 descriptions that mean the chat is gone for good (treated like 403).
-_UNREACHABLE = ("chat not found", "peer_id_invalid", "user not found", "bot was blocked")
 
 
 def plain_text(text: str) -> str:
@@ -173,7 +171,7 @@ class Sender:
                 link_preview_options=NO_PREVIEW,
             )
         except BadRequest as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 return Outcome(item, Result.DEACTIVATE, error_code=400, error=exc.message)
             return await self._fallback(item, rendered, exc)
         except TelegramError as exc:
@@ -191,7 +189,7 @@ class Sender:
                 item.chat_id, plain_text(rendered.text), link_preview_options=NO_PREVIEW
             )
         except BadRequest as exc:
-            if _unreachable(exc):
+            if unreachable(exc):
                 return Outcome(item, Result.DEACTIVATE, error_code=400, error=exc.message)
             return Outcome(item, Result.FAILED, error_code=400, error=exc.message)
         except TelegramError as exc:
@@ -257,11 +255,6 @@ class Sender:
         delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter"
         retry_at = self._clock.now() + timedelta(seconds=delay)
         return Outcome(item, Result.RETRY, error_code=code, error=error, retry_at=retry_at)
-
-
-def _unreachable(exc: BadRequest) -> bool:
-    text = exc.message.lower()
-    return any(marker in text for marker in _UNREACHABLE)
 
 
 def _status(message: str) -> int | None:

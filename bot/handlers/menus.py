@@ -16,6 +16,7 @@ from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, TelegramError
 
 from bot.context import BotContext, Services
+from bot.render import unreachable
 from bot.results.roles import NONE
 from bot.views.commands import COMMANDS, Command, menu
 
@@ -38,7 +39,7 @@ async def apply_menu(bot: Bot, chat_id: int, role: str) -> None:
         else:
             await bot.set_my_commands(bot_commands(menu(role)), scope=scope)
     except BadRequest as exc:
-        if "chat not found" not in exc.message.lower():
+        if not unreachable(exc):
             log.warning("command menu for a %s not updated: %s", role, exc.message)
         else:  # an admin by configuration who has not opened the chat yet: set at their /start
             log.info("command menu for a %s waits for their first /start", role)
