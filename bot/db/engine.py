@@ -1,8 +1,10 @@
 """Database plumbing: engine and session factory, the declarative Base, and UTC-safe datetimes.
 
-SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction starts
-with `BEGIN IMMEDIATE`, so concurrent handler and scheduler writes queue for the write lock instead
-of failing with "database is locked" when a reader tries to upgrade. PostgreSQL is used as is.
+SQLite (the embedded default) runs in WAL mode, called directly from the event loop's thread
+(`bot.db.sqlite_inloop`: no worker thread, no waiting inside a call), and every transaction starts
+with `BEGIN IMMEDIATE`, so writers queue for the write lock at the start instead of failing with
+"database is locked" when a reader tries to upgrade; while another process holds it, `BEGIN`
+waits without blocking the loop. PostgreSQL is used as is.
 
 SQLite and erasure: `secure_delete` is on for every connection, so deleted rows and freed pages
 are overwritten with zeros; but the WAL still holds earlier copies of those pages until a
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event, text
+from sqlalchemy import BigInteger, Connection, DateTime, Dialect, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -34,6 +36,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import await_only
+
+from bot.db import sqlite_inloop
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE."""
+    """Create the async engine; SQLite gets WAL, direct calls and BEGIN IMMEDIATE."""
     if not is_sqlite(url):
         return create_async_engine(
             url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
@@ -102,39 +107,39 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     pool: dict[str, Any] = {}
     if database and database != ":memory:":
         # One connection: SQLite writes one transaction at a time anyway, and every transaction
-        # here takes the write lock first. Several connections would wait for it in SQLite's
-        # busy handler, which sleeps up to 100 ms between tries whatever the lock's holder is
-        # doing; with one, transactions queue in the pool and each starts the moment the last
-        # ends. (Nothing holds a session while opening another, so one cannot deadlock.)
+        # here takes the write lock first, so several connections would only take turns at the
+        # lock. With one, and SQLite called directly (a transaction that does no other I/O runs
+        # from BEGIN to COMMIT in one step of the loop), the connection is almost always free
+        # when asked for. (Nothing holds a session while opening another: no deadlock.)
         pool = {
             "poolclass": AsyncAdaptedQueuePool,
             "pool_size": 1,
             "max_overflow": 0,
             "pool_timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
         }
+    pragmas = [
+        "journal_mode=WAL",
+        "busy_timeout=0",  # never wait inside a call: see bot.db.sqlite_inloop
+        "foreign_keys=ON",
+        "synchronous=NORMAL",
+        "secure_delete=ON",
+    ]
     engine = create_async_engine(
         url,
         echo=echo,
         hide_parameters=True,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        async_creator=sqlite_inloop.connector(
+            database or ":memory:", pragmas, patience=SQLITE_BUSY_TIMEOUT_MS / 1000
+        ),
         **pool,
     )
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so "begin" below decides how to start.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
-
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _on_begin(connection: Connection) -> None:
+        # Wait for the write lock (another process may hold it) without blocking the loop.
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite_inloop.Connection)
+        await_only(driver.begin_immediate())
 
     return engine
 
@@ -150,18 +155,17 @@ async def scrub_wal(sessions: async_sessionmaker[AsyncSession]) -> bool:
     """On SQLite, checkpoint and empty the WAL, so what was just deleted has no copy left in it.
 
     Run after the erasing transaction has committed (a checkpoint cannot run inside one). The
-    TRUNCATE checkpoint waits (busy timeout) for other connections' readers and writers. False
+    TRUNCATE checkpoint waits (up to the busy timeout, without blocking the loop) for other
+    connections' readers and writers. False
     when it could not finish (the WAL then still holds old pages; the next scrub clears them).
     """
     engine = sessions.kw.get("bind")
     if not isinstance(engine, AsyncEngine) or not is_sqlite(str(engine.url)):
         return True
     async with engine.connect() as connection:
-        driver = (await connection.get_raw_connection()).driver_connection  # aiosqlite's
-        assert driver is not None
-        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy, _, _ = await cursor.fetchone()
-        await cursor.close()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, sqlite_inloop.Connection)
+        busy = not await driver.checkpoint("TRUNCATE")
     if busy:
         log.warning("the SQLite WAL could not be emptied after an erasure (busy); will retry")
     return not busy
