@@ -3,9 +3,10 @@
 Why not aiosqlite's own worker thread: it runs every call (open a cursor, execute, fetch, close:
 four per statement, then the commit) in its thread and wakes the event loop with each result. On
 a local SQLite file a statement's own work takes microseconds, so the trips cost far more than
-the work: 1.7 ms of CPU for a small transaction against 0.3 ms called directly. Worse, on a busy
-loop each trip waits for its turn (and for the GIL), while the transaction holds the process's
-one SQLite connection (`bot.db.engine`): most of SQLite's tail latency under load was that wait.
+the work: 2.1 ms of CPU for a small transaction against 0.5 ms called directly
+(`bench/bench_sqlite.py`). Worse, on a busy loop each trip waits for its turn (and for the GIL),
+while the transaction holds the process's one SQLite connection (`bot.db.engine`): most of
+SQLite's tail latency under load was that wait.
 Called directly, a transaction that does no other I/O runs from `BEGIN` to `COMMIT` in one step
 of the loop, so the connection is free again before anyone else needs it.
 
@@ -18,6 +19,9 @@ Direct calls can block the loop only where SQLite waits, so nothing here waits:
   `asyncio.sleep` between tries: the bot keeps answering everyone else meanwhile.
 - The rest is work on a local file: this bot's statements touch a few pages each; commits append
   to the WAL without an fsync (`synchronous=NORMAL`).
+
+The price: SQLite's own work now runs on the loop's thread, not beside it on another core. A
+broadcast's batch statements cost it about 5% of its speed (README, delivery table).
 """
 
 from __future__ import annotations
