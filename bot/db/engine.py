@@ -156,8 +156,8 @@ async def scrub_wal(sessions: async_sessionmaker[AsyncSession]) -> bool:
 
     Run after the erasing transaction has committed (a checkpoint cannot run inside one). The
     TRUNCATE checkpoint waits (up to the busy timeout, without blocking the loop) for other
-    connections' readers and writers. False
-    when it could not finish (the WAL then still holds old pages; the next scrub clears them).
+    connections' readers and writers. False when it could not finish (the WAL then still holds
+    old pages; the next scrub clears them).
     """
     engine = sessions.kw.get("bind")
     if not isinstance(engine, AsyncEngine) or not is_sqlite(str(engine.url)):

@@ -6,9 +6,9 @@ a local SQLite file a statement's own work takes microseconds, so the trips cost
 the work: 2.1 ms of CPU for a small transaction against 0.5 ms called directly
 (`bench/bench_sqlite.py`). Worse, on a busy loop each trip waits for its turn (and for the GIL),
 while the transaction holds the process's one SQLite connection (`bot.db.engine`): most of
-SQLite's tail latency under load was that wait.
-Called directly, a transaction that does no other I/O runs from `BEGIN` to `COMMIT` in one step
-of the loop, so the connection is free again before anyone else needs it.
+SQLite's tail latency under load was that wait. Called directly, a transaction that does no
+other I/O runs from `BEGIN` to `COMMIT` in one step of the loop, so the connection is free again
+before anyone else needs it.
 
 Direct calls can block the loop only where SQLite waits, so nothing here waits:
 
@@ -38,7 +38,7 @@ _FIRST_WAIT = 0.001
 _LONGEST_WAIT = 0.05
 
 
-def is_locked(error: BaseException) -> bool:
+def _is_locked(error: BaseException) -> bool:
     """True for SQLite's "database is locked" (another connection holds the lock it needs)."""
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
 
@@ -122,7 +122,7 @@ class Connection:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as error:
-                if is_locked(error):
+                if _is_locked(error):
                     return False
                 raise
             return True
