@@ -4,7 +4,8 @@ SQLite (the embedded default) runs in WAL mode, called directly from the event l
 (`bot.db.sqlite_inloop`: no worker thread, no waiting inside a call), and every transaction starts
 with `BEGIN IMMEDIATE`, so writers queue for the write lock at the start instead of failing with
 "database is locked" when a reader tries to upgrade; while another process holds it, `BEGIN`
-waits without blocking the loop. PostgreSQL is used as is.
+waits without blocking the loop. PostgreSQL's pooled connections are checked as they are
+checked out, in one round trip (`_ping`).
 
 SQLite and erasure: `secure_delete` is on for every connection, so deleted rows and freed pages
 are overwritten with zeros; but the WAL still holds earlier copies of those pages until a
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,15 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import BigInteger, Connection, DateTime, Dialect, Integer, MetaData, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine.interfaces import AdaptedConnection, DBAPIConnection
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
@@ -98,9 +101,9 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create the async engine; SQLite gets WAL, direct calls and BEGIN IMMEDIATE."""
     if not is_sqlite(url):
-        return create_async_engine(
-            url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10
-        )
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10)
+        event.listen(engine.sync_engine.pool, "checkout", _ping)
+        return engine
     database = make_url(url).database
     if database and database != ":memory:":
         _create_owner_only(Path(database))
@@ -144,6 +147,22 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
+def _ping(dbapi_connection: DBAPIConnection, _record: object, _proxy: object) -> None:
+    """Check a pooled PostgreSQL connection is alive as it is checked out, in one round trip.
+
+    A connection the server dropped (a restart, a failover) is replaced, with every other one
+    pooled before it, before anyone uses it: the pool's own `pool_pre_ping`, which does the same,
+    wraps its check on asyncpg in a transaction of its own (BEGIN, the check, ROLLBACK: three
+    round trips on every checkout, each a wake-up of the bot's one event loop). A simple-protocol
+    `SELECT 1` opens no transaction and needs none (pgbouncer's transaction pooling included).
+    """
+    assert isinstance(dbapi_connection, AdaptedConnection)
+    try:
+        dbapi_connection.run_async(lambda driver: driver.execute("SELECT 1"))
+    except Exception as exc:  # whatever a dead connection raises: the pool reconnects
+        raise InvalidatePoolError(f"connection lost ({type(exc).__name__})") from exc
+
+
 def _create_owner_only(path: Path) -> None:
     """Make the database's folder (0700) and an empty database file (0600) unless they exist."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -185,6 +204,45 @@ async def database_answers(url: str) -> bool:
         return False
     finally:
         await engine.dispose()
+
+
+class ReadOnlyError(RuntimeError):
+    """A write was attempted in a session opened for reading (`reading`)."""
+
+
+_READ_ONLY = "read_only"
+
+
+@contextlib.asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads alone: `async with reading(self._sessions) as session:`.
+
+    On PostgreSQL its statements run in autocommit: no BEGIN and no COMMIT, two round trips
+    fewer. Each statement still sees what had been committed when it began, exactly as in the
+    READ COMMITTED transaction it replaces, so a reader sees nothing different (a reader that
+    needs one snapshot for several statements, or a lock, wants `sessions.begin()`). On SQLite
+    it is an ordinary transaction. An ORM write in it is refused before it reaches the database
+    (`ReadOnlyError`): in autocommit it would be committed at once, apart from the update log.
+    """
+    async with sessions() as session:
+        session.info[_READ_ONLY] = True
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.session.info.get(_READ_ONLY) and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise ReadOnlyError("a write in a session opened for reading")
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush(session: Session, _context: object, _instances: object) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyError("a change flushed in a session opened for reading")
 
 
 def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

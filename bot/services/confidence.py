@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.schedule import local_date
 from bot.core.states import ConfidencePhase, DeliveryKind, DeliveryStatus
+from bot.db.engine import reading
 from bot.db.models import CohortConfidence, ConfidenceAnswer, Delivery, Learner, Subscription
 from bot.results.confidence import (
     FOLLOW_UP_AFTER,
@@ -61,7 +62,7 @@ class ConfidenceService(CourseService):
         """True when this learner has not answered anything for this phase yet."""
         if not self.statement_ids:
             return False
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             learner = await learner_by_telegram_id(session, telegram_user_id)
             if learner is None:
                 return False

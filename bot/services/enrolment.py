@@ -50,6 +50,7 @@ from bot.core.schedule import (
 )
 from bot.core.states import DeliveryKind, SubscriptionState
 from bot.core.timeparse import is_usable_timezone
+from bot.db.engine import reading
 from bot.db.models import Learner, LessonProgress, Subscription
 from bot.results.enrolment import Enrolment, LessonResult, Schedule
 from bot.services.learners import learner_row
@@ -104,7 +105,7 @@ class EnrolmentService:
 
     async def status(self, telegram_user_id: int) -> Enrolment | None:
         """The learner's enrolment; None when they have not consented (nothing is stored)."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             found = await self._find(session, telegram_user_id, lock=False)
             if found is None:
                 return None

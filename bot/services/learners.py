@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
-from bot.db.engine import DATABASE_UNAVAILABLE
+from bot.db.engine import DATABASE_UNAVAILABLE, reading
 from bot.db.models import Learner, Subscription
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class LearnerService:
 
     async def find(self, telegram_user_id: int) -> LearnerInfo | None:
         """The learner for this Telegram user, or None if they never consented."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             row = await session.execute(
                 select(Learner, Subscription.state)
                 .outerjoin(Subscription, Subscription.learner_id == Learner.id)
@@ -107,7 +107,7 @@ class LearnerService:
         the content); a step that needs the database could not be saved anyway.
         """
         try:
-            async with self._sessions.begin() as session:
+            async with reading(self._sessions) as session:
                 return await session.scalar(
                     select(Learner.pending_action).where(
                         Learner.telegram_user_id == telegram_user_id

@@ -36,7 +36,7 @@ from bot.core.clock import Clock
 from bot.core.crypto import DecryptionError, Keyring
 from bot.core.dates import WEEKDAYS, clock, moment, named
 from bot.core.schedule import DAY_NAMES, EVERY_DAY, is_timezone, weekdays_of
-from bot.db.engine import Base, scrub_wal
+from bot.db.engine import Base, reading, scrub_wal
 from bot.db.models import Learner, Reflection, Subscription
 from bot.services.learners import learner_by_telegram_id
 from bot.services.learning import read_reflection
@@ -257,7 +257,7 @@ class PrivacyService:
 
     async def holds_anything(self, telegram_user_id: int) -> bool:
         """True when anything at all is stored about this person."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             if await learner_by_telegram_id(session, telegram_user_id) is not None:
                 return True
             return any(
@@ -267,7 +267,7 @@ class PrivacyService:
     async def export(self, telegram_user_id: int) -> DataExport | None:
         """Everything stored about the person as a JSON document; None when nothing is."""
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             learner = await learner_by_telegram_id(session, telegram_user_id)
             timezone = await self._timezone(session, learner)
             document: dict[str, Any] = {

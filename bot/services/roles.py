@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.clock import Clock
+from bot.db.engine import reading
 from bot.db.models import Cohort, Invite, Lead
 from bot.results.roles import (
     ADMIN,
@@ -259,12 +260,12 @@ class LeadService:
         """ADMIN, LEAD or NONE, read now (for choosing which help to show)."""
         if self._access.is_admin(telegram_user_id):
             return ADMIN
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             return LEAD if await self._access.is_lead(session, telegram_user_id) else NONE
 
     async def role_holders(self) -> list[tuple[int, str]]:
         """Every admin and lead with their role (for their command menus at start-up)."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             leads = (await session.scalars(select(Lead.telegram_user_id))).all()
         holders = [(admin, ADMIN) for admin in sorted(self._access.admins)]
         holders += [(lead, LEAD) for lead in leads if not self._access.is_admin(lead)]
@@ -309,7 +310,7 @@ class LeadService:
     async def leads(self, caller: int) -> list[LeadInfo]:
         """Every lead, and every former lead whose cohorts still wait for a handover."""
         self._access.require_admin(caller)
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             leads = (await session.execute(select(Lead).order_by(Lead.added_at))).scalars().all()
             result = [
                 LeadInfo(
@@ -344,7 +345,7 @@ class LeadService:
     async def lead(self, caller: int, telegram_user_id: int) -> LeadInfo:
         """One lead, for the removal confirmation; NotAvailable when they are not a lead."""
         self._access.require_admin(caller)
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             row: Lead | None = await session.scalar(
                 select(Lead).where(Lead.telegram_user_id == telegram_user_id)
             )

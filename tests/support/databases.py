@@ -90,3 +90,17 @@ async def truncate_all(engine: AsyncEngine) -> None:
         tables = [f'"{r[0]}"' for r in rows]
         if tables:
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+async def drop_connections(url: str) -> int:
+    """Terminate every other connection to the PostgreSQL database, as a server restart would;
+    returns how many were dropped."""
+    admin = await asyncpg.connect(_dsn(url))
+    try:
+        dropped: int = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    return dropped

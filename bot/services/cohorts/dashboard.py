@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.content.schema import Content
 from bot.core.clock import Clock
 from bot.core.schedule import local_date, local_instant, zone
+from bot.db.engine import reading
 from bot.db.models import CheckAnswer, CohortMember, Learner, LessonProgress, Subscription
 from bot.results.cohorts import CHART_WEEKS, INACTIVE_AFTER, SMALL_GROUP, Dashboard, RosterRow
 from bot.services.base import TeamService
@@ -309,7 +310,7 @@ class DashboardService(TeamService):
     async def roster(self, caller: int, cohort_id: int) -> tuple[str, list[RosterRow]]:
         """The cohort name and one row per member for the CSV export."""
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             cohort = await self._access.own_cohort(session, caller, cohort_id)
             members = await member_facts(
                 session, cohort_id, week_start(now, cohort.timezone), self._course

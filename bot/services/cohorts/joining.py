@@ -20,6 +20,7 @@ from bot.core.clock import Clock
 from bot.core.pattern import PatternKind, fixed_days, next_lesson, to_column
 from bot.core.schedule import local_instant
 from bot.core.states import SubscriptionState
+from bot.db.engine import reading
 from bot.db.models import Cohort, CohortMember, Invite, Learner, Subscription
 from bot.results.cohorts import (
     MAX_DISPLAY_NAME,
@@ -72,7 +73,7 @@ class JoiningService:
             return InviteRefused(throttled=True)
         token = token_of(payload)
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             invite = await usable_invite(session, token, now) if token else None
             if invite is not None and token is not None:
                 if invite.kind == LEAD_INVITE:
@@ -349,7 +350,7 @@ class JoiningService:
 
     async def memberships(self, telegram_user_id: int) -> list[Membership]:
         """The caller's own cohorts."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             rows = await session.execute(
                 select(CohortMember, Cohort)
                 .join(Cohort, Cohort.id == CohortMember.cohort_id)

@@ -19,6 +19,7 @@ from bot.core.pattern import Pattern, stored, to_column
 from bot.core.schedule import local_date
 from bot.core.textclean import RejectedText, clean
 from bot.core.timeparse import is_usable_timezone
+from bot.db.engine import reading
 from bot.db.models import Cohort, CohortMember, Invite
 from bot.results.cohorts import (
     DEFAULT_DAYS,
@@ -211,7 +212,7 @@ class CohortService:
     async def mine(self, caller: int) -> list[CohortInfo]:
         """The caller's live cohorts with member counts and invite expiry."""
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             await self._access.require_lead(session, caller)
             cohorts = (
                 await session.scalars(
@@ -225,7 +226,7 @@ class CohortService:
     async def resolve(self, caller: int, text: str) -> tuple[CohortInfo, str]:
         """The caller's cohort named at the start of `text`, and the words after its name."""
         now = self._clock.now()
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             await self._access.require_lead(session, caller)
             cohorts = (
                 await session.scalars(
@@ -243,7 +244,7 @@ class CohortService:
 
     async def info(self, caller: int, cohort_id: int) -> CohortInfo:
         """One of the caller's cohorts."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             cohort = await self._access.own_cohort(session, caller, cohort_id)
             return await describe_cohort(session, cohort, self._clock.now())
 
@@ -317,7 +318,7 @@ class CohortService:
 
     async def members(self, caller: int, cohort_id: int) -> list[MemberRef]:
         """The roster by name, for choosing whom to remove."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             await self._access.own_cohort(session, caller, cohort_id)
             rows = await session.execute(
                 select(CohortMember.id, CohortMember.display_name)
@@ -328,7 +329,7 @@ class CohortService:
 
     async def member(self, caller: int, cohort_id: int, ref: int | str) -> MemberRef:
         """One member of the caller's cohort, by id or by the name they gave."""
-        async with self._sessions.begin() as session:
+        async with reading(self._sessions) as session:
             await self._access.own_cohort(session, caller, cohort_id)
             stmt = select(CohortMember.id, CohortMember.display_name).where(
                 CohortMember.cohort_id == cohort_id
