@@ -3,12 +3,12 @@
 Why not aiosqlite's own worker thread: it runs every call (open a cursor, execute, fetch, close:
 four per statement, then the commit) in its thread and wakes the event loop with each result. On
 a local SQLite file a statement's own work takes microseconds, so the trips cost far more than
-the work: 2.1 ms of CPU for a small transaction against 0.5 ms called directly
-(`bench/bench_sqlite.py`). Worse, on a busy loop each trip waits for its turn (and for the GIL),
-while the transaction holds the process's one SQLite connection (`bot.db.engine`): most of
-SQLite's tail latency under load was that wait. Called directly, a transaction that does no
-other I/O runs from `BEGIN` to `COMMIT` in one step of the loop, so the connection is free again
-before anyone else needs it.
+the work: a small transaction took 1.7x to 4x the CPU it takes called directly, depending on
+the machine (`bench/bench_transaction.py`). Worse, on a busy loop each trip waits for its turn
+(and for the GIL), while the transaction holds the process's one SQLite connection
+(`bot.db.engine`): most of SQLite's tail latency under load was that wait. Called directly, a
+transaction that does no other I/O runs from `BEGIN` to `COMMIT` in one step of the loop, so
+the connection is free again before anyone else needs it.
 
 Direct calls can block the loop only where SQLite waits, so nothing here waits:
 
