@@ -10,7 +10,7 @@ Reads go without a transaction there (`reading`), and may not write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import delete, event, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bot.db.engine import ReadOnlyError, create_engine, create_sessions, reading
+from bot.db.engine import ReadOnlyError, create_sessions, reading
 from bot.db.models import Learner
 from tests.support.databases import drop_connections
 from tests.support.factories import make_learner
@@ -34,21 +34,9 @@ def pg_url(db_kind: str, database_url: str) -> str:
 
 
 @pytest.fixture
-async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(pg_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def own_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
+def pg_engine(pg_url: str, engine: AsyncEngine) -> AsyncEngine:
+    """The engine (tests/conftest.py), for the tests of PostgreSQL alone."""
+    return engine
 
 
 def sent_to_server(engine: AsyncEngine) -> list[str]:
@@ -130,8 +118,8 @@ async def test_a_read_on_postgresql_needs_no_transaction(pg_engine: AsyncEngine)
     assert sent == ["SELECT 1", "SELECT 1", "BEGIN ISOLATION LEVEL READ COMMITTED", "COMMIT"]
 
 
-async def test_a_read_sees_what_was_committed(own_engine: AsyncEngine) -> None:
-    sessions = create_sessions(own_engine)
+async def test_a_read_sees_what_was_committed(engine: AsyncEngine) -> None:
+    sessions = create_sessions(engine)
     async with reading(sessions) as session:
         assert await session.scalar(select(Learner.id)) is None
     async with sessions.begin() as session:
@@ -155,9 +143,9 @@ async def test_a_read_sees_what_was_committed(own_engine: AsyncEngine) -> None:
     ],
 )
 async def test_a_session_opened_for_reading_refuses_to_write(
-    own_engine: AsyncEngine, write: Callable[[AsyncSession], Awaitable[object]]
+    engine: AsyncEngine, write: Callable[[AsyncSession], Awaitable[object]]
 ) -> None:
-    sessions = create_sessions(own_engine)
+    sessions = create_sessions(engine)
     async with sessions.begin() as session:
         session.add(Learner(telegram_user_id=7, chat_id=7, created_at=datetime.now(UTC)))
 

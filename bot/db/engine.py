@@ -246,5 +246,6 @@ def _refuse_flush(session: Session, _context: object, _instances: object) -> Non
 
 
 def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Session factory used by services (`async with sessions.begin() as session:`)."""
+    """Session factory used by services: `async with sessions.begin() as session:` for a
+    transaction, `async with reading(sessions) as session:` for a method that only reads."""
     return async_sessionmaker(engine, expire_on_commit=False)
