@@ -271,6 +271,9 @@ class _Drain:
         self.current: dict[int, OutboxItem] = {}  # worker -> the item it is sending
         self.item_ready = asyncio.Event()
         self.progress = asyncio.Event()
+        # A finished send wakes the feeder only when the buffer is at or below this (set by
+        # `_wait`): waking it after every send would cost a scheduling round for nothing.
+        self.wake_at: float = math.inf
         self.closing = False
         self.completed = 0
         self.throughput = 0.0  # sends finished per second, smoothed
@@ -307,8 +310,12 @@ class _Drain:
                     or (self.buffer and room < target // 2)
                     or (idle_since_empty and self.current)
                 ):
-                    # Enough buffered, all busy, or nothing was ready last time: let sends finish.
-                    await self._wait(0.5 if idle_since_empty else 1.0)
+                    # Enough buffered, all busy, or nothing was ready last time: let sends finish
+                    # (until the buffer is down to its refill mark, after every send when idle).
+                    if idle_since_empty:
+                        await self._wait(0.5)
+                    else:
+                        await self._wait(1.0, wake_at=target - target // 2)
                     idle_since_empty = False
                     continue
                 granted = await engine.limiter.acquire(room, minimum)
@@ -330,11 +337,14 @@ class _Drain:
         taken, self.outcomes = self.outcomes, []
         return taken
 
-    async def _wait(self, at_most: float | None) -> None:
-        """Until a worker finishes a send (or at_most seconds pass)."""
+    async def _wait(self, at_most: float | None, wake_at: float = math.inf) -> None:
+        """Until a worker finishes a send leaving at most `wake_at` items buffered (any send
+        by default), or at_most seconds pass."""
+        self.wake_at = wake_at
         self.progress.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.progress.wait(), at_most)
+            async with asyncio.timeout(at_most):
+                await self.progress.wait()
 
     async def _worker(self, number: int) -> None:
         sender = self.engine.sender
@@ -355,7 +365,8 @@ class _Drain:
                 sender.started.discard(item.delivery_id)
             self.outcomes.append(self.engine._count(outcome))
             self.completed += 1
-            self.progress.set()
+            if len(self.buffer) <= self.wake_at:
+                self.progress.set()
 
     def _unexpected(self, item: OutboxItem, exc: Exception) -> Outcome:
         """An exception instead of an outcome: it counts as an attempt, and is logged once.

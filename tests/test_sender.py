@@ -30,7 +30,7 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.sql import SUBSCRIPTIONS
 from bot.services.outbox.types import OutboxItem, Result
-from scheduler.engine import DeliveryEngine
+from scheduler.engine import DeliveryEngine, _Drain
 from scheduler.render import OutboxRenderer, Rendered
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text
 from tests.support.factories import (
@@ -335,6 +335,32 @@ async def test_run_once_delivers_every_due_lesson_once(
     clock_at_8.set(NOW.replace(hour=18))
     assert await delivery.run_once() == 20  # the reflections, later that day
     assert all(len(server.messages(chat)) == 2 for chat in range(CHAT_BASE, CHAT_BASE + 20))
+
+
+async def test_the_feeder_sleeps_while_the_buffer_is_full_not_woken_by_every_send(
+    engine: AsyncEngine,
+    server: FakeBotAPI,
+    bot: Bot,
+    clock_at_8: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workers wake the feeder when the buffer is down to its refill mark, not after each
+    send: a wake-up per send cost the engine a scheduling round per lesson for nothing."""
+    await seed_subscribers(engine, 300, next_due_at=NOW)
+    server.latency = 0.005  # sends flow, so the feeder buffers ahead of the workers
+    waits = 0
+    real_wait = _Drain._wait
+
+    async def counted(self: _Drain, *args: Any, **kwargs: Any) -> None:
+        nonlocal waits
+        waits += 1
+        await real_wait(self, *args, **kwargs)
+
+    monkeypatch.setattr(_Drain, "_wait", counted)
+    delivery = make_engine(engine, bot, clock_at_8, concurrency=4)
+    assert await delivery.run_once() == 300
+    assert len(server.calls("sendMessage")) == 300
+    assert waits < 300 / 3, waits
 
 
 async def test_engine_records_every_outcome_per_chat(
