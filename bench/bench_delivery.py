@@ -8,7 +8,8 @@ API server in another process with 30 ms latency per call (so the server's CPU i
 PostgreSQL runs when TEST_DATABASE_URL (or BENCH_DATABASE_URL) names a server; the benchmark
 creates and drops its own database there.
 
-* floor: the same N send_message calls made directly with PTB at the same concurrency, no DB.
+* floor: the same N send_message calls (same text, keyboard and options as the engine's sender)
+  made directly with PTB at the same concurrency, no DB.
 * engine: N subscribers all due in the same minute; the tick claims them into the outbox (timed),
   then the sender drains it with the rate cap lifted to 1,000/s. CPU is this process's user+sys
   time (for SQLite that includes the database; PostgreSQL's server CPU is shown apart).
@@ -36,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ from bot.db.migrations import upgrade
 from bot.services.outbox.service import DeliveryService
 from scheduler.engine import DeliveryEngine, default_concurrency
 from scheduler.render import OutboxRenderer
-from scheduler.sender import SendPolicy
+from scheduler.sender import NO_PREVIEW, SendPolicy
 from tests.support.factories import CHAT_BASE, make_content, make_lesson
 
 TOKEN = "123456:BENCH-token"
@@ -244,6 +246,7 @@ async def scenario_floor(base_url: str, n: int, concurrency: int) -> dict[str, A
                         rendered.text,
                         parse_mode=ParseMode.HTML,
                         reply_markup=rendered.reply_markup,
+                        link_preview_options=NO_PREVIEW,
                     )
                     sent += 1
                 except Exception:
@@ -458,10 +461,20 @@ def children(argvs: list[tuple[str, ...]], timeout: float | None = None) -> list
 # --- the driver ----------------------------------------------------------------------------------
 
 
-def run_engine(kind: str, workdir: Path, base_url: str, n: int, rate: float, conc: int) -> Any:
+def run_engine(
+    kind: str,
+    workdir: Path,
+    base_url: str,
+    n: int,
+    rate: float,
+    conc: int,
+    before: Callable[[], dict[str, Any]] | None = None,
+) -> Any:
+    """Seed a fresh database, run `before` (its paired floor, as `floor`), then the engine."""
     url, drop = new_database(kind, workdir)
     try:
         seeded = child("--scenario", "seed", "--url", url, "--n", str(n))
+        floor = before() if before is not None else None
         result = child(
             "--scenario", "engine", "--url", url, "--base-url", base_url, "--n", str(n),
             "--rate", str(rate), "--concurrency", str(conc),
@@ -469,7 +482,21 @@ def run_engine(kind: str, workdir: Path, base_url: str, n: int, rate: float, con
     finally:
         drop()
     result["seed_s"] = seeded["seed_s"]
+    result["floor"] = floor
     return result
+
+
+def run_floor(base_url: str, n: int, conc: int) -> dict[str, Any]:
+    floor = child(
+        "--scenario", "floor", "--base-url", base_url, "--n", str(n), "--concurrency", str(conc)
+    )  # fmt: skip
+    print(
+        f"  bare PTB floor   : {floor['msgs_per_s']:7.0f} msg/s,"
+        f" {floor['cpu_ms_per_lesson']:.2f} ms CPU/lesson,"
+        f" peak RSS {floor['peak_rss_mb']:.0f} MB"
+        f" ({floor['sent']:,} sent, {floor['failed']} failed)"
+    )
+    return floor
 
 
 def run_broadcast(workdir: Path, n: int, processes: int, conc: int) -> dict[str, Any]:
@@ -553,23 +580,14 @@ def main() -> int:
         for n in args.n:
             rounds = args.repeat if n <= 20_000 else 1
             print(f"\n== N = {n:,} subscribers, all due in the same minute ({rounds} round(s))")
-            floors: list[dict[str, Any]] = []
             engines: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
-            for _ in range(rounds):  # interleaved, so load from elsewhere hits all alike
-                if "floor" not in args.skip:
-                    floor = child(
-                        "--scenario", "floor", "--base-url", base_url, "--n", str(n),
-                        "--concurrency", str(conc),
-                    )  # fmt: skip
-                    floors.append(floor)
-                    print(
-                        f"  bare PTB floor   : {floor['msgs_per_s']:7.0f} msg/s,"
-                        f" {floor['cpu_ms_per_lesson']:.2f} ms CPU/lesson,"
-                        f" peak RSS {floor['peak_rss_mb']:.0f} MB"
-                        f" ({floor['sent']:,} sent, {floor['failed']} failed)"
-                    )
+
+            # Interleaved, each engine run straight after a floor run of its own, so the load
+            # from elsewhere (which drifts by tens of per cent here) hits both of a pair alike.
+            for _ in range(rounds):
                 for kind in kinds:
-                    result = run_engine(kind, workdir, base_url, n, LIFTED_RATE, conc)
+                    paired = None if "floor" in args.skip else partial(run_floor, base_url, n, conc)
+                    result = run_engine(kind, workdir, base_url, n, LIFTED_RATE, conc, paired)
                     engines[kind].append(result)
                     line = (
                         f"  engine {kind:<10}: claim+enqueue {result['claim_s']:.2f} s,"
@@ -582,15 +600,15 @@ def main() -> int:
                     if kind == "postgresql":
                         line += f"; PG server {result['pg_server_cpu_ms_per_lesson']:.2f} ms/lesson"
                     print(line + f" [seeding {result['seed_s']:.1f} s]")
-            if floors:
-                floor_cpu = median([f["cpu_ms_per_lesson"] for f in floors])
-                floor_rate = median([f["msgs_per_s"] for f in floors])
+            if "floor" not in args.skip:
                 for kind, results in engines.items():
-                    cpu = [r["cpu_ms_per_lesson"] / floor_cpu for r in results]
-                    rate = [r["msgs_per_s"] / floor_rate for r in results]
+                    pairs = [(r, r["floor"]) for r in results]
+                    cpu = [r["cpu_ms_per_lesson"] / f["cpu_ms_per_lesson"] for r, f in pairs]
+                    rate = [r["msgs_per_s"] / f["msgs_per_s"] for r, f in pairs]
                     print(
                         f"  => {kind}: CPU per lesson x{median(cpu):.2f} the floor"
-                        f" (rounds {min(cpu):.2f}-{max(cpu):.2f}), throughput x{median(rate):.2f};"
+                        f" (rounds {min(cpu):.2f}-{max(cpu):.2f}), throughput x{median(rate):.2f}"
+                        f" (rounds {min(rate):.2f}-{max(rate):.2f});"
                         f" claim+enqueue {median([r['claim_s'] for r in results]):.2f} s,"
                         f" peak RSS {max(r['peak_rss_mb'] for r in results):.0f} MB"
                     )
