@@ -69,7 +69,6 @@ from telegram import (
 )
 from telegram.error import TelegramError
 from telegram.ext import ApplicationBuilder, ContextTypes, Defaults, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bench.faults import database_kinds, new_database
 from bot.app import ALLOWED_UPDATES, BotApplication, build_application, started
@@ -79,6 +78,7 @@ from bot.logs import configure_logging
 from bot.sandbox.fake_telegram.records import JSON
 from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.sandbox.simulator import Pressable, buttons
+from bot.telegram_http import AiohttpRequest
 from bot.views import callbacks
 from tests.support.fuzzing import unexpected
 from tests.support.harness import TEST_TOKEN, settings_for_test
@@ -398,8 +398,9 @@ def build_floor(
         .token(TEST_TOKEN)
         .base_url(base_url)
         .defaults(Defaults(block=True))
-        .request(HTTPXRequest(connection_pool_size=256))  # as bot.app.build_bot
-        .get_updates_request(HTTPXRequest(connection_pool_size=1))
+        # The bot's Bot API client (bot.app.build_bot), without its counting.
+        .request(AiohttpRequest(connection_pool_size=256))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .concurrent_updates(PerPerson())  # as the bot: people side by side, each in order
         .application_class(ReportingApplication)
         .build()

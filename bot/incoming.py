@@ -42,10 +42,10 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import BaseUpdateProcessor, ExtBot
-from telegram.request import HTTPXRequest
 
 from bot import metrics
 from bot.core.flood import FloodLimit, Verdict
+from bot.telegram_http import AiohttpRequest, ClosesClientsIfStartFails
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,9 @@ def status_outcome(status: int) -> str:
     return {400: "bad_request", 403: "forbidden", 429: "retry_after"}.get(status, "error")
 
 
-class CountedRequest(HTTPXRequest):
-    """PTB's HTTP client, counting each Bot API call by method and outcome (no other label).
+class CountedRequest(AiohttpRequest):
+    """The Bot API client (bot.telegram_http), counting each call by method and outcome (no
+    other label).
 
     Counted per HTTP request, so a reply retried after a 429 counts twice: once as
     `retry_after`, once as `ok`.
@@ -231,7 +232,7 @@ def _person(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
-class IncomingBot(ExtBot[None]):
+class IncomingBot(ClosesClientsIfStartFails, ExtBot[None]):
     """ExtBot through which every update arrives (`admit`): counted against the flood limit,
     dropped unparsed when the limit ignores it, otherwise parsed once; its getUpdates confirms
     the updates it dropped. It also carries the per-chat pacer for replies."""

@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.incoming import IncomingBot
+from bot.telegram_http import NOT_SENT_CAUSES
 from bot.views.screen import Button, Screen
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 REPLY_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0  # seconds; a longer wait is not worth keeping the person waiting
 _BACKOFF = 0.5  # seconds before the second attempt, doubled before the third
-# Causes under PTB's NetworkError that prove the request never left this process.
-NOT_SENT_CAUSES: tuple[type[BaseException], ...] = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-)
 T = TypeVar("T")
 # 400 descriptions that mean the chat is gone for good, or was never opened (treated like 403).
 UNREACHABLE = ("chat not found", "peer_id_invalid", "user not found", "bot was blocked")

@@ -46,8 +46,9 @@ from telegram.error import (
 from bot.content.html import MAX_MESSAGE_CHARS, html_to_text
 from bot.core.clock import Clock
 from bot.core.textclean import utf16_cut
-from bot.render import NOT_SENT_CAUSES, unreachable
+from bot.render import unreachable
 from bot.services.outbox.types import OutboxItem, Outcome, Result
+from bot.telegram_http import NOT_SENT_CAUSES
 from scheduler.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,6 @@ import logging
 import signal
 import sys
 
-from telegram import Bot
-
 from bot.config import Settings, SettingsError, load_settings
 from bot.content.schema import Content
 from bot.core.clock import Clock, SystemClock
@@ -26,6 +24,7 @@ from bot.incoming import CountedRequest
 from bot.logs import configure_logging
 from bot.monitoring import Monitor
 from bot.services.outbox.service import DeliveryService
+from bot.telegram_http import ClosesClientsIfStartFails
 from bot.views.checks import load_course
 from scheduler.engine import DeliveryEngine
 from scheduler.render import OutboxRenderer
@@ -52,7 +51,9 @@ async def run_worker(
     service = DeliveryService(create_sessions(engine), clock, content, settings)
     try:
         request = CountedRequest(connection_pool_size=256)  # counts Bot API calls for /metrics
-        async with Bot(secret, base_url=settings.telegram_api_base_url, request=request) as bot:
+        async with ClosesClientsIfStartFails(
+            secret, base_url=settings.telegram_api_base_url, request=request
+        ) as bot:
             delivery = DeliveryEngine(
                 service, bot, content, settings, clock, render=OutboxRenderer(content)
             )

@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import io
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.error import BadRequest as TelegramBadRequest
@@ -178,15 +179,19 @@ async def test_a_reply_that_keeps_failing_stops_after_a_few_attempts(bot: BotUnd
 
 
 def test_only_a_failure_that_proves_nothing_was_sent_is_retried() -> None:
-    request = httpx.Request("POST", "http://127.0.0.1/")
     refused = NetworkError("connect failed")
-    refused.__cause__ = httpx.ConnectError("refused", request=request)
+    refused.__cause__ = aiohttp.ClientConnectorError(
+        SimpleNamespace(host="127.0.0.1", port=9, ssl=True), OSError(111, "refused")
+    )
+    starved = TimedOut("no connection free in the pool")
+    starved.__cause__ = aiohttp.ConnectionTimeoutError("Connection timeout")
     broken = NetworkError("server disconnected")
-    broken.__cause__ = httpx.RemoteProtocolError("gone", request=request)
+    broken.__cause__ = aiohttp.ServerDisconnectedError()
     read = TimedOut("read timed out")
-    read.__cause__ = httpx.ReadTimeout("slow", request=request)
+    read.__cause__ = aiohttp.SocketTimeoutError("Timeout on reading data from socket")
     assert certainly_not_sent(NetworkError("Bad Gateway"))  # Telegram answered 502
     assert certainly_not_sent(refused)
+    assert certainly_not_sent(starved)
     assert not certainly_not_sent(broken)  # it may have arrived
     assert not certainly_not_sent(read)  # it may have arrived: never resent
     assert not certainly_not_sent(TelegramBadRequest("Bad Request: message is too long"))

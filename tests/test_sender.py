@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.core.clock import FakeClock
 from bot.db.engine import create_engine, create_sessions
@@ -30,6 +30,7 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.sql import SUBSCRIPTIONS
 from bot.services.outbox.types import OutboxItem, Result
+from bot.telegram_http import AiohttpRequest, described
 from scheduler.engine import DeliveryEngine, _Drain
 from scheduler.render import OutboxRenderer, Rendered
 from scheduler.sender import Pause, RateLimiter, Sender, SendPolicy, plain_text
@@ -55,7 +56,7 @@ CONTENT = make_content(3)
 def make_bot(base_url: str, **request: Any) -> Bot:
     options: dict[str, Any] = {"connection_pool_size": 64, "read_timeout": 5.0}
     options.update(request)
-    return Bot(TOKEN, base_url=base_url, request=HTTPXRequest(**options))
+    return Bot(TOKEN, base_url=base_url, request=AiohttpRequest(**options))
 
 
 @pytest.fixture
@@ -161,10 +162,15 @@ async def test_connection_refused_is_retried() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    bot = make_bot(f"http://127.0.0.1:{port}/bot")
-    sender, _ = make_sender(bot)
-    outcome = await sender.send(item())
+    request = AiohttpRequest()
+    bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
+    sender, _ = make_sender(bot)  # never initialised: that would call getMe
+    try:
+        outcome = await sender.send(item())
+    finally:
+        await request.shutdown()
     assert outcome.result is Result.RETRY
+    assert TOKEN not in (outcome.error or "")
 
 
 async def test_pool_timeout_is_retried(server: FakeBotAPI) -> None:
@@ -176,6 +182,7 @@ async def test_pool_timeout_is_retried(server: FakeBotAPI) -> None:
         )
     assert slow.result is Result.SENT
     assert starved.result is Result.RETRY
+    assert "Pool timeout" in (starved.error or "")
     assert server.messages(502) == []
 
 
@@ -500,3 +507,13 @@ async def test_delivery_worker_delivers_then_stops_on_request(
     await asyncio.wait_for(worker, 15)
     assert all(len(server.messages(chat)) == 1 for chat in chats)
     assert {r["status"] for r in await deliveries(engine)} == {"sent"}
+
+
+def test_a_failed_requests_text_never_carries_the_token() -> None:
+    """aiohttp names the whole URL in a connect timeout, and the URL carries the bot's token;
+    that text is logged and recorded against the delivery."""
+    url = f"https://api.telegram.org/bot{TOKEN}/sendMessage"
+    error = aiohttp.ConnectionTimeoutError(f"Connection timeout to host {url}")
+    text = described(error, url)
+    assert TOKEN not in text and TOKEN not in str(error)
+    assert "api.telegram.org" in text and "ConnectionTimeoutError" in text

@@ -16,12 +16,12 @@ import signal
 import sys
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.core.clock import SystemClock
 from bot.db.engine import create_engine, create_sessions
 from bot.services.outbox.service import DeliveryService
+from bot.telegram_http import AiohttpRequest
 from scheduler.engine import DeliveryEngine
 from scheduler.sender import SendPolicy
 from tests.support.factories import make_content
@@ -39,7 +39,7 @@ async def main(database_url: str, base_url: str, rate: float, die_after_claim: b
         claimed = await service.claim_due()
         print(f"claimed {claimed}", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
-    bot = Bot(TOKEN, base_url=base_url, request=HTTPXRequest(connection_pool_size=64))
+    bot = Bot(TOKEN, base_url=base_url, request=AiohttpRequest(connection_pool_size=64))
     async with bot:
         delivery = DeliveryEngine(
             service, bot, content, settings, clock, policy=SendPolicy(per_chat_interval=0.05)

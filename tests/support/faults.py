@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import Bot
-from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.core.clock import FakeClock
@@ -34,6 +33,7 @@ from bot.sandbox.fake_telegram.server import FakeBotAPI
 from bot.services.outbox.service import DeliveryService
 from bot.services.outbox.sql import DELIVERIES
 from bot.services.outbox.types import LESSON
+from bot.telegram_http import AiohttpRequest
 from scheduler.engine import DeliveryEngine
 from tests.support.factories import CHAT_BASE, make_content, seed_subscribers
 
@@ -177,7 +177,7 @@ async def burst_through_telegram_faults(
             for fault in first:
                 server.inject("sendMessage", fault=fault)
             server.fail_ratio(ratio, seed, faults=telegram_faults(read_timeout))
-            request = HTTPXRequest(connection_pool_size=256, read_timeout=read_timeout)
+            request = AiohttpRequest(connection_pool_size=256, read_timeout=read_timeout)
             loop = asyncio.get_running_loop()
             started, passes = loop.time(), 0
             async with Bot(TOKEN, base_url=server.base_url, request=request) as bot:
